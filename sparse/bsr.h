@@ -46,15 +46,18 @@ typedef struct {
 } BsrLayout;
 
 /* Allocate a layout for W[rows, cols] with block size bs, all blocks live.
- * Returns 0, or -1 if bs does not divide rows and cols (nothing allocated). */
+ * Returns 0, or -1 if bs does not divide rows and cols, or any of rows, cols,
+ * bs is not positive (nothing allocated; *L zeroed). */
 int bsr_layout_init(BsrLayout *L, int rows, int cols, int bs);
 void bsr_layout_free(BsrLayout *L);
-/* Set the mask (copied) and rebuild every index from it. */
+/* Set the mask (copied; any non-zero byte means live, stored as 1; mask may be
+ * L->mask itself) and rebuild every index from it. An all-zero mask is allowed
+ * (nnz = 0), though pruning never produces one. */
 void bsr_layout_set_mask(BsrLayout *L, const uint8_t *mask);
 /* Number of grid blocks (brows*bcols) and values per block (bs*bs). */
 static inline int bsr_num_grid_blocks(const BsrLayout *L) { return L->brows * L->bcols; }
 static inline long bsr_block_elems(const BsrLayout *L) { return (long)L->bs * L->bs; }
-/* Block row of BSR block k (binary search over row_offsets). */
+/* Block row of BSR block k (binary search over row_offsets); -1 if k is not in [0, nnz). */
 int bsr_block_row(const BsrLayout *L, int k);
 
 /* dense[rows, cols] -> packed[nnz*bs*bs] (live blocks only) */
@@ -73,20 +76,27 @@ void bsr_block_scores(const BsrLayout *L, const real *packed, BsrScoreKind kind,
 
 /* Compaction. Given the current layout and a new mask that is a subset of the
  * current one, fill keep[] with the old BSR indices of the surviving blocks in
- * (new) BSR order and return their count. */
+ * (new) BSR order and return their count. Dies if new_mask has a block that the
+ * layout does not have. Typical use, for every per-weight array, then the layout:
+ *   n = bsr_compact_plan(L, new_mask, keep); bsr_gather_blocks(arr, keep, n, bs*bs); ...
+ *   bsr_layout_set_mask(L, new_mask); */
 int bsr_compact_plan(const BsrLayout *L, const uint8_t *new_mask, int *keep);
 /* In-place gather of blocks: arr[i-th block] = arr[keep[i]-th block], i ascending
- * (safe because keep[i] >= i). block_elems = bs*bs. */
+ * (safe because keep[i] >= i; dies if keep[] is not strictly ascending). block_elems = bs*bs. */
 void bsr_gather_blocks(real *arr, const int *keep, int n_keep, long block_elems);
 void bsr_gather_blocks_f32(float *arr, const int *keep, int n_keep, long block_elems);
 
-/* CPU reference kernels (also the CPU trainer's sparse matmuls).
- * Forward: out[N, rows] = inp[N, cols] W^T + bias (bias may be NULL). */
+/* CPU reference kernels (also the CPU trainer's sparse matmuls). OpenMP over
+ * independent outputs, no cross-thread reductions: results are bit-identical
+ * for any thread count.
+ * Forward: out[N, rows] = inp[N, cols] W^T + bias (bias may be NULL; outputs of
+ * block rows with no live block get the bias, or zero). */
 void bsr_matmul_forward_cpu(real *out, const real *inp, const BsrLayout *L, const real *w_packed,
                             const real *bias, int N);
 /* Backward, accumulating (+=) into dinp[N, cols], dw_packed[nnz*bs*bs] (live
  * blocks only: dW = dout^T inp restricted to live blocks) and dbias[rows] (may be NULL).
- * dinp = dout W walks the BSC index. */
+ * dinp = dout W walks the BSC index. dinp or dw_packed may also be NULL to skip
+ * that product. */
 void bsr_matmul_backward_cpu(real *dinp, real *dw_packed, real *dbias, const real *dout, const real *inp,
                              const BsrLayout *L, const real *w_packed, int N);
 

@@ -48,12 +48,17 @@ int prune_target_live_blocks(int n_grid_blocks, double sparsity);
 
 /* Per-matrix selection: from the layout's live blocks and their scores (BSR
  * order, as bsr_block_scores gives), write new_mask[brows*bcols] keeping the
- * min(n_live, L->nnz) best. */
+ * min(n_live, L->nnz) best (n_live < 1 counts as 1; dead blocks stay 0). Order:
+ * score descending, ties to the lower grid index; NaN scores rank last. */
 void prune_select_mask(const BsrLayout *L, const double *scores, int n_live, uint8_t *new_mask);
 
 /* Global selection across m matrices: keep the n_live_total best blocks over all
  * of them (ties: lower matrix index, then lower grid index); at least one block
- * per matrix survives. new_masks[i] has each matrix's grid size. */
+ * per matrix survives. new_masks[i] has each matrix's grid size.
+ * Precisely: every matrix with a live block keeps its best block, and the
+ * max(n_live_total - that many matrices, 0) best of the remaining live blocks
+ * are kept too; so the total is n_live_total (capped at the live count) unless
+ * n_live_total is below the number of non-empty matrices. */
 void prune_select_global(const BsrLayout *const *layouts, const double *const *scores, int m,
                          int n_live_total, uint8_t **new_masks);
 
