@@ -42,7 +42,7 @@ HAVE_NVCC  := $(shell command -v $(NVCC) 2>/dev/null)
 # ---------------------------------------------------------------- sources
 # Host library: every .c under core/, sparse/, layers/, data/. Compiled twice:
 # f32 (the trainer's `real`) and f64 (the finite-difference gradient check).
-HOST_SRC   := $(sort $(wildcard core/*.c sparse/*.c layers/*.c data/*.c))
+HOST_SRC   := $(sort $(wildcard core/*.c model/*.c sparse/*.c layers/*.c data/*.c))
 HOST_F32   := $(HOST_SRC:%.c=$(BUILD)/f32/%.o)
 HOST_F64   := $(HOST_SRC:%.c=$(BUILD)/f64/%.o)
 LIB_F32    := $(BUILD)/libhost_f32.a
