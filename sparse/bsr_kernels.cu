@@ -1,0 +1,1026 @@
+/*
+ * bsr_kernels.cu - block-sparse tensor-core kernels (see bsr_kernels.cuh).
+ *
+ * Design (v1, mma.sync path):
+ *  - forward and input gradient share one kernel, bsr_spmm_kernel: a CTA owns a
+ *    BM-token x BN-feature output tile inside one output block (block row r of W
+ *    for the forward, block column c for the input gradient) and walks that
+ *    block's index list (BSR row / BSC column). Each list entry contributes
+ *    A[tokens, a-block] (BM x bs, read from the dense activation) times the live
+ *    block (bs x bs): for the forward the block is used as B^T (its rows are the
+ *    output features, k contiguous: ldmatrix), for the input gradient as B
+ *    (k = output feature rows, n contiguous: ldmatrix.trans). No transposed copy.
+ *    cp.async multistage pipeline, XOR-swizzled 128-byte rows, mma.sync
+ *    m16n8k16 bf16 -> fp32. Epilogue through shared memory: fp32 tile, bias,
+ *    GELU, accumulate, coalesced 16-byte stores. A tile whose list is empty still
+ *    writes (bias or zero).
+ *    Grid: x = output tile (fast), y = token tile, so resident CTAs share the
+ *    same activation rows in L2.
+ *  - weight gradient: a CTA owns one live block (bs x bs, fp32 accumulators) and
+ *    a range of tokens (split-N); both operands are read token-major
+ *    (ldmatrix.trans). Splits write fp32 partials that a second kernel sums in a
+ *    fixed order (deterministic), adding into the output when accumulating.
+ *  - bias gradient: column sums in two deterministic passes.
+ */
+#include "bsr_kernels.cuh"
+#include <stdint.h>
+#include <string.h>
+
+/* ============================================================================ */
+/* PTX helpers                                                                   */
+/* ============================================================================ */
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) {
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t *r, uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t *r, uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+__device__ __forceinline__ void mma_bf16(float *c, const uint32_t *a, const uint32_t *b) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+/* Element offset of 16-byte chunk `ch` of row `row` in a tile whose rows hold
+ * CH chunks (CH*8 bf16); chunks are XOR-swizzled with the row's low 3 bits so that
+ * 8 consecutive rows at one logical chunk hit 8 different bank groups. */
+template <int CH> __device__ __forceinline__ int swz(int row, int ch) {
+    return row * (CH * 8) + ((ch ^ (row & 7)) << 3);
+}
+
+__device__ __forceinline__ float gelu_tanh(float x) {
+    const float s = 0.7978845608028654f; /* sqrt(2/pi) */
+    float u = s * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanhf(u));
+}
+
+union Pack8 {
+    uint4 u;
+    bf16 h[8];
+};
+
+/* ============================================================================ */
+/* forward / input gradient                                                      */
+/* ============================================================================ */
+
+enum { EPI_GELU = 1, EPI_ACCUM = 2 };
+
+template <int BS, int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES, bool BT>
+struct SpmmCfg {
+    static constexpr int NT = WARPS_M * WARPS_N * 32;
+    static constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
+    static constexpr int MI = WM / 16, NI = WN / 8;
+    static constexpr int KPB = BS / BK;       /* k-steps per block */
+    static constexpr int TILES_N = BS / BN;   /* output tiles per block */
+    static constexpr int A_ELEMS = BM * BK, B_ELEMS = BN * BK;
+    static constexpr int STAGE_ELEMS = A_ELEMS + B_ELEMS;
+    static constexpr int PIPE_BYTES = STAGES * STAGE_ELEMS * 2;
+    static constexpr int CLD = BN + 8;        /* fp32 epilogue tile row stride */
+    static constexpr int EPI_BYTES = BM * CLD * 4;
+    static constexpr int SMEM = PIPE_BYTES > EPI_BYTES ? PIPE_BYTES : EPI_BYTES;
+    static_assert(BS % BK == 0 && BS % BN == 0, "tile");
+    static_assert(BK % 64 == 0 || BK == 32, "BK");
+    static_assert(MI >= 1 && NI % 2 == 0, "warp tile");
+    static_assert((BM * BK / 8) % NT == 0 && (BN * BK / 8) % NT == 0, "load split");
+};
+
+template <int BS, int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES, bool BT>
+static __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
+bsr_spmm_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
+                const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
+                const int *__restrict__ acol, const int *__restrict__ blk, int N, int lda, int ldo, int flags) {
+    typedef SpmmCfg<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT> Cfg;
+    constexpr int NT = Cfg::NT, MI = Cfg::MI, NI = Cfg::NI, WM = Cfg::WM, WN = Cfg::WN;
+    constexpr int CA = BK / 8;                 /* chunks per A row */
+    constexpr int CB = BT ? BN / 8 : BK / 8;   /* chunks per B row */
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    bf16 *smem = (bf16 *)smem_raw;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / WARPS_N, wn = warp % WARPS_N;
+    const int j = blockIdx.x / Cfg::TILES_N, nt = blockIdx.x % Cfg::TILES_N;
+    const int m0 = blockIdx.y * BM;
+    const int e0 = offsets[j], e1 = offsets[j + 1];
+    const int T = (e1 - e0) * Cfg::KPB;
+
+    auto load_stage = [&](int slot, int t) {
+        const int e = e0 + t / Cfg::KPB, kk = t % Cfg::KPB;
+        const int ac = acol[e];
+        const int k = blk ? blk[e] : e;
+        bf16 *sA = smem + slot * Cfg::STAGE_ELEMS;
+        bf16 *sB = sA + Cfg::A_ELEMS;
+        const bf16 *gA = A + (size_t)ac * BS + kk * BK;
+#pragma unroll
+        for (int it = 0; it < BM * CA / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i / CA, ch = i % CA;
+            const int grow = m0 + row;
+            const bf16 *src = gA + (size_t)(grow < N ? grow : 0) * lda + ch * 8;
+            cp_async16(smem_u32(sA + swz<CA>(row, ch)), src, grow < N ? 16 : 0);
+        }
+        const bf16 *gB = W + (size_t)k * BS * BS;
+        if (!BT) { /* B tile [BN rows = out features][BK cols = k] */
+#pragma unroll
+            for (int it = 0; it < BN * CB / NT; it++) {
+                const int i = tid + it * NT;
+                const int row = i / CB, ch = i % CB;
+                const bf16 *src = gB + (size_t)(nt * BN + row) * BS + kk * BK + ch * 8;
+                cp_async16(smem_u32(sB + swz<CB>(row, ch)), src, 16);
+            }
+        } else {   /* B tile [BK rows = k][BN cols = n] */
+#pragma unroll
+            for (int it = 0; it < BK * CB / NT; it++) {
+                const int i = tid + it * NT;
+                const int row = i / CB, ch = i % CB;
+                const bf16 *src = gB + (size_t)(kk * BK + row) * BS + nt * BN + ch * 8;
+                cp_async16(smem_u32(sB + swz<CB>(row, ch)), src, 16);
+            }
+        }
+    };
+
+    float acc[MI][NI][4];
+#pragma unroll
+    for (int a = 0; a < MI; a++)
+#pragma unroll
+        for (int b = 0; b < NI; b++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) acc[a][b][c] = 0.f;
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < T) load_stage(s, s);
+        cp_async_commit();
+    }
+
+    for (int t = 0; t < T; t++) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        {
+            const int tn = t + STAGES - 1;
+            if (tn < T) load_stage(tn % STAGES, tn);
+            cp_async_commit();
+        }
+        const bf16 *sA = smem + (t % STAGES) * Cfg::STAGE_ELEMS;
+        const bf16 *sB = sA + Cfg::A_ELEMS;
+        const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sB);
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++) {
+            uint32_t af[MI][4], bfr[NI][2];
+#pragma unroll
+            for (int mi = 0; mi < MI; mi++) {
+                const int row = wm * WM + mi * 16 + (lane & 15);
+                const int ch = ks * 2 + (lane >> 4);
+                ldsm_x4(af[mi], aBase + swz<CA>(row, ch) * 2);
+            }
+#pragma unroll
+            for (int np = 0; np < NI / 2; np++) {
+                uint32_t r[4];
+                const int jj = lane >> 3;
+                if (!BT) {
+                    const int row = wn * WN + np * 16 + (lane & 7) + 8 * (jj >> 1);
+                    const int ch = ks * 2 + (jj & 1);
+                    ldsm_x4(r, bBase + swz<CB>(row, ch) * 2);
+                } else {
+                    const int row = ks * 16 + (lane & 7) + 8 * (jj & 1);
+                    const int ch = (wn * WN + np * 16) / 8 + (jj >> 1);
+                    ldsm_x4_t(r, bBase + swz<CB>(row, ch) * 2);
+                }
+                bfr[2 * np][0] = r[0];
+                bfr[2 * np][1] = r[1];
+                bfr[2 * np + 1][0] = r[2];
+                bfr[2 * np + 1][1] = r[3];
+            }
+#pragma unroll
+            for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+                for (int ni = 0; ni < NI; ni++) mma_bf16(acc[mi][ni], af[mi], bfr[ni]);
+        }
+    }
+    cp_async_wait<0>();
+    __syncthreads();
+
+    /* epilogue: fp32 tile in shared memory, then 16-byte coalesced stores */
+    float *sC = (float *)smem_raw;
+    {
+        const int g = lane >> 2, tq = lane & 3;
+#pragma unroll
+        for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+            for (int ni = 0; ni < NI; ni++) {
+                const int row = wm * WM + mi * 16 + g;
+                const int col = wn * WN + ni * 8 + 2 * tq;
+                *(float2 *)&sC[row * Cfg::CLD + col] = make_float2(acc[mi][ni][0], acc[mi][ni][1]);
+                *(float2 *)&sC[(row + 8) * Cfg::CLD + col] = make_float2(acc[mi][ni][2], acc[mi][ni][3]);
+            }
+    }
+    __syncthreads();
+    const int colbase = j * BS + nt * BN;
+    for (int i = tid; i < BM * (BN / 8); i += NT) {
+        const int row = i / (BN / 8), ch = i % (BN / 8);
+        const int grow = m0 + row;
+        if (grow >= N) continue;
+        float v[8];
+        const float4 p0 = *(const float4 *)&sC[row * Cfg::CLD + ch * 8];
+        const float4 p1 = *(const float4 *)&sC[row * Cfg::CLD + ch * 8 + 4];
+        v[0] = p0.x; v[1] = p0.y; v[2] = p0.z; v[3] = p0.w;
+        v[4] = p1.x; v[5] = p1.y; v[6] = p1.z; v[7] = p1.w;
+        const int gcol = colbase + ch * 8;
+        if (bias) {
+            Pack8 b;
+            b.u = *(const uint4 *)(bias + gcol);
+#pragma unroll
+            for (int q = 0; q < 8; q++) v[q] += __bfloat162float(b.h[q]);
+        }
+        bf16 *dst = out + (size_t)grow * ldo + gcol;
+        if (flags & EPI_ACCUM) {
+            Pack8 o;
+            o.u = *(const uint4 *)dst;
+#pragma unroll
+            for (int q = 0; q < 8; q++) v[q] += __bfloat162float(o.h[q]);
+        }
+        Pack8 r;
+        if (flags & EPI_GELU) {
+            if (pre_out) {
+                Pack8 pr;
+#pragma unroll
+                for (int q = 0; q < 8; q++) pr.h[q] = __float2bfloat16(v[q]);
+                *(uint4 *)(pre_out + (size_t)grow * ldo + gcol) = pr.u;
+            }
+#pragma unroll
+            for (int q = 0; q < 8; q++) r.h[q] = __float2bfloat16(gelu_tanh(v[q]));
+        } else {
+#pragma unroll
+            for (int q = 0; q < 8; q++) r.h[q] = __float2bfloat16(v[q]);
+        }
+        *(uint4 *)dst = r.u;
+    }
+}
+
+/* ============================================================================ */
+/* weight gradient                                                               */
+/* ============================================================================ */
+
+template <int BS, int BK, int WARPS_M, int WARPS_N, int STAGES>
+struct DwCfg {
+    static constexpr int NT = WARPS_M * WARPS_N * 32;
+    static constexpr int WM = BS / WARPS_M, WN = BS / WARPS_N;
+    static constexpr int MI = WM / 16, NI = WN / 8;
+    static constexpr int TILE = BK * BS;
+    static constexpr int STAGE_ELEMS = 2 * TILE;
+    static constexpr int SMEM = STAGES * STAGE_ELEMS * 2;
+    static_assert(NI % 2 == 0 && MI >= 1, "warp tile");
+    static_assert(BK % 16 == 0, "BK");
+    static_assert((BK * BS / 8) % NT == 0, "load split");
+};
+
+/* out: fp32 (out_f32) or bf16; if partial_stride != 0 the CTA for split s writes fp32 to
+ * out_f32 + s*partial_stride (no accumulate). */
+template <int BS, int BK, int WARPS_M, int WARPS_N, int STAGES>
+static __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
+bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
+              const bf16 *__restrict__ inp, const int *__restrict__ blk_rows, const int *__restrict__ col_indices,
+              int N, int rows, int cols, int tokens_per_split, size_t partial_stride, int accumulate) {
+    typedef DwCfg<BS, BK, WARPS_M, WARPS_N, STAGES> Cfg;
+    constexpr int NT = Cfg::NT, MI = Cfg::MI, NI = Cfg::NI, WM = Cfg::WM, WN = Cfg::WN;
+    constexpr int CH = BS / 8;
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    bf16 *smem = (bf16 *)smem_raw;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / WARPS_N, wn = warp % WARPS_N;
+    const int k = blockIdx.x, split = blockIdx.y;
+    const int r = blk_rows[k], c = col_indices[k];
+    const int n0 = split * tokens_per_split;
+    const int n1 = min(N, n0 + tokens_per_split);
+    const int T = n1 > n0 ? (n1 - n0 + BK - 1) / BK : 0;
+    const bf16 *gA = dout + (size_t)r * BS;
+    const bf16 *gB = inp + (size_t)c * BS;
+
+    auto load_stage = [&](int slot, int t) {
+        bf16 *sA = smem + slot * Cfg::STAGE_ELEMS;
+        bf16 *sB = sA + Cfg::TILE;
+        const int nb = n0 + t * BK;
+#pragma unroll
+        for (int it = 0; it < BK * CH / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i / CH, ch = i % CH;
+            const int n = nb + row;
+            const bool ok = n < n1;
+            const size_t nn = ok ? n : 0;
+            cp_async16(smem_u32(sA + swz<CH>(row, ch)), gA + nn * rows + ch * 8, ok ? 16 : 0);
+            cp_async16(smem_u32(sB + swz<CH>(row, ch)), gB + nn * cols + ch * 8, ok ? 16 : 0);
+        }
+    };
+
+    float acc[MI][NI][4];
+#pragma unroll
+    for (int a = 0; a < MI; a++)
+#pragma unroll
+        for (int b = 0; b < NI; b++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) acc[a][b][q] = 0.f;
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < T) load_stage(s, s);
+        cp_async_commit();
+    }
+    for (int t = 0; t < T; t++) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        {
+            const int tn = t + STAGES - 1;
+            if (tn < T) load_stage(tn % STAGES, tn);
+            cp_async_commit();
+        }
+        const bf16 *sA = smem + (t % STAGES) * Cfg::STAGE_ELEMS;
+        const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sA + Cfg::TILE);
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++) {
+            uint32_t af[MI][4], bfr[NI][2];
+            const int jj = lane >> 3;
+#pragma unroll
+            for (int mi = 0; mi < MI; mi++) {
+                const int row = ks * 16 + (lane & 7) + 8 * (jj >> 1);
+                const int ch = (wm * WM + mi * 16) / 8 + (jj & 1);
+                ldsm_x4_t(af[mi], aBase + swz<CH>(row, ch) * 2);
+            }
+#pragma unroll
+            for (int np = 0; np < NI / 2; np++) {
+                uint32_t q[4];
+                const int row = ks * 16 + (lane & 7) + 8 * (jj & 1);
+                const int ch = (wn * WN + np * 16) / 8 + (jj >> 1);
+                ldsm_x4_t(q, bBase + swz<CH>(row, ch) * 2);
+                bfr[2 * np][0] = q[0];
+                bfr[2 * np][1] = q[1];
+                bfr[2 * np + 1][0] = q[2];
+                bfr[2 * np + 1][1] = q[3];
+            }
+#pragma unroll
+            for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+                for (int ni = 0; ni < NI; ni++) mma_bf16(acc[mi][ni], af[mi], bfr[ni]);
+        }
+    }
+    cp_async_wait<0>();
+
+    const int g = lane >> 2, tq = lane & 3;
+    const size_t base = (size_t)k * BS * BS;
+#pragma unroll
+    for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+        for (int ni = 0; ni < NI; ni++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = wm * WM + mi * 16 + g + 8 * h;
+                const int col = wn * WN + ni * 8 + 2 * tq;
+                float2 v = make_float2(acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]);
+                const size_t off = base + (size_t)row * BS + col;
+                if (partial_stride) {
+                    *(float2 *)(out_f32 + split * partial_stride + off) = v;
+                } else if (out_f32) {
+                    if (accumulate) {
+                        float2 o = *(float2 *)(out_f32 + off);
+                        v.x += o.x;
+                        v.y += o.y;
+                    }
+                    *(float2 *)(out_f32 + off) = v;
+                } else {
+                    if (accumulate) {
+                        __nv_bfloat162 o = *(__nv_bfloat162 *)(out_bf16 + off);
+                        v.x += __bfloat162float(o.x);
+                        v.y += __bfloat162float(o.y);
+                    }
+                    *(__nv_bfloat162 *)(out_bf16 + off) = __floats2bfloat162_rn(v.x, v.y);
+                }
+            }
+}
+
+/* out[i] (=|+=) sum_s partial[s*stride + i], s ascending; n4 = elements / 4 */
+static __global__ void bsr_split_reduce_kernel(float *out_f32, bf16 *out_bf16, const float *partial, int nsplit, size_t stride,
+                                    size_t n4, int accumulate) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n4; i += (size_t)gridDim.x * blockDim.x) {
+        float4 s = ((const float4 *)partial)[i];
+        for (int p = 1; p < nsplit; p++) {
+            const float4 q = ((const float4 *)(partial + p * stride))[i];
+            s.x += q.x; s.y += q.y; s.z += q.z; s.w += q.w;
+        }
+        if (out_f32) {
+            if (accumulate) {
+                const float4 o = ((const float4 *)out_f32)[i];
+                s.x += o.x; s.y += o.y; s.z += o.z; s.w += o.w;
+            }
+            ((float4 *)out_f32)[i] = s;
+        } else {
+            __nv_bfloat162 *o2 = (__nv_bfloat162 *)(out_bf16 + 4 * i);
+            if (accumulate) {
+                const __nv_bfloat162 a = o2[0], b = o2[1];
+                s.x += __bfloat162float(a.x); s.y += __bfloat162float(a.y);
+                s.z += __bfloat162float(b.x); s.w += __bfloat162float(b.y);
+            }
+            o2[0] = __floats2bfloat162_rn(s.x, s.y);
+            o2[1] = __floats2bfloat162_rn(s.z, s.w);
+        }
+    }
+}
+
+/* ============================================================================ */
+/* bias gradient, unpack, pack                                                   */
+/* ============================================================================ */
+
+#define BIAS_ROWS_PER_SPLIT 256
+/* grid (ceil(OC/256), nsplit), block (32, 8): thread x owns 8 columns, y strides rows. */
+static __global__ void bsr_bias_grad_partial_kernel(float *partial, const bf16 *dout, int N, int OC) {
+    __shared__ float red[8][32 * 8 + 4];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int col = blockIdx.x * 256 + tx * 8;
+    const int r0 = blockIdx.y * BIAS_ROWS_PER_SPLIT;
+    const int r1 = min(N, r0 + BIAS_ROWS_PER_SPLIT);
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (col < OC) {
+        for (int r = r0 + ty; r < r1; r += 8) {
+            Pack8 p;
+            p.u = *(const uint4 *)(dout + (size_t)r * OC + col);
+#pragma unroll
+            for (int q = 0; q < 8; q++) s[q] += __bfloat162float(p.h[q]);
+        }
+    }
+#pragma unroll
+    for (int q = 0; q < 8; q++) red[ty][tx * 8 + q] = s[q];
+    __syncthreads();
+    if (ty == 0 && col < OC) {
+#pragma unroll
+        for (int q = 0; q < 8; q++) {
+            float a = red[0][tx * 8 + q];
+            for (int y = 1; y < 8; y++) a += red[y][tx * 8 + q];
+            partial[(size_t)blockIdx.y * OC + col + q] = a;
+        }
+    }
+}
+static __global__ void bsr_bias_grad_final_kernel(float *dbias, const float *partial, int nsplit, int OC, int accumulate) {
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= OC) return;
+    float a = 0.f;
+    for (int s = 0; s < nsplit; s++) a += partial[(size_t)s * OC + i];
+    dbias[i] = accumulate ? dbias[i] + a : a;
+}
+
+/* grid (bcols, brows): one CTA per grid block */
+static __global__ void bsr_unpack_kernel(bf16 *dense, const bf16 *packed, const int *row_offsets, const int *col_indices,
+                              int bs, int cols) {
+    const int c = blockIdx.x, r = blockIdx.y;
+    __shared__ int kfound;
+    if (threadIdx.x == 0) {
+        int lo = row_offsets[r], hi = row_offsets[r + 1] - 1, f = -1;
+        while (lo <= hi) {
+            const int mid = (lo + hi) >> 1, v = col_indices[mid];
+            if (v == c) { f = mid; break; }
+            if (v < c) lo = mid + 1; else hi = mid - 1;
+        }
+        kfound = f;
+    }
+    __syncthreads();
+    const int kb = kfound;
+    const int cpr = bs / 8;
+    for (int i = threadIdx.x; i < bs * cpr; i += blockDim.x) {
+        const int row = i / cpr, ch = i % cpr;
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (kb >= 0) v = *(const uint4 *)(packed + (size_t)kb * bs * bs + row * bs + ch * 8);
+        *(uint4 *)(dense + (size_t)(r * bs + row) * cols + c * bs + ch * 8) = v;
+    }
+}
+
+/* grid nnz */
+static __global__ void bsr_pack_add_kernel(float *dw_f32, bf16 *dw_bf16, const float *dense, const int *blk_rows,
+                                const int *col_indices, int bs, int cols, int accumulate) {
+    const int k = blockIdx.x, r = blk_rows[k], c = col_indices[k];
+    const int cpr = bs / 4;
+    for (int i = threadIdx.x; i < bs * cpr; i += blockDim.x) {
+        const int row = i / cpr, ch = i % cpr;
+        float4 v = *(const float4 *)(dense + (size_t)(r * bs + row) * cols + c * bs + ch * 4);
+        const size_t off = (size_t)k * bs * bs + row * bs + ch * 4;
+        if (dw_f32) {
+            if (accumulate) {
+                const float4 o = *(const float4 *)(dw_f32 + off);
+                v.x += o.x; v.y += o.y; v.z += o.z; v.w += o.w;
+            }
+            *(float4 *)(dw_f32 + off) = v;
+        } else {
+            __nv_bfloat162 *o2 = (__nv_bfloat162 *)(dw_bf16 + off);
+            if (accumulate) {
+                const __nv_bfloat162 a = o2[0], b = o2[1];
+                v.x += __bfloat162float(a.x); v.y += __bfloat162float(a.y);
+                v.z += __bfloat162float(b.x); v.w += __bfloat162float(b.y);
+            }
+            o2[0] = __floats2bfloat162_rn(v.x, v.y);
+            o2[1] = __floats2bfloat162_rn(v.z, v.w);
+        }
+    }
+}
+
+/* ============================================================================ */
+/* host: layouts                                                                 */
+/* ============================================================================ */
+
+extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, int bs) {
+    memset(d, 0, sizeof(*d));
+    if (bs <= 0 || rows % bs || cols % bs) {
+        fprintf(stderr, "bsr_device_layout_alloc: bs=%d must divide rows=%d and cols=%d\n", bs, rows, cols);
+        exit(1);
+    }
+    d->rows = rows; d->cols = cols; d->bs = bs;
+    d->brows = rows / bs; d->bcols = cols / bs;
+    const size_t cap = (size_t)d->brows * d->bcols;
+    CUDA_CHECK(cudaMalloc(&d->row_offsets, (d->brows + 1) * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->bsc_offsets, (d->bcols + 1) * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->col_indices, cap * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->blk_rows, cap * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->bsc_rows, cap * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->bsc_blocks, cap * sizeof(int)));
+}
+
+extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L) {
+    if (L->rows != d->rows || L->cols != d->cols || L->bs != d->bs) {
+        fprintf(stderr, "bsr_device_layout_upload: layout %dx%d bs %d does not match device %dx%d bs %d\n", L->rows,
+                L->cols, L->bs, d->rows, d->cols, d->bs);
+        exit(1);
+    }
+    const int nnz = L->row_offsets[L->brows];
+    d->nnz = nnz;
+    int *br = (int *)malloc((nnz > 0 ? nnz : 1) * sizeof(int));
+    d->max_row_nnz = 0;
+    for (int r = 0; r < L->brows; r++) {
+        const int n = L->row_offsets[r + 1] - L->row_offsets[r];
+        if (n > d->max_row_nnz) d->max_row_nnz = n;
+        for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k++) br[k] = r;
+    }
+    d->max_col_nnz = 0;
+    for (int c = 0; c < L->bcols; c++) {
+        const int n = L->bsc_offsets[c + 1] - L->bsc_offsets[c];
+        if (n > d->max_col_nnz) d->max_col_nnz = n;
+    }
+    CUDA_CHECK(cudaMemcpy(d->row_offsets, L->row_offsets, (L->brows + 1) * sizeof(int), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(d->bsc_offsets, L->bsc_offsets, (L->bcols + 1) * sizeof(int), cudaMemcpyHostToDevice));
+    if (nnz > 0) {
+        CUDA_CHECK(cudaMemcpy(d->col_indices, L->col_indices, nnz * sizeof(int), cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(d->blk_rows, br, nnz * sizeof(int), cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(d->bsc_rows, L->bsc_rows, nnz * sizeof(int), cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(d->bsc_blocks, L->bsc_blocks, nnz * sizeof(int), cudaMemcpyHostToDevice));
+    }
+    free(br);
+}
+
+extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
+    cudaFree(d->row_offsets); cudaFree(d->bsc_offsets); cudaFree(d->col_indices);
+    cudaFree(d->blk_rows); cudaFree(d->bsc_rows); cudaFree(d->bsc_blocks);
+    memset(d, 0, sizeof(*d));
+}
+
+/* ============================================================================ */
+/* host: launchers                                                               */
+/* ============================================================================ */
+
+static int num_sms(void) {
+    static int n = 0;
+    if (!n) {
+        int dev;
+        CUDA_CHECK(cudaGetDevice(&dev));
+        CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    }
+    return n;
+}
+
+template <int BS, int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES, bool BT>
+static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
+                        const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
+                        int ldo, int flags, cudaStream_t stream) {
+    typedef SpmmCfg<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT> Cfg;
+    auto kern = bsr_spmm_kernel<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT>;
+    static int attr_set = 0;
+    if (!attr_set) {
+        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::SMEM));
+        attr_set = 1;
+    }
+    dim3 grid(n_out_blocks * Cfg::TILES_N, (N + BM - 1) / BM);
+    kern<<<grid, Cfg::NT, Cfg::SMEM, stream>>>(out, pre_out, A, W, bias, offsets, acol, blk, N, lda, ldo, flags);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+static void check_layout(const BsrDeviceLayout *L, const char *who) {
+    if (L->bs != 64 && L->bs != 128) {
+        fprintf(stderr, "%s: block size %d not supported (64, 128)\n", who, L->bs);
+        exit(1);
+    }
+}
+
+extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed, const bf16 *bias,
+                            const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream) {
+    check_layout(L, "bsr_forward");
+    if (N <= 0) return;
+    const int flags = gelu ? EPI_GELU : 0;
+    if (L->bs == 64)
+        launch_spmm<64, 128, 64, 64, 2, 2, 3, false>(out, pre_out, inp, w_packed, bias, L->row_offsets,
+                                                     L->col_indices, NULL, L->brows, N, L->cols, L->rows, flags,
+                                                     stream);
+    else
+        launch_spmm<128, 128, 128, 64, 2, 4, 3, false>(out, pre_out, inp, w_packed, bias, L->row_offsets,
+                                                       L->col_indices, NULL, L->brows, N, L->cols, L->rows, flags,
+                                                       stream);
+}
+
+extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
+                                   int N, int accumulate, cudaStream_t stream) {
+    check_layout(L, "bsr_backward_input");
+    if (N <= 0) return;
+    const int flags = accumulate ? EPI_ACCUM : 0;
+    if (L->bs == 64)
+        launch_spmm<64, 128, 64, 64, 2, 2, 3, true>(dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
+                                                    L->bsc_blocks, L->bcols, N, L->rows, L->cols, flags, stream);
+    else
+        launch_spmm<128, 128, 128, 64, 2, 4, 3, true>(dinp, NULL, dout, w_packed, NULL, L->bsc_offsets,
+                                                      L->bsc_rows, L->bsc_blocks, L->bcols, N, L->rows, L->cols,
+                                                      flags, stream);
+}
+
+#define DW64 64, 64, 2, 2, 4
+#define DW128 128, 32, 2, 4, 4
+
+template <int BS, int BK, int WARPS_M, int WARPS_N, int STAGES>
+static int dw_ctas_per_sm(void) {
+    typedef DwCfg<BS, BK, WARPS_M, WARPS_N, STAGES> Cfg;
+    auto kern = bsr_dw_kernel<BS, BK, WARPS_M, WARPS_N, STAGES>;
+    static int n = 0;
+    if (!n) {
+        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::SMEM));
+        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kern, Cfg::NT, Cfg::SMEM));
+        if (n < 1) n = 1;
+    }
+    return n;
+}
+
+/* Splits over N: enough CTAs for about two waves, each split at least 512 tokens. */
+static int dw_nsplit(const BsrDeviceLayout *L, int N) {
+    if (L->nnz <= 0) return 1;
+    const int per_sm = L->bs == 64 ? dw_ctas_per_sm<DW64>() : dw_ctas_per_sm<DW128>();
+    const int slots = num_sms() * per_sm;
+    int ns = (2 * slots + L->nnz - 1) / L->nnz;
+    const int maxs = N / 512 > 1 ? N / 512 : 1;
+    if (ns > maxs) ns = maxs;
+    if (ns > 32) ns = 32;
+    if (ns < 1) ns = 1;
+    return ns;
+}
+
+extern "C" size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N) {
+    const int ns = dw_nsplit(L, N);
+    return ns > 1 ? (size_t)ns * L->nnz * L->bs * L->bs * sizeof(float) : 0;
+}
+
+template <int BS, int BK, int WARPS_M, int WARPS_N, int STAGES>
+static void launch_dw(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L,
+                      int N, int nsplit, int tps, size_t pstride, int accumulate, cudaStream_t stream) {
+    typedef DwCfg<BS, BK, WARPS_M, WARPS_N, STAGES> Cfg;
+    dw_ctas_per_sm<BS, BK, WARPS_M, WARPS_N, STAGES>(); /* sets the smem attribute */
+    dim3 grid(L->nnz, nsplit);
+    bsr_dw_kernel<BS, BK, WARPS_M, WARPS_N, STAGES><<<grid, Cfg::NT, Cfg::SMEM, stream>>>(
+        out_f32, out_bf16, dout, inp, L->blk_rows, L->col_indices, N, L->rows, L->cols, tps, pstride, accumulate);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+extern "C" void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp,
+                                    const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
+                                    cudaStream_t stream) {
+    check_layout(L, "bsr_backward_weight");
+    if (L->nnz <= 0) return;
+    float *of = dw_fp32 ? (float *)dw : NULL;
+    bf16 *ob = dw_fp32 ? NULL : (bf16 *)dw;
+    const size_t per = (size_t)L->nnz * L->bs * L->bs;
+    int ns = N > 0 ? dw_nsplit(L, N) : 1;
+    if (ns > 1 && (!scratch || scratch_bytes < per * sizeof(float) * 2)) ns = 1;
+    if (ns > 1 && scratch_bytes < per * sizeof(float) * ns) ns = (int)(scratch_bytes / (per * sizeof(float)));
+    if (ns <= 1) {
+        if (N <= 0 && accumulate) return;
+        const int tps = N > 0 ? N : 1;
+        if (L->bs == 64) launch_dw<DW64>(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, stream);
+        else launch_dw<DW128>(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, stream);
+        return;
+    }
+    const int bk = L->bs == 64 ? 64 : 32;
+    int tps = (N + ns - 1) / ns;
+    tps = (tps + bk - 1) / bk * bk;
+    ns = (N + tps - 1) / tps;
+    if (L->bs == 64) launch_dw<DW64>(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, stream);
+    else launch_dw<DW128>(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, stream);
+    const size_t n4 = per / 4;
+    int blocks = (int)((n4 + 255) / 256);
+    if (blocks > num_sms() * 8) blocks = num_sms() * 8;
+    bsr_split_reduce_kernel<<<blocks, 256, 0, stream>>>(of, ob, scratch, ns, per, n4, accumulate);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+extern "C" size_t bsr_backward_bias_scratch_bytes(int N, int OC) {
+    const int ns = (N + BIAS_ROWS_PER_SPLIT - 1) / BIAS_ROWS_PER_SPLIT;
+    return (size_t)(ns > 0 ? ns : 1) * OC * sizeof(float);
+}
+
+extern "C" void bsr_backward_bias(float *dbias, int accumulate, const bf16 *dout, int N, int OC, float *scratch,
+                                  cudaStream_t stream) {
+    if (OC % 8) {
+        fprintf(stderr, "bsr_backward_bias: OC=%d must be a multiple of 8\n", OC);
+        exit(1);
+    }
+    int ns = (N + BIAS_ROWS_PER_SPLIT - 1) / BIAS_ROWS_PER_SPLIT;
+    if (ns < 1) ns = 1;
+    dim3 grid((OC + 255) / 256, ns), block(32, 8);
+    bsr_bias_grad_partial_kernel<<<grid, block, 0, stream>>>(scratch, dout, N, OC);
+    CUDA_CHECK(cudaGetLastError());
+    bsr_bias_grad_final_kernel<<<(OC + 255) / 256, 256, 0, stream>>>(dbias, scratch, ns, OC, accumulate);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+extern "C" void bsr_unpack_bf16(bf16 *dense, const bf16 *w_packed, const BsrDeviceLayout *L, cudaStream_t stream) {
+    dim3 grid(L->bcols, L->brows);
+    bsr_unpack_kernel<<<grid, 256, 0, stream>>>(dense, w_packed, L->row_offsets, L->col_indices, L->bs, L->cols);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+extern "C" void bsr_pack_add_f32(void *dw, int dw_fp32, int accumulate, const float *dense, const BsrDeviceLayout *L,
+                                 cudaStream_t stream) {
+    if (L->nnz <= 0) return;
+    bsr_pack_add_kernel<<<L->nnz, 256, 0, stream>>>(dw_fp32 ? (float *)dw : NULL, dw_fp32 ? NULL : (bf16 *)dw, dense,
+                                                L->blk_rows, L->col_indices, L->bs, L->cols, accumulate);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+/* ============================================================================ */
+/* host: cuBLASLt dense paths                                                    */
+/* ============================================================================ */
+
+extern "C" void bsr_blas_init(BsrBlas *b) {
+    CUBLAS_CHECK(cublasLtCreate(&b->lt));
+    b->workspace_bytes = 32u << 20;
+    CUDA_CHECK(cudaMalloc(&b->workspace, b->workspace_bytes));
+}
+extern "C" void bsr_blas_free(BsrBlas *b) {
+    cublasLtDestroy(b->lt);
+    cudaFree(b->workspace);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Column-major D[m, n] = op(A) op(B) (+ beta D), bf16 inputs, fp32 compute. */
+static void lt_matmul(BsrBlas *b, void *D, cudaDataType dtype, const bf16 *A, int lda, int transA, const bf16 *B,
+                      int ldb, int transB, int m, int n, int k, int ldd, float beta, const bf16 *bias, int gelu,
+                      bf16 *aux, cudaStream_t stream) {
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, ld;
+    CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t ta = transA ? CUBLAS_OP_T : CUBLAS_OP_N, tb = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+    if (gelu) epi = bias ? (aux ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_BIAS)
+                         : (aux ? CUBLASLT_EPILOGUE_GELU_AUX : CUBLASLT_EPILOGUE_GELU);
+    else if (bias) epi = CUBLASLT_EPILOGUE_BIAS;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    if (bias) {
+        cudaDataType bt = CUDA_R_16BF;
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+    }
+    if (gelu && aux) {
+        int64_t ald = ldd;
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ald, sizeof(ald)));
+    }
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, transA ? k : m, transA ? m : k, lda));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, transB ? n : k, transB ? k : n, ldb));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld, dtype, m, n, ldd));
+    cublasLtMatmulPreference_t pref;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                      &b->workspace_bytes, sizeof(b->workspace_bytes)));
+    cublasLtMatmulHeuristicResult_t heur;
+    int nres = 0;
+    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(b->lt, desc, la, lb, ld, ld, pref, 1, &heur, &nres));
+    if (nres == 0) {
+        fprintf(stderr, "lt_matmul: no cuBLASLt algorithm for m=%d n=%d k=%d epilogue=%d\n", m, n, k, (int)epi);
+        exit(1);
+    }
+    const float alpha = 1.f;
+    CUBLAS_CHECK(cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &heur.algo, b->workspace,
+                                b->workspace_bytes, stream));
+    cublasLtMatmulPreferenceDestroy(pref);
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(ld);
+    cublasLtMatmulDescDestroy(desc);
+}
+
+extern "C" void dense_forward(BsrBlas *b, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *W, const bf16 *bias,
+                              int N, int C, int OC, int gelu, cudaStream_t stream) {
+    /* out^T[OC, N] = W[OC, C] (row-major = col-major C x OC, transposed) x inp^T[C, N] */
+    lt_matmul(b, out, CUDA_R_16BF, W, C, 1, inp, C, 0, OC, N, C, OC, 0.f, bias, gelu, gelu ? pre_out : NULL, stream);
+}
+extern "C" void dense_backward_input(BsrBlas *b, bf16 *dinp, const bf16 *dout, const bf16 *W, int N, int C, int OC,
+                                     int accumulate, cudaStream_t stream) {
+    /* dinp^T[C, N] = W^T[C, OC] (col-major view of W, ld C) x dout^T[OC, N] */
+    lt_matmul(b, dinp, CUDA_R_16BF, W, C, 0, dout, OC, 0, C, N, OC, C, accumulate ? 1.f : 0.f, NULL, 0, NULL, stream);
+}
+extern "C" void dense_backward_weight_f32(BsrBlas *b, float *dW, const bf16 *dout, const bf16 *inp, int N, int C,
+                                          int OC, cudaStream_t stream) {
+    /* dW^T[C, OC] (col-major) = inp^T[C, N] x dout[N, OC] (dout^T col-major, transposed) */
+    lt_matmul(b, dW, CUDA_R_32F, inp, C, 0, dout, OC, 1, C, OC, N, C, 0.f, NULL, 0, NULL, stream);
+}
+
+/* ============================================================================ */
+/* host: crossover                                                               */
+/* ============================================================================ */
+
+extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch_bytes) {
+    memset(ctx, 0, sizeof(*ctx));
+    bsr_blas_init(&ctx->blas);
+    ctx->max_dense_elems = max_dense_elems;
+    CUDA_CHECK(cudaMalloc(&ctx->dense_w, max_dense_elems * sizeof(bf16)));
+    CUDA_CHECK(cudaMalloc(&ctx->dense_dw, max_dense_elems * sizeof(float)));
+    ctx->scratch_bytes = scratch_bytes ? scratch_bytes : (64u << 20);
+    CUDA_CHECK(cudaMalloc(&ctx->scratch, ctx->scratch_bytes));
+    const char *e = getenv("BSR_FORCE_PATH");
+    if (e && !strcmp(e, "sparse")) ctx->force_path = BSR_PATH_SPARSE;
+    if (e && !strcmp(e, "dense")) ctx->force_path = BSR_PATH_DENSE;
+}
+extern "C" void bsr_ctx_free(BsrCtx *ctx) {
+    bsr_blas_free(&ctx->blas);
+    cudaFree(ctx->dense_w);
+    cudaFree(ctx->dense_dw);
+    cudaFree(ctx->scratch);
+    memset(ctx, 0, sizeof(*ctx));
+}
+extern "C" void bsr_ctx_reset_decisions(BsrCtx *ctx) { ctx->n_dec = 0; }
+
+static BsrDecision *find_dec(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags) {
+    for (int i = 0; i < ctx->n_dec; i++) {
+        const BsrDecision *d = &ctx->dec[i];
+        if (d->op == op && d->rows == L->rows && d->cols == L->cols && d->bs == L->bs && d->nnz == L->nnz &&
+            d->N == N && d->flags == flags)
+            return (BsrDecision *)d;
+    }
+    return NULL;
+}
+extern "C" const BsrDecision *bsr_crossover_lookup(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N,
+                                                   int flags) {
+    return find_dec(ctx, op, L, N, flags);
+}
+
+static int fits_dense(const BsrCtx *ctx, const BsrDeviceLayout *L) {
+    return (size_t)L->rows * L->cols <= ctx->max_dense_elems;
+}
+
+typedef void (*RunFn)(BsrCtx *ctx, int path, void *arg, cudaStream_t stream);
+
+static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream) {
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    fn(ctx, path, arg, stream); /* warm-up */
+    float best = 1e30f;
+    for (int i = 0; i < 3; i++) {
+        CUDA_CHECK(cudaEventRecord(e0, stream));
+        fn(ctx, path, arg, stream);
+        CUDA_CHECK(cudaEventRecord(e1, stream));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        float ms;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        if (ms < best) best = ms;
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return best;
+}
+
+static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags, RunFn fn, void *measure_arg,
+                  cudaStream_t stream) {
+    if (ctx->force_path) return ctx->force_path;
+    BsrDecision *d = find_dec(ctx, op, L, N, flags);
+    if (d) return d->path;
+    if ((size_t)L->rows * L->cols > ctx->max_dense_elems) return BSR_PATH_SPARSE;
+    BsrDecision nd;
+    nd.op = op; nd.rows = L->rows; nd.cols = L->cols; nd.bs = L->bs; nd.nnz = L->nnz; nd.N = N; nd.flags = flags;
+    nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
+    nd.dense_ms = time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream);
+    nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
+    if (ctx->verbose)
+        printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms dense %.3f ms -> %s\n", op, L->rows,
+               L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dense_ms, nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
+    if (ctx->n_dec < BSR_MAX_DECISIONS) ctx->dec[ctx->n_dec++] = nd;
+    else { ctx->dec[0] = nd; }
+    return nd.path;
+}
+
+typedef struct {
+    bf16 *out, *pre_out; const bf16 *inp, *w, *bias; const BsrDeviceLayout *L; int N, gelu;
+} FwdArgs;
+static void run_fwd(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
+    FwdArgs *a = (FwdArgs *)arg;
+    if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        bsr_forward(a->out, a->pre_out, a->inp, a->w, a->bias, a->L, a->N, a->gelu, s);
+    } else {
+        bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
+        dense_forward(&ctx->blas, a->out, a->pre_out, a->inp, ctx->dense_w, a->bias, a->N, a->L->cols, a->L->rows,
+                      a->gelu, s);
+    }
+}
+extern "C" void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed,
+                                   const bf16 *bias, const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream) {
+    FwdArgs a = {out, pre_out, inp, w_packed, bias, L, N, gelu};
+    const int flags = (gelu ? 1 : 0) | (bias ? 2 : 0) | (pre_out ? 4 : 0);
+    /* the forward overwrites its outputs, so the measurement can use them */
+    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, stream);
+    run_fwd(ctx, path, &a, stream);
+}
+
+typedef struct {
+    bf16 *dinp; const bf16 *dout, *w; const BsrDeviceLayout *L; int N, accumulate;
+} DinpArgs;
+static void run_dinp(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
+    DinpArgs *a = (DinpArgs *)arg;
+    if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        bsr_backward_input(a->dinp, a->dout, a->w, a->L, a->N, a->accumulate, s);
+    } else {
+        bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
+        dense_backward_input(&ctx->blas, a->dinp, a->dout, ctx->dense_w, a->N, a->L->cols, a->L->rows, a->accumulate,
+                             s);
+    }
+}
+extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *dout, const bf16 *w_packed,
+                                          const BsrDeviceLayout *L, int N, int accumulate, cudaStream_t stream) {
+    DinpArgs a = {dinp, dout, w_packed, L, N, accumulate};
+    int path = ctx->force_path;
+    if (!path) {
+        BsrDecision *d = find_dec(ctx, BSR_OP_DINP, L, N, 0);
+        if (d) path = d->path;
+    }
+    if (!path) { /* measure on a scratch output (the real one may be accumulated into) */
+        bf16 *tmp;
+        CUDA_CHECK(cudaMalloc(&tmp, (size_t)N * L->cols * sizeof(bf16)));
+        DinpArgs m = {tmp, dout, w_packed, L, N, 0};
+        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &m, stream);
+        CUDA_CHECK(cudaStreamSynchronize(stream));
+        CUDA_CHECK(cudaFree(tmp));
+    }
+    run_dinp(ctx, path, &a, stream);
+}
+
+typedef struct {
+    void *dw; int dw_fp32, accumulate; const bf16 *dout, *inp; const BsrDeviceLayout *L; int N;
+} DwArgs;
+static void run_dw(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
+    DwArgs *a = (DwArgs *)arg;
+    if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        bsr_backward_weight(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->L, a->N, ctx->scratch,
+                            ctx->scratch_bytes, s);
+    } else {
+        dense_backward_weight_f32(&ctx->blas, ctx->dense_dw, a->dout, a->inp, a->N, a->L->cols, a->L->rows, s);
+        bsr_pack_add_f32(a->dw, a->dw_fp32, a->accumulate, ctx->dense_dw, a->L, s);
+    }
+}
+extern "C" void bsr_linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, float *dbias, int accumulate,
+                                           const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
+                                           cudaStream_t stream) {
+    DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N};
+    int path = ctx->force_path;
+    if (!path) {
+        BsrDecision *d = find_dec(ctx, BSR_OP_DW, L, N, dw_fp32);
+        if (d) path = d->path;
+    }
+    if (!path && L->nnz > 0) {
+        void *tmp;
+        const size_t bytes = (size_t)L->nnz * L->bs * L->bs * (dw_fp32 ? 4 : 2);
+        CUDA_CHECK(cudaMalloc(&tmp, bytes));
+        DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N};
+        path = decide(ctx, BSR_OP_DW, L, N, dw_fp32, run_dw, &m, stream);
+        CUDA_CHECK(cudaStreamSynchronize(stream));
+        CUDA_CHECK(cudaFree(tmp));
+    }
+    if (L->nnz > 0) run_dw(ctx, path ? path : BSR_PATH_SPARSE, &a, stream);
+    if (dbias) {
+        const size_t need = bsr_backward_bias_scratch_bytes(N, L->rows);
+        if (need > ctx->scratch_bytes) {
+            fprintf(stderr, "bsr_linear_backward_weight: bias scratch %zu > %zu bytes\n", need, ctx->scratch_bytes);
+            exit(1);
+        }
+        bsr_backward_bias(dbias, accumulate, dout, N, L->rows, ctx->scratch, stream);
+    }
+}

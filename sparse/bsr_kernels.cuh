@@ -1,0 +1,166 @@
+/*
+ * bsr_kernels.cuh - block-sparse (BSR) tensor-core kernels for the sparse linear
+ * layers, and a measured crossover to unpack-to-dense + cuBLAS.
+ *
+ * Format: sparse/bsr.h (the contract). W[rows = out, cols = in] is a grid of
+ * bs x bs blocks; live blocks are packed block-row-major, values[k][bs][bs] row
+ * major inside a block; the BSC index walks the same blocks column by column.
+ *
+ * Every pointer below is a device pointer unless named host_. bf16 operands,
+ * fp32 accumulation (mma.sync m16n8k16 bf16, ldmatrix, cp.async multistage).
+ * All kernels are deterministic: no atomics; split reductions are summed in a
+ * fixed order.
+ *
+ * Kernels (N = tokens, any N >= 1; rows/cols multiples of bs; bs in {64, 128}):
+ *   forward         out[N, rows] = inp[N, cols] W^T + bias          (optional GELU, tanh approx)
+ *   input gradient  dinp[N, cols] (=|+=) dout[N, rows] W            (walks the BSC index)
+ *   weight gradient dw[k] (=|+=) dout[:, r-block]^T inp[:, c-block] (live blocks only, fp32 or bf16)
+ *   bias gradient   dbias[rows] (=|+=) column sums of dout           (fp32)
+ *
+ * The crossover (bsr_linear_*) times the sparse kernel against unpack + cuBLASLt
+ * once per (op, shape, nnz, N) and caches the faster; call bsr_ctx_reset_decisions()
+ * after a mask update if timings should be retaken.
+ */
+#ifndef SPARSE_BSR_KERNELS_CUH
+#define SPARSE_BSR_KERNELS_CUH
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <cublasLt.h>
+#include "bsr.h"
+
+#ifndef CUDA_CHECK
+#define CUDA_CHECK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { \
+    fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorName(e_), __FILE__, __LINE__, \
+            cudaGetErrorString(e_)); exit(1); } } while (0)
+#endif
+#ifndef CUBLAS_CHECK
+#define CUBLAS_CHECK(call) do { cublasStatus_t s_ = (call); if (s_ != CUBLAS_STATUS_SUCCESS) { \
+    fprintf(stderr, "cuBLAS error %d at %s:%d\n", (int)s_, __FILE__, __LINE__); exit(1); } } while (0)
+#endif
+
+typedef __nv_bfloat16 bf16;
+
+/* Device copy of a BsrLayout's index arrays (capacity brows*bcols entries). */
+typedef struct {
+    int rows, cols, bs, brows, bcols, nnz;
+    int max_row_nnz, max_col_nnz; /* longest block row / block column (host-side info) */
+    int *row_offsets; /* [brows+1] */
+    int *col_indices; /* [cap] block column of BSR block k */
+    int *blk_rows;    /* [cap] block row of BSR block k (derived) */
+    int *bsc_offsets; /* [bcols+1] */
+    int *bsc_rows;    /* [cap] block row of each BSC entry */
+    int *bsc_blocks;  /* [cap] BSR index of each BSC entry */
+} BsrDeviceLayout;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Allocate device index arrays for W[rows, cols] with block size bs (capacity: all blocks). */
+void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, int bs);
+/* Copy a host layout's indices to the device (synchronous; at start-up and mask updates). */
+void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *host_L);
+void bsr_device_layout_free(BsrDeviceLayout *d);
+
+/* ---- kernels ------------------------------------------------------------------- */
+
+/* out[N, rows] = inp[N, cols] W^T (+ bias[rows] if bias != NULL).
+ * gelu != 0: out = gelu_tanh(pre); pre_out (may be NULL) receives the pre-activation. */
+void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed, const bf16 *bias,
+                 const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream);
+
+/* dinp[N, cols] = dout[N, rows] W (accumulate != 0: dinp += ...). */
+void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
+                        int N, int accumulate, cudaStream_t stream);
+
+/* dw[k] = dout[:, r_k block]^T inp[:, c_k block] for live blocks k (accumulate != 0: +=).
+ * dw_fp32 != 0: dw is float[nnz*bs*bs], else bf16. scratch: fp32 split-N partials
+ * (bsr_backward_weight_scratch_bytes; NULL/0 means no split). */
+void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp,
+                         const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
+                         cudaStream_t stream);
+size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N);
+
+/* dbias[OC] (=|+=) sum over N of dout[N, OC]. scratch: bsr_backward_bias_scratch_bytes(N, OC). */
+void bsr_backward_bias(float *dbias, int accumulate, const bf16 *dout, int N, int OC, float *scratch,
+                       cudaStream_t stream);
+size_t bsr_backward_bias_scratch_bytes(int N, int OC);
+
+/* packed bf16 -> dense bf16 [rows, cols], dead blocks zero. */
+void bsr_unpack_bf16(bf16 *dense, const bf16 *w_packed, const BsrDeviceLayout *L, cudaStream_t stream);
+/* dense fp32 [rows, cols] -> live blocks of packed dw (fp32 or bf16), (=|+=). */
+void bsr_pack_add_f32(void *dw, int dw_fp32, int accumulate, const float *dense, const BsrDeviceLayout *L,
+                      cudaStream_t stream);
+
+/* ---- dense cuBLASLt paths (on an unpacked weight) --------------------------------- */
+
+typedef struct {
+    cublasLtHandle_t lt;
+    void *workspace;
+    size_t workspace_bytes;
+} BsrBlas;
+
+void bsr_blas_init(BsrBlas *b);
+void bsr_blas_free(BsrBlas *b);
+/* out[N, OC] = inp[N, C] W^T (+bias) (GELU with pre_out aux when gelu); W dense [OC, C] bf16. */
+void dense_forward(BsrBlas *b, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *W, const bf16 *bias,
+                   int N, int C, int OC, int gelu, cudaStream_t stream);
+/* dinp[N, C] (=|+=) dout[N, OC] W */
+void dense_backward_input(BsrBlas *b, bf16 *dinp, const bf16 *dout, const bf16 *W, int N, int C, int OC,
+                          int accumulate, cudaStream_t stream);
+/* dW[OC, C] (fp32) = dout^T inp  (beta = 0) */
+void dense_backward_weight_f32(BsrBlas *b, float *dW, const bf16 *dout, const bf16 *inp, int N, int C, int OC,
+                               cudaStream_t stream);
+
+/* ---- crossover ---------------------------------------------------------------- */
+
+enum { BSR_OP_FWD = 0, BSR_OP_DINP = 1, BSR_OP_DW = 2 };
+enum { BSR_PATH_UNDECIDED = 0, BSR_PATH_SPARSE = 1, BSR_PATH_DENSE = 2 };
+
+typedef struct {
+    int op, rows, cols, bs, nnz, N, flags; /* key */
+    int path;
+    float sparse_ms, dense_ms;
+} BsrDecision;
+
+#define BSR_MAX_DECISIONS 256
+typedef struct {
+    BsrBlas blas;
+    bf16 *dense_w;          /* [max_dense_elems] unpacked weight */
+    float *dense_dw;        /* [max_dense_elems] dense fp32 weight gradient */
+    size_t max_dense_elems;
+    float *scratch;         /* dW split partials / bias partials */
+    size_t scratch_bytes;
+    BsrDecision dec[BSR_MAX_DECISIONS];
+    int n_dec;
+    int force_path;         /* 0 = measure, BSR_PATH_SPARSE / BSR_PATH_DENSE = always that */
+    int verbose;
+} BsrCtx;
+
+/* max_dense_elems: the largest rows*cols of any sparse weight; scratch_bytes: 0 picks a default
+ * (64 MiB). */
+void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch_bytes);
+void bsr_ctx_free(BsrCtx *ctx);
+void bsr_ctx_reset_decisions(BsrCtx *ctx);
+/* The decision for a key (measured on first use); BSR_PATH_SPARSE or BSR_PATH_DENSE. */
+const BsrDecision *bsr_crossover_lookup(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags);
+
+/* Dispatching entry points: same semantics as the kernels above. The first call for a key
+ * times both paths (on scratch outputs) and caches the faster; later calls run it. */
+void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed,
+                        const bf16 *bias, const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream);
+void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *dout, const bf16 *w_packed,
+                               const BsrDeviceLayout *L, int N, int accumulate, cudaStream_t stream);
+/* dw fp32 or bf16 (=|+=); dbias (fp32, may be NULL) (=|+=) with the same accumulate flag. */
+void bsr_linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, float *dbias, int accumulate,
+                                const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
+                                cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SPARSE_BSR_KERNELS_CUH */

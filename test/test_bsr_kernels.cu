@@ -1,0 +1,355 @@
+/*
+ * test_bsr_kernels.cu - every BSR GPU kernel against the CPU reference of
+ * sparse/bsr.h (bsr_matmul_forward_cpu / bsr_matmul_backward_cpu, float, on the
+ * same bf16-rounded inputs).
+ *
+ * Cases: several shapes, block sizes 64 and 128, densities from all-live to one
+ * live block (and zero), masks with empty block rows and columns, N multiples of
+ * the tile and ragged tails; outputs poisoned (all-ones bytes = NaN) before each
+ * run so an unwritten element fails; accumulate and overwrite modes; the dense
+ * cuBLASLt paths and the crossover dispatch; run-to-run bit equality.
+ *
+ * Tolerances (fp32 accumulation, bf16 inputs identical to the reference's):
+ *   bf16 outputs: relative L2 error <= 1e-2 and max |err| <= 2e-2 * max |ref|
+ *                 (one bf16 rounding of the output is 2^-9 relative)
+ *   fp32 outputs: relative L2 error <= 1e-4 and max |err| <= 1e-4 * max |ref| + 1e-5
+ *                 (summation order only)
+ * NaN anywhere fails. Exit status 1 on any failure.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/utils.h"
+#include "../sparse/bsr.h"
+#include "../sparse/bsr_kernels.cuh"
+
+static int g_fail = 0, g_checks = 0;
+
+
+static void fill_bf16(Rng *rng, float *h, bf16 *hb, size_t n, float scale) {
+    for (size_t i = 0; i < n; i++) {
+        float v = (2.f * rng_uniform_f32(rng) - 1.f) * scale;
+        if (v == 0.f) v = 0.5f * scale;
+        hb[i] = __float2bfloat16(v);
+        h[i] = __bfloat162float(hb[i]);
+    }
+}
+
+static bf16 *to_dev_bf16(const bf16 *h, size_t n) {
+    bf16 *d;
+    CUDA_CHECK(cudaMalloc(&d, (n ? n : 1) * sizeof(bf16)));
+    if (n) CUDA_CHECK(cudaMemcpy(d, h, n * sizeof(bf16), cudaMemcpyHostToDevice));
+    return d;
+}
+
+/* compare out (n values) against ref; is_bf16 selects the tolerance */
+static void check(const char *what, const char *cs, const float *out, const float *ref, size_t n, int is_bf16) {
+    double num = 0, den = 0, maxerr = 0, maxref = 0;
+    size_t nan_at = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        if (!(out[i] == out[i]) || isinf(out[i])) { if (nan_at == (size_t)-1) nan_at = i; continue; }
+        const double d = (double)out[i] - ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+        if (fabs(d) > maxerr) maxerr = fabs(d);
+        if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
+    }
+    const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+    const double tol_rel = is_bf16 ? 1e-2 : 1e-4;
+    const double tol_abs = is_bf16 ? 2e-2 * maxref : 1e-4 * maxref + 1e-5;
+    const int ok = nan_at == (size_t)-1 && rel <= tol_rel && maxerr <= tol_abs + (den == 0 ? 1e-6 : 0);
+    g_checks++;
+    if (!ok) {
+        g_fail++;
+        printf("  FAIL %-28s %s: rel_l2 %.3e (tol %.0e) max_abs %.3e (tol %.3e)%s", what, cs, rel, tol_rel, maxerr,
+               tol_abs, nan_at != (size_t)-1 ? " NaN/unwritten" : "");
+        if (nan_at != (size_t)-1) printf(" first at %zu", nan_at);
+        printf("\n");
+    } else {
+        printf("  ok   %-28s rel_l2 %.2e max_abs %.2e\n", what, rel, maxerr);
+    }
+}
+
+static void dev_bf16_to_float(float *h, const bf16 *d, size_t n) {
+    bf16 *tmp = (bf16 *)malloc_check((n ? n : 1) * sizeof(bf16));
+    if (n) CUDA_CHECK(cudaMemcpy(tmp, d, n * sizeof(bf16), cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < n; i++) h[i] = __bfloat162float(tmp[i]);
+    free(tmp);
+}
+
+static float gelu_ref(float x) {
+    const float s = 0.7978845608028654f;
+    return 0.5f * x * (1.f + tanhf(s * (x + 0.044715f * x * x * x)));
+}
+
+enum { MASK_RANDOM, MASK_EMPTY_RC, MASK_ONE, MASK_ALL, MASK_NONE };
+
+typedef struct {
+    int rows, cols, bs, N;
+    int kind;
+    float density;
+} Case;
+
+static void make_mask(Rng *rng, uint8_t *m, int brows, int bcols, int kind, float density) {
+    const int g = brows * bcols;
+    for (int i = 0; i < g; i++) m[i] = 0;
+    if (kind == MASK_ALL) { for (int i = 0; i < g; i++) m[i] = 1; return; }
+    if (kind == MASK_NONE) return;
+    if (kind == MASK_ONE) { m[rng_below(rng, g)] = 1; return; }
+    for (int i = 0; i < g; i++) m[i] = rng_uniform_f32(rng) < density;
+    if (kind == MASK_EMPTY_RC) { /* empty block row 0 and last block column, plus one more each */
+        const int er = brows > 1 ? (int)rng_below(rng, brows) : 0;
+        const int ec = bcols > 1 ? (int)rng_below(rng, bcols) : 0;
+        for (int c = 0; c < bcols; c++) { m[c] = 0; m[er * bcols + c] = 0; }
+        for (int r = 0; r < brows; r++) { m[r * bcols + bcols - 1] = 0; m[r * bcols + ec] = 0; }
+    }
+}
+
+static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
+    const int rows = cs->rows, cols = cs->cols, bs = cs->bs, N = cs->N;
+    BsrLayout L;
+    CHECK(bsr_layout_init(&L, rows, cols, bs) == 0, "rows/cols multiple of bs", "layout init");
+    uint8_t *mask = (uint8_t *)malloc_check((size_t)L.brows * L.bcols);
+    make_mask(rng, mask, L.brows, L.bcols, cs->kind, cs->density);
+    bsr_layout_set_mask(&L, mask);
+    const int nnz = L.row_offsets[L.brows];
+    char desc[160];
+    snprintf(desc, sizeof desc, "[%dx%d bs %d N %d nnz %d/%d kind %d]", rows, cols, bs, N, nnz, L.brows * L.bcols,
+             cs->kind);
+    printf("case %s\n", desc);
+
+    BsrDeviceLayout D;
+    bsr_device_layout_alloc(&D, rows, cols, bs);
+    bsr_device_layout_upload(&D, &L);
+
+    const size_t nx = (size_t)N * cols, ny = (size_t)N * rows, nw = (size_t)nnz * bs * bs;
+    float *x = (float *)malloc_check(nx * 4), *w = (float *)malloc_check((nw ? nw : 1) * 4);
+    float *bias = (float *)malloc_check(rows * 4), *dy = (float *)malloc_check(ny * 4);
+    bf16 *xb = (bf16 *)malloc_check(nx * 2), *wb = (bf16 *)malloc_check((nw ? nw : 1) * 2);
+    bf16 *biasb = (bf16 *)malloc_check(rows * 2), *dyb = (bf16 *)malloc_check(ny * 2);
+    fill_bf16(rng, x, xb, nx, 1.f);
+    fill_bf16(rng, w, wb, nw, 0.1f);
+    fill_bf16(rng, bias, biasb, rows, 0.5f);
+    fill_bf16(rng, dy, dyb, ny, 1.f);
+    bf16 *d_x = to_dev_bf16(xb, nx), *d_w = to_dev_bf16(wb, nw), *d_bias = to_dev_bf16(biasb, rows);
+    bf16 *d_dy = to_dev_bf16(dyb, ny);
+
+    /* references */
+    float *yref = (float *)malloc_check(ny * 4), *yref_nb = (float *)malloc_check(ny * 4);
+    float *gref = (float *)malloc_check(ny * 4);
+    bsr_matmul_forward_cpu(yref, x, &L, w, bias, N);
+    bsr_matmul_forward_cpu(yref_nb, x, &L, w, NULL, N);
+    for (size_t i = 0; i < ny; i++) gref[i] = gelu_ref(yref[i]);
+    float *dxref = (float *)calloc_check(nx, 4), *dwref = (float *)calloc_check(nw ? nw : 1, 4);
+    float *dbref = (float *)calloc_check(rows, 4);
+    bsr_matmul_backward_cpu(dxref, dwref, dbref, dy, x, &L, w, N);
+
+    float *hout = (float *)malloc_check((ny > nx ? ny : nx) * 4 + nw * 4 + 16);
+    bf16 *d_y, *d_pre, *d_dx;
+    float *d_dw, *d_db;
+    bf16 *d_dwb;
+    CUDA_CHECK(cudaMalloc(&d_y, ny * 2));
+    CUDA_CHECK(cudaMalloc(&d_pre, ny * 2));
+    CUDA_CHECK(cudaMalloc(&d_dx, nx * 2));
+    CUDA_CHECK(cudaMalloc(&d_dw, (nw ? nw : 1) * 4));
+    CUDA_CHECK(cudaMalloc(&d_dwb, (nw ? nw : 1) * 2));
+    CUDA_CHECK(cudaMalloc(&d_db, rows * 4));
+
+    /* ---- forward, plain kernel: bias, no bias, GELU with pre_out */
+    CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
+    bsr_forward(d_y, NULL, d_x, d_w, d_bias, &D, N, 0, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    dev_bf16_to_float(hout, d_y, ny);
+    check("forward+bias", desc, hout, yref, ny, 1);
+    /* determinism */
+    {
+        bf16 *a = (bf16 *)malloc_check(ny * 2), *b = (bf16 *)malloc_check(ny * 2);
+        CUDA_CHECK(cudaMemcpy(a, d_y, ny * 2, cudaMemcpyDeviceToHost));
+        CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
+        bsr_forward(d_y, NULL, d_x, d_w, d_bias, &D, N, 0, 0);
+        CUDA_CHECK(cudaMemcpy(b, d_y, ny * 2, cudaMemcpyDeviceToHost));
+        g_checks++;
+        if (memcmp(a, b, ny * 2)) { g_fail++; printf("  FAIL forward not bit-identical run to run %s\n", desc); }
+        free(a); free(b);
+    }
+    CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
+    bsr_forward(d_y, NULL, d_x, d_w, NULL, &D, N, 0, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    dev_bf16_to_float(hout, d_y, ny);
+    check("forward (no bias)", desc, hout, yref_nb, ny, 1);
+    CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
+    CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
+    bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    dev_bf16_to_float(hout, d_y, ny);
+    check("forward+bias+gelu", desc, hout, gref, ny, 1);
+    dev_bf16_to_float(hout, d_pre, ny);
+    check("forward gelu pre_out", desc, hout, yref, ny, 1);
+
+    /* ---- input gradient: overwrite, then accumulate onto random values */
+    CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
+    bsr_backward_input(d_dx, d_dy, d_w, &D, N, 0, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    dev_bf16_to_float(hout, d_dx, nx);
+    check("dinp", desc, hout, dxref, nx, 1);
+    {
+        float *init = (float *)malloc_check(nx * 4), *ref2 = (float *)malloc_check(nx * 4);
+        bf16 *initb = (bf16 *)malloc_check(nx * 2);
+        fill_bf16(rng, init, initb, nx, 1.f);
+        for (size_t i = 0; i < nx; i++) ref2[i] = init[i] + dxref[i];
+        CUDA_CHECK(cudaMemcpy(d_dx, initb, nx * 2, cudaMemcpyHostToDevice));
+        bsr_backward_input(d_dx, d_dy, d_w, &D, N, 1, 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        dev_bf16_to_float(hout, d_dx, nx);
+        check("dinp accumulate", desc, hout, ref2, nx, 1);
+        free(init); free(ref2); free(initb);
+    }
+
+    /* ---- weight gradient: fp32 overwrite (with and without scratch), fp32 accumulate, bf16 */
+    const size_t wsb = bsr_backward_weight_scratch_bytes(&D, N);
+    if (nw) {
+        for (int use_scratch = 0; use_scratch < 2; use_scratch++) {
+            CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
+            bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, use_scratch ? ctx->scratch : NULL,
+                                use_scratch ? ctx->scratch_bytes : 0, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
+            check(use_scratch ? "dW fp32 (split-N)" : "dW fp32 (no split)", desc, hout, dwref, nw, 0);
+        }
+        /* determinism of the split path */
+        {
+            float *a = (float *)malloc_check(nw * 4);
+            memcpy(a, hout, nw * 4);
+            CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
+            bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, 0);
+            CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
+            g_checks++;
+            if (memcmp(a, hout, nw * 4)) { g_fail++; printf("  FAIL dW not bit-identical run to run %s\n", desc); }
+            free(a);
+        }
+        {
+            float *init = (float *)malloc_check(nw * 4), *ref2 = (float *)malloc_check(nw * 4);
+            for (size_t i = 0; i < nw; i++) { init[i] = 2.f * rng_uniform_f32(rng) - 1.f; ref2[i] = init[i] + dwref[i]; }
+            CUDA_CHECK(cudaMemcpy(d_dw, init, nw * 4, cudaMemcpyHostToDevice));
+            bsr_backward_weight(d_dw, 1, 1, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
+            check("dW fp32 accumulate", desc, hout, ref2, nw, 0);
+            free(init); free(ref2);
+        }
+        CUDA_CHECK(cudaMemset(d_dwb, 0xff, nw * 2));
+        bsr_backward_weight(d_dwb, 0, 0, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        dev_bf16_to_float(hout, d_dwb, nw);
+        check("dW bf16", desc, hout, dwref, nw, 1);
+    }
+    (void)wsb;
+
+    /* ---- bias gradient */
+    CUDA_CHECK(cudaMemset(d_db, 0xff, rows * 4));
+    bsr_backward_bias(d_db, 0, d_dy, N, rows, ctx->scratch, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    CUDA_CHECK(cudaMemcpy(hout, d_db, rows * 4, cudaMemcpyDeviceToHost));
+    check("dbias", desc, hout, dbref, rows, 0);
+
+    /* ---- unpack */
+    {
+        bf16 *d_dense;
+        const size_t nd = (size_t)rows * cols;
+        CUDA_CHECK(cudaMalloc(&d_dense, nd * 2));
+        CUDA_CHECK(cudaMemset(d_dense, 0xff, nd * 2));
+        bsr_unpack_bf16(d_dense, d_w, &D, 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        float *dref = (float *)malloc_check(nd * 4);
+        bsr_unpack_f32(&L, w, dref);
+        dev_bf16_to_float(hout, d_dense, nd);
+        g_checks++;
+        if (memcmp(hout, dref, nd * 4)) { g_fail++; printf("  FAIL unpack not exact %s\n", desc); }
+        else printf("  ok   unpack exact\n");
+        free(dref);
+        CUDA_CHECK(cudaFree(d_dense));
+    }
+
+    /* ---- dispatch: forced dense, forced sparse, measured */
+    for (int p = 0; p < 3; p++) {
+        const int path = p == 0 ? BSR_PATH_DENSE : p == 1 ? BSR_PATH_SPARSE : 0;
+        const char *pn = p == 0 ? "dense" : p == 1 ? "sparse" : "measured";
+        char what[64];
+        ctx->force_path = path;
+        bsr_ctx_reset_decisions(ctx);
+        CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
+        CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
+        bsr_linear_forward(ctx, d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        dev_bf16_to_float(hout, d_y, ny);
+        snprintf(what, sizeof what, "linear fwd gelu (%s)", pn);
+        check(what, desc, hout, gref, ny, 1);
+        dev_bf16_to_float(hout, d_pre, ny);
+        snprintf(what, sizeof what, "linear fwd pre (%s)", pn);
+        check(what, desc, hout, yref, ny, 1);
+        CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
+        bsr_linear_backward_input(ctx, d_dx, d_dy, d_w, &D, N, 0, 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        dev_bf16_to_float(hout, d_dx, nx);
+        snprintf(what, sizeof what, "linear dinp (%s)", pn);
+        check(what, desc, hout, dxref, nx, 1);
+        if (nw) {
+            CUDA_CHECK(cudaMemset(d_dw, 0, nw * 4));
+            CUDA_CHECK(cudaMemset(d_db, 0, rows * 4));
+            bsr_linear_backward_weight(ctx, d_dw, 1, d_db, 1, d_dy, d_x, &D, N, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
+            snprintf(what, sizeof what, "linear dW acc (%s)", pn);
+            check(what, desc, hout, dwref, nw, 0);
+            CUDA_CHECK(cudaMemcpy(hout, d_db, rows * 4, cudaMemcpyDeviceToHost));
+            snprintf(what, sizeof what, "linear dbias (%s)", pn);
+            check(what, desc, hout, dbref, rows, 0);
+        }
+    }
+    ctx->force_path = 0;
+
+    CUDA_CHECK(cudaFree(d_y)); CUDA_CHECK(cudaFree(d_pre)); CUDA_CHECK(cudaFree(d_dx));
+    CUDA_CHECK(cudaFree(d_dw)); CUDA_CHECK(cudaFree(d_dwb)); CUDA_CHECK(cudaFree(d_db));
+    CUDA_CHECK(cudaFree(d_x)); CUDA_CHECK(cudaFree(d_w)); CUDA_CHECK(cudaFree(d_bias)); CUDA_CHECK(cudaFree(d_dy));
+    free(x); free(w); free(bias); free(dy); free(xb); free(wb); free(biasb); free(dyb);
+    free(yref); free(yref_nb); free(gref); free(dxref); free(dwref); free(dbref); free(hout); free(mask);
+    bsr_device_layout_free(&D);
+    bsr_layout_free(&L);
+}
+
+int main(int argc, char **argv) {
+    int dev_count = 0;
+    if (cudaGetDeviceCount(&dev_count) != cudaSuccess || dev_count == 0) {
+        printf("test_bsr_kernels: no CUDA device\n");
+        return 1;
+    }
+    Rng rng;
+    rng_seed(&rng, 1234);
+    BsrCtx ctx;
+    bsr_ctx_init(&ctx, (size_t)4096 * 1024, 0);
+    const Case cases[] = {
+        {256, 384, 64, 256, MASK_RANDOM, 0.5f},
+        {256, 384, 64, 200, MASK_EMPTY_RC, 0.7f},   /* ragged N, empty block rows and columns */
+        {384, 256, 64, 77, MASK_ALL, 1.f},           /* ragged N < tile */
+        {512, 256, 64, 192, MASK_ONE, 0.f},
+        {256, 256, 64, 64, MASK_NONE, 0.f},          /* no live block at all */
+        {3072, 768, 64, 512, MASK_RANDOM, 0.1f},     /* d12 fc shape */
+        {768, 3072, 64, 4096, MASK_EMPTY_RC, 0.2f},  /* d12 fcproj shape, split-N dW */
+        {512, 384, 128, 256, MASK_RANDOM, 0.5f},
+        {384, 512, 128, 300, MASK_EMPTY_RC, 0.6f},
+        {256, 256, 128, 128, MASK_ALL, 1.f},
+        {512, 256, 128, 1000, MASK_ONE, 0.f},
+        {1024, 4096, 128, 2048, MASK_RANDOM, 0.1f},  /* d24 fcproj shape */
+    };
+    const int nc = (int)(sizeof cases / sizeof cases[0]);
+    const int quick = argc > 1 && !strcmp(argv[1], "--quick");
+    for (int i = 0; i < nc; i++) {
+        if (quick && cases[i].N > 1024) continue;
+        run_case(&ctx, &rng, &cases[i]);
+    }
+    bsr_ctx_free(&ctx);
+    printf("test_bsr_kernels: %d checks, %d failed\n", g_checks, g_fail);
+    return g_fail ? 1 : 0;
+}
