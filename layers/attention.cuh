@@ -1,0 +1,23 @@
+/*
+ * attention.cuh - causal multi-head self-attention, flash style: the [T, T]
+ * attention matrix is never stored; the forward pass keeps the per-row
+ * log-sum-exp for the backward pass. bf16 in/out, fp32 softmax and accumulation.
+ * Layout as llm.c: qkv [B, T, 3C] (q | k | v, each C = NH * hs wide), out [B, T, C].
+ * Scale 1/sqrt(hs). hs must be 64 (every GPT-2 size); T any positive value.
+ * Deterministic: no atomics.
+ */
+#ifndef LAYERS_ATTENTION_CUH
+#define LAYERS_ATTENTION_CUH
+#include "common.cuh"
+
+/* out [B,T,C]; lse [B,NH,T] fp32 (natural-log log-sum-exp of the scaled scores of each query row). */
+void attention_forward(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH, cudaStream_t stream);
+
+/* fp32 scratch floats attention_backward needs. */
+long attention_backward_scratch_floats(int B, int T, int NH);
+
+/* dqkv [B,T,3C] is OVERWRITTEN with the gradient w.r.t. qkv, from dout [B,T,C], the forward's qkv,
+ * out and lse. */
+void attention_backward(bf16 *dqkv, float *scratch, const bf16 *dout, const bf16 *qkv, const bf16 *out,
+                        const float *lse, int B, int T, int C, int NH, cudaStream_t stream);
+#endif
