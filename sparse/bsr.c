@@ -16,7 +16,7 @@
 #include "../core/utils.h"
 
 /* rows of N handled by one task of the forward and input-gradient kernels */
-#define BSR_N_CHUNK 32
+#define BSR_N_CHUNK 64
 
 /* ------------------------------------------------------------------ layout */
 
@@ -197,6 +197,69 @@ void bsr_gather_blocks_f32(float *arr, const int *keep, int n_keep, long block_e
 
 /* ------------------------------------------------------------------ CPU kernels */
 
+/* Register tiles: MR rows x VR contiguous columns of accumulators. Every output
+ * element is summed in the same order whichever path (tile or scalar tail)
+ * computes it, so the split between the paths never changes a bit. */
+#define MR 4
+#ifdef REAL_IS_DOUBLE
+#define VR 16
+#else
+#define VR 32
+#endif
+/* rows of N per weight-gradient pass, so the dout/inp slices stay in cache */
+#define BSR_DW_NB 64
+
+/* out[n][i] (i in [i0, bs)) += sum over j ascending of W[i][j] * x[n][j]; the
+ * accumulator starts from out. w is the block, row-major. */
+static void fwd_rows(real *out, long ldo, const real *x, long ldx, const real *w, int bs, int nrows, int i0) {
+    for (int n = 0; n < nrows; n++) {
+        real *o = out + (size_t)n * ldo;
+        const real *xn = x + (size_t)n * ldx;
+        for (int i = i0; i < bs; i++) {
+            const real *wi = w + (size_t)i * bs;
+            real acc = o[i];
+            for (int j = 0; j < bs; j++) acc += wi[j] * xn[j];
+            o[i] = acc;
+        }
+    }
+}
+
+/* Repack block w into panels of VR output features: panel p holds
+ * wp[(p*bs + j)*VR + v] = W[p*VR + v][j], so a tile reads its weights contiguously. */
+static void fwd_panels(real *wp, const real *w, int bs) {
+    const int npan = bs / VR;
+    for (int p = 0; p < npan; p++)
+        for (int v = 0; v < VR; v++) {
+            const real *wi = w + (size_t)(p * VR + v) * bs;
+            real *dst = wp + (size_t)p * bs * VR + v;
+            for (int j = 0; j < bs; j++) dst[(size_t)j * VR] = wi[j];
+        }
+}
+
+static void fwd_block(real *out, long ldo, const real *x, long ldx, const real *w, const real *wp, int bs, int nrows) {
+    const int npan = bs / VR, ntile = nrows - nrows % MR;
+    for (int p = 0; p < npan; p++) {
+        const real *pan = wp + (size_t)p * bs * VR;
+        const int i0 = p * VR;
+        for (int n = 0; n < ntile; n += MR) {
+            real acc[MR][VR];
+            for (int a = 0; a < MR; a++)
+                for (int v = 0; v < VR; v++) acc[a][v] = out[(size_t)(n + a) * ldo + i0 + v];
+            for (int j = 0; j < bs; j++) {
+                const real *wj = pan + (size_t)j * VR;
+                for (int a = 0; a < MR; a++) {
+                    const real xa = x[(size_t)(n + a) * ldx + j];
+                    for (int v = 0; v < VR; v++) acc[a][v] += wj[v] * xa;
+                }
+            }
+            for (int a = 0; a < MR; a++)
+                for (int v = 0; v < VR; v++) out[(size_t)(n + a) * ldo + i0 + v] = acc[a][v];
+        }
+    }
+    if (npan * VR < bs) fwd_rows(out, ldo, x, ldx, w, bs, ntile, npan * VR);
+    if (ntile < nrows) fwd_rows(out + (size_t)ntile * ldo, ldo, x + (size_t)ntile * ldx, ldx, w, bs, nrows - ntile, 0);
+}
+
 void bsr_matmul_forward_cpu(real *out, const real *inp, const BsrLayout *L, const real *w_packed,
                             const real *bias, int N) {
     const int bs = L->bs, rows = L->rows, cols = L->cols, brows = L->brows;
@@ -204,10 +267,9 @@ void bsr_matmul_forward_cpu(real *out, const real *inp, const BsrLayout *L, cons
     const int nchunks = (N + BSR_N_CHUNK - 1) / BSR_N_CHUNK;
     #pragma omp parallel
     {
-        /* the block transposed, wt[j*bs + i] = W[i][j], so the inner loop runs
-         * over contiguous output features i and vectorizes without reassociating
-         * any sum: out[n, o] = bias[o] + sum over live blocks (BSR order), j ascending */
-        real *wt = (real *)malloc_check((size_t)be * sizeof(real));
+        /* out[n, o] = bias[o] + sum over the live blocks of its block row (BSR
+         * order) of sum over j ascending of W[o][j] x[n][j] */
+        real *wp = (real *)malloc_check((size_t)be * sizeof(real));
         #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int ch = 0; ch < nchunks; ch++) {
             for (int r = 0; r < brows; r++) {
@@ -220,23 +282,98 @@ void bsr_matmul_forward_cpu(real *out, const real *inp, const BsrLayout *L, cons
                 }
                 for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k++) {
                     const real *w = w_packed + (size_t)k * be;
-                    for (int i = 0; i < bs; i++)
-                        for (int j = 0; j < bs; j++) wt[(size_t)j * bs + i] = w[(size_t)i * bs + j];
+                    fwd_panels(wp, w, bs);
                     const int c = L->col_indices[k];
-                    for (int n = n0; n < n1; n++) {
-                        real *restrict o = out + (size_t)n * rows + (size_t)r * bs;
-                        const real *restrict x = inp + (size_t)n * cols + (size_t)c * bs;
-                        for (int j = 0; j < bs; j++) {
-                            const real xj = x[j];
-                            const real *restrict wj = wt + (size_t)j * bs;
-                            for (int i = 0; i < bs; i++) o[i] += wj[i] * xj;
-                        }
-                    }
+                    fwd_block(out + (size_t)n0 * rows + (size_t)r * bs, rows, inp + (size_t)n0 * cols + (size_t)c * bs, cols,
+                              w, wp, bs, n1 - n0);
                 }
             }
         }
-        free(wt);
+        free(wp);
     }
+}
+
+/* dinp[n][j] (j in [j0, bs)) += sum over the column's blocks e (ascending block
+ * row), i ascending, of dout[n][r_e*bs + i] * W_e[i][j]. */
+static void dinp_rows(real *d, long ldd, const real *g, long ldg, const BsrLayout *L, const real *w_packed, int c,
+                      int nrows, int j0) {
+    const int bs = L->bs;
+    const long be = bsr_block_elems(L);
+    for (int n = 0; n < nrows; n++) {
+        real *dn = d + (size_t)n * ldd;
+        for (int j = j0; j < bs; j++) {
+            real acc = dn[j];
+            for (int e = L->bsc_offsets[c]; e < L->bsc_offsets[c + 1]; e++) {
+                const real *w = w_packed + (size_t)L->bsc_blocks[e] * be;
+                const real *gn = g + (size_t)n * ldg + (size_t)L->bsc_rows[e] * bs;
+                for (int i = 0; i < bs; i++) acc += gn[i] * w[(size_t)i * bs + j];
+            }
+            dn[j] = acc;
+        }
+    }
+}
+
+static void dinp_column(real *d, long ldd, const real *g, long ldg, const BsrLayout *L, const real *w_packed, int c,
+                        int nrows) {
+    const int bs = L->bs;
+    const long be = bsr_block_elems(L);
+    const int jvec = bs - bs % VR;
+    int n = 0;
+    for (; n + MR <= nrows; n += MR) {
+        for (int j0 = 0; j0 < jvec; j0 += VR) {
+            real acc[MR][VR];
+            for (int a = 0; a < MR; a++)
+                for (int v = 0; v < VR; v++) acc[a][v] = d[(size_t)(n + a) * ldd + j0 + v];
+            for (int e = L->bsc_offsets[c]; e < L->bsc_offsets[c + 1]; e++) {
+                const real *w = w_packed + (size_t)L->bsc_blocks[e] * be + j0;
+                const real *gb = g + (size_t)n * ldg + (size_t)L->bsc_rows[e] * bs;
+                for (int i = 0; i < bs; i++) {
+                    const real *wi = w + (size_t)i * bs;
+                    for (int a = 0; a < MR; a++) {
+                        const real ga = gb[(size_t)a * ldg + i];
+                        for (int v = 0; v < VR; v++) acc[a][v] += ga * wi[v];
+                    }
+                }
+            }
+            for (int a = 0; a < MR; a++)
+                for (int v = 0; v < VR; v++) d[(size_t)(n + a) * ldd + j0 + v] = acc[a][v];
+        }
+        if (jvec < bs) dinp_rows(d + (size_t)n * ldd, ldd, g + (size_t)n * ldg, ldg, L, w_packed, c, MR, jvec);
+    }
+    if (n < nrows) dinp_rows(d + (size_t)n * ldd, ldd, g + (size_t)n * ldg, ldg, L, w_packed, c, nrows - n, 0);
+}
+
+/* dw[i][j] (i in [i0, i1), j in [j0, bs)) += sum over n ascending of g[n][i] * x[n][j] */
+static void dw_rect(real *dw, int bs, const real *g, long ldg, const real *x, long ldx, int nrows, int i0, int i1, int j0) {
+    for (int i = i0; i < i1; i++)
+        for (int j = j0; j < bs; j++) {
+            real acc = dw[(size_t)i * bs + j];
+            for (int n = 0; n < nrows; n++) acc += g[(size_t)n * ldg + i] * x[(size_t)n * ldx + j];
+            dw[(size_t)i * bs + j] = acc;
+        }
+}
+
+static void dw_block(real *dw, int bs, const real *g, long ldg, const real *x, long ldx, int nrows) {
+    const int ivec = bs - bs % MR, jvec = bs - bs % VR;
+    for (int i0 = 0; i0 < ivec; i0 += MR) {
+        for (int j0 = 0; j0 < jvec; j0 += VR) {
+            real acc[MR][VR];
+            for (int a = 0; a < MR; a++)
+                for (int v = 0; v < VR; v++) acc[a][v] = dw[(size_t)(i0 + a) * bs + j0 + v];
+            for (int n = 0; n < nrows; n++) {
+                const real *gn = g + (size_t)n * ldg + i0;
+                const real *xn = x + (size_t)n * ldx + j0;
+                for (int a = 0; a < MR; a++) {
+                    const real ga = gn[a];
+                    for (int v = 0; v < VR; v++) acc[a][v] += ga * xn[v];
+                }
+            }
+            for (int a = 0; a < MR; a++)
+                for (int v = 0; v < VR; v++) dw[(size_t)(i0 + a) * bs + j0 + v] = acc[a][v];
+        }
+        if (jvec < bs) dw_rect(dw, bs, g, ldg, x, ldx, nrows, i0, i0 + MR, jvec);
+    }
+    if (ivec < bs) dw_rect(dw, bs, g, ldg, x, ldx, nrows, ivec, bs, 0);
 }
 
 void bsr_matmul_backward_cpu(real *dinp, real *dw_packed, real *dbias, const real *dout, const real *inp,
@@ -246,48 +383,44 @@ void bsr_matmul_backward_cpu(real *dinp, real *dw_packed, real *dbias, const rea
     const int nnz = L->nnz;
     const int nchunks = (N + BSR_N_CHUNK - 1) / BSR_N_CHUNK;
 
-    /* dinp[n, c*bs + j] += sum over column c's blocks (ascending block row), i ascending,
-     * of dout[n, r*bs + i] * W[i][j]. Tasks: (chunk of N rows, block column). */
+    /* dinp = dout W through the BSC index. Tasks: (chunk of N rows, block column). */
     if (dinp) {
         #pragma omp parallel for collapse(2) schedule(dynamic, 1)
         for (int ch = 0; ch < nchunks; ch++) {
             for (int c = 0; c < bcols; c++) {
                 const int n0 = ch * BSR_N_CHUNK;
                 const int n1 = n0 + BSR_N_CHUNK < N ? n0 + BSR_N_CHUNK : N;
-                for (int e = L->bsc_offsets[c]; e < L->bsc_offsets[c + 1]; e++) {
-                    const int r = L->bsc_rows[e];
-                    const real *w = w_packed + (size_t)L->bsc_blocks[e] * be;
-                    for (int n = n0; n < n1; n++) {
-                        real *restrict d = dinp + (size_t)n * cols + (size_t)c * bs;
-                        const real *restrict g = dout + (size_t)n * rows + (size_t)r * bs;
-                        for (int i = 0; i < bs; i++) {
-                            const real gi = g[i];
-                            const real *restrict wi = w + (size_t)i * bs;
-                            for (int j = 0; j < bs; j++) d[j] += gi * wi[j];
-                        }
-                    }
-                }
+                dinp_column(dinp + (size_t)n0 * cols + (size_t)c * bs, cols, dout + (size_t)n0 * rows, rows, L, w_packed, c,
+                            n1 - n0);
             }
         }
     }
 
-    /* dW[k][i][j] += sum over n ascending of dout[n, r*bs + i] * inp[n, c*bs + j];
-     * one task per live block. */
-    if (dw_packed) {
-        #pragma omp parallel for schedule(static)
-        for (int k = 0; k < nnz; k++) {
-            const int r = bsr_block_row(L, k);
-            const int c = L->col_indices[k];
-            real *restrict dw = dw_packed + (size_t)k * be;
-            for (int n = 0; n < N; n++) {
-                const real *restrict g = dout + (size_t)n * rows + (size_t)r * bs;
-                const real *restrict x = inp + (size_t)n * cols + (size_t)c * bs;
-                for (int i = 0; i < bs; i++) {
-                    const real gi = g[i];
-                    real *restrict dwi = dw + (size_t)i * bs;
-                    for (int j = 0; j < bs; j++) dwi[j] += gi * x[j];
+    /* dW = dout^T inp at live blocks only, n ascending (in slices of BSR_DW_NB rows,
+     * taken in order); one task per live block. Each slice of dout and inp is
+     * first copied to a contiguous buffer: the rows of dout and inp are a large
+     * power-of-two-ish stride apart, which would alias in the cache. */
+    if (dw_packed && nnz > 0) {
+        #pragma omp parallel
+        {
+            real *gbuf = (real *)malloc_check((size_t)BSR_DW_NB * bs * sizeof(real));
+            real *xbuf = (real *)malloc_check((size_t)BSR_DW_NB * bs * sizeof(real));
+            #pragma omp for schedule(dynamic, 1)
+            for (int k = 0; k < nnz; k++) {
+                const int r = bsr_block_row(L, k);
+                const int c = L->col_indices[k];
+                real *dw = dw_packed + (size_t)k * be;
+                for (int n0 = 0; n0 < N; n0 += BSR_DW_NB) {
+                    const int nb = N - n0 < BSR_DW_NB ? N - n0 : BSR_DW_NB;
+                    for (int n = 0; n < nb; n++) {
+                        memcpy(gbuf + (size_t)n * bs, dout + (size_t)(n0 + n) * rows + (size_t)r * bs, (size_t)bs * sizeof(real));
+                        memcpy(xbuf + (size_t)n * bs, inp + (size_t)(n0 + n) * cols + (size_t)c * bs, (size_t)bs * sizeof(real));
+                    }
+                    dw_block(dw, bs, gbuf, bs, xbuf, bs, nb);
                 }
             }
+            free(gbuf);
+            free(xbuf);
         }
     }
 

@@ -746,6 +746,8 @@ int main(void) {
     struct { int rows, cols, bs, N; } shapes[] = {
         { 64, 96, 16, 37 }, { 32, 32, 8, 70 }, { 48, 80, 16, 5 }, { 128, 64, 32, 33 },
         { 24, 40, 8, 1 }, { 7, 5, 1, 9 }, { 256, 128, 64, 40 }, { 128, 256, 128, 12 }, { 8, 8, 8, 3 },
+        /* block sizes that are not a multiple of the kernels' register tile: tile + tail paths */
+        { 96, 144, 48, 21 }, { 72, 108, 36, 10 }, { 80, 120, 40, 66 },
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int p = 0; p < PAT_N; p++) {
