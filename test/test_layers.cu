@@ -417,8 +417,10 @@ int main(void)
     test_gelu();
     test_classifier();
     test_adamw();
-    test_attention(2, 200, 4);
-    test_attention(1, 64, 2);
+    test_attention(2, 200, 4);  /* ragged last tile */
+    test_attention(1, 64, 2);   /* one tile */
+    test_attention(3, 65, 3);   /* one row into the second tile */
+    test_attention(1, 1024, 2); /* GPT-2 context */
     CUDA_CHECK(cudaDeviceSynchronize());
     matmul_context_free(&ctx);
     if (failures) {
