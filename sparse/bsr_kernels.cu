@@ -61,6 +61,72 @@ template <int CH> __device__ __forceinline__ int swz(int row, int ch) {
     return row * (CH * 8) + ((ch ^ (row & 7)) << 3);
 }
 
+/* Fragment loads for mma.m16n8k16 (row.col). A from a [m][k] tile (k contiguous) or,
+ * _t, from a [k][m] tile; B from a [n][k] tile (k contiguous, BT = false) or a [k][n]
+ * tile (BT = true). wr0/wc0: the warp's first row (m) / column (n); ks: k16 step. */
+template <int MI, int CH>
+__device__ __forceinline__ void frag_a(uint32_t (&af)[MI][4], uint32_t base, int wr0, int ks, int lane) {
+#pragma unroll
+    for (int mi = 0; mi < MI; mi++) {
+        const int row = wr0 + mi * 16 + (lane & 15);
+        const int ch = ks * 2 + (lane >> 4);
+        ldsm_x4(af[mi], base + swz<CH>(row, ch) * 2);
+    }
+}
+template <int MI, int CH>
+__device__ __forceinline__ void frag_a_t(uint32_t (&af)[MI][4], uint32_t base, int wr0, int ks, int lane) {
+    const int jj = lane >> 3;
+#pragma unroll
+    for (int mi = 0; mi < MI; mi++) {
+        const int row = ks * 16 + (lane & 7) + 8 * (jj >> 1);
+        const int ch = (wr0 + mi * 16) / 8 + (jj & 1);
+        ldsm_x4_t(af[mi], base + swz<CH>(row, ch) * 2);
+    }
+}
+template <int NI, int CH, bool BT>
+__device__ __forceinline__ void frag_b(uint32_t (&bfr)[NI][2], uint32_t base, int wc0, int ks, int lane) {
+    const int jj = lane >> 3;
+#pragma unroll
+    for (int np = 0; np < NI / 2; np++) {
+        uint32_t r[4];
+        if (!BT) {
+            const int row = wc0 + np * 16 + (lane & 7) + 8 * (jj >> 1);
+            const int ch = ks * 2 + (jj & 1);
+            ldsm_x4(r, base + swz<CH>(row, ch) * 2);
+        } else {
+            const int row = ks * 16 + (lane & 7) + 8 * (jj & 1);
+            const int ch = (wc0 + np * 16) / 8 + (jj >> 1);
+            ldsm_x4_t(r, base + swz<CH>(row, ch) * 2);
+        }
+        bfr[2 * np][0] = r[0];
+        bfr[2 * np][1] = r[1];
+        bfr[2 * np + 1][0] = r[2];
+        bfr[2 * np + 1][1] = r[3];
+    }
+}
+/* One stage of BK/16 k16 steps with double-buffered fragments: the loads for step
+ * ks+1 are issued before the mma of step ks. AT: A tile is [k][m]. */
+template <int MI, int NI, int KS, int CHA, int CHB, bool AT, bool BT>
+__device__ __forceinline__ void mma_stage(float (&acc)[MI][NI][4], uint32_t aBase, uint32_t bBase, int wr0, int wc0,
+                                          int lane) {
+    uint32_t af[2][MI][4], bfr[2][NI][2];
+    if (AT) frag_a_t<MI, CHA>(af[0], aBase, wr0, 0, lane);
+    else frag_a<MI, CHA>(af[0], aBase, wr0, 0, lane);
+    frag_b<NI, CHB, BT>(bfr[0], bBase, wc0, 0, lane);
+#pragma unroll
+    for (int ks = 0; ks < KS; ks++) {
+        if (ks + 1 < KS) {
+            if (AT) frag_a_t<MI, CHA>(af[(ks + 1) & 1], aBase, wr0, ks + 1, lane);
+            else frag_a<MI, CHA>(af[(ks + 1) & 1], aBase, wr0, ks + 1, lane);
+            frag_b<NI, CHB, BT>(bfr[(ks + 1) & 1], bBase, wc0, ks + 1, lane);
+        }
+#pragma unroll
+        for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+            for (int ni = 0; ni < NI; ni++) mma_bf16(acc[mi][ni], af[ks & 1][mi], bfr[ks & 1][ni]);
+    }
+}
+
 __device__ __forceinline__ float gelu_tanh(float x) {
     const float s = 0.7978845608028654f; /* sqrt(2/pi) */
     float u = s * (x + 0.044715f * x * x * x);
@@ -176,38 +242,7 @@ bsr_spmm_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *
         const bf16 *sA = smem + (t % STAGES) * Cfg::STAGE_ELEMS;
         const bf16 *sB = sA + Cfg::A_ELEMS;
         const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sB);
-#pragma unroll
-        for (int ks = 0; ks < BK / 16; ks++) {
-            uint32_t af[MI][4], bfr[NI][2];
-#pragma unroll
-            for (int mi = 0; mi < MI; mi++) {
-                const int row = wm * WM + mi * 16 + (lane & 15);
-                const int ch = ks * 2 + (lane >> 4);
-                ldsm_x4(af[mi], aBase + swz<CA>(row, ch) * 2);
-            }
-#pragma unroll
-            for (int np = 0; np < NI / 2; np++) {
-                uint32_t r[4];
-                const int jj = lane >> 3;
-                if (!BT) {
-                    const int row = wn * WN + np * 16 + (lane & 7) + 8 * (jj >> 1);
-                    const int ch = ks * 2 + (jj & 1);
-                    ldsm_x4(r, bBase + swz<CB>(row, ch) * 2);
-                } else {
-                    const int row = ks * 16 + (lane & 7) + 8 * (jj & 1);
-                    const int ch = (wn * WN + np * 16) / 8 + (jj >> 1);
-                    ldsm_x4_t(r, bBase + swz<CB>(row, ch) * 2);
-                }
-                bfr[2 * np][0] = r[0];
-                bfr[2 * np][1] = r[1];
-                bfr[2 * np + 1][0] = r[2];
-                bfr[2 * np + 1][1] = r[3];
-            }
-#pragma unroll
-            for (int mi = 0; mi < MI; mi++)
-#pragma unroll
-                for (int ni = 0; ni < NI; ni++) mma_bf16(acc[mi][ni], af[mi], bfr[ni]);
-        }
+        mma_stage<MI, NI, BK / 16, CA, CB, false, BT>(acc, aBase, bBase, wm * WM, wn * WN, lane);
     }
     cp_async_wait<0>();
     __syncthreads();
@@ -269,59 +304,236 @@ bsr_spmm_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *
     }
 }
 
-/* ============================================================================ */
-/* weight gradient                                                               */
-/* ============================================================================ */
-
-template <int BS, int BK, int WARPS_M, int WARPS_N, int STAGES>
-struct DwCfg {
-    static constexpr int NT = WARPS_M * WARPS_N * 32;
-    static constexpr int WM = BS / WARPS_M, WN = BS / WARPS_N;
-    static constexpr int MI = WM / 16, NI = WN / 8;
-    static constexpr int TILE = BK * BS;
-    static constexpr int STAGE_ELEMS = 2 * TILE;
-    static constexpr int SMEM = STAGES * STAGE_ELEMS * 2;
-    static_assert(NI % 2 == 0 && MI >= 1, "warp tile");
-    static_assert(BK % 16 == 0, "BK");
-    static_assert((BK * BS / 8) % NT == 0, "load split");
-};
-
-/* out: fp32 (out_f32) or bf16; if partial_stride != 0 the CTA for split s writes fp32 to
- * out_f32 + s*partial_stride (no accumulate). */
-template <int BS, int BK, int WARPS_M, int WARPS_N, int STAGES>
+/* Persistent version (v2): grid = resident CTAs; CTA b processes tiles b, b+G, ...
+ * (tile id: output tile fastest, then token tile). The cp.async pipeline runs on a
+ * flat k-step stream across the CTA's tiles, so the next tile's loads are in
+ * flight during a tile's last steps and its epilogue; the epilogue stores straight
+ * from registers (bf16x2), so it touches no shared memory. */
+template <int BS, int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES, bool BT>
 static __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
-bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
-              const bf16 *__restrict__ inp, const int *__restrict__ blk_rows, const int *__restrict__ col_indices,
-              int N, int rows, int cols, int tokens_per_split, size_t partial_stride, int accumulate) {
-    typedef DwCfg<BS, BK, WARPS_M, WARPS_N, STAGES> Cfg;
+bsr_spmm_persist_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
+                        const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
+                        const int *__restrict__ acol, const int *__restrict__ blk, int n_out_blocks, int N, int lda,
+                        int ldo, int flags) {
+    typedef SpmmCfg<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT> Cfg;
     constexpr int NT = Cfg::NT, MI = Cfg::MI, NI = Cfg::NI, WM = Cfg::WM, WN = Cfg::WN;
-    constexpr int CH = BS / 8;
+    constexpr int CA = BK / 8;
+    constexpr int CB = BT ? BN / 8 : BK / 8;
     extern __shared__ __align__(128) unsigned char smem_raw[];
     bf16 *smem = (bf16 *)smem_raw;
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp / WARPS_N, wn = warp % WARPS_N;
-    const int k = blockIdx.x, split = blockIdx.y;
-    const int r = blk_rows[k], c = col_indices[k];
+    const int n_out_tiles = n_out_blocks * Cfg::TILES_N;
+    const int ntiles = n_out_tiles * ((N + BM - 1) / BM);
+
+    auto tile_steps = [&](int tile) -> int {
+        if (tile >= ntiles) return 0;
+        const int j = (tile % n_out_tiles) / Cfg::TILES_N;
+        return (offsets[j + 1] - offsets[j]) * Cfg::KPB;
+    };
+    auto load_stage = [&](int slot, int tile, int t) {
+        const int ot = tile % n_out_tiles, j = ot / Cfg::TILES_N, nt = ot % Cfg::TILES_N;
+        const int m0 = (tile / n_out_tiles) * BM;
+        const int e = offsets[j] + t / Cfg::KPB, kk = t % Cfg::KPB;
+        const int ac = acol[e];
+        const int k = blk ? blk[e] : e;
+        bf16 *sA = smem + slot * Cfg::STAGE_ELEMS;
+        bf16 *sB = sA + Cfg::A_ELEMS;
+        const bf16 *gA = A + (size_t)ac * BS + kk * BK;
+#pragma unroll
+        for (int it = 0; it < BM * CA / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i / CA, ch = i % CA;
+            const int grow = m0 + row;
+            const bf16 *src = gA + (size_t)(grow < N ? grow : 0) * lda + ch * 8;
+            cp_async16(smem_u32(sA + swz<CA>(row, ch)), src, grow < N ? 16 : 0);
+        }
+        const bf16 *gB = W + (size_t)k * BS * BS;
+        if (!BT) {
+#pragma unroll
+            for (int it = 0; it < BN * CB / NT; it++) {
+                const int i = tid + it * NT;
+                const int row = i / CB, ch = i % CB;
+                cp_async16(smem_u32(sB + swz<CB>(row, ch)), gB + (size_t)(nt * BN + row) * BS + kk * BK + ch * 8, 16);
+            }
+        } else {
+#pragma unroll
+            for (int it = 0; it < BK * CB / NT; it++) {
+                const int i = tid + it * NT;
+                const int row = i / CB, ch = i % CB;
+                cp_async16(smem_u32(sB + swz<CB>(row, ch)), gB + (size_t)(kk * BK + row) * BS + nt * BN + ch * 8, 16);
+            }
+        }
+    };
+
+    /* producer cursor */
+    int tile_p = blockIdx.x, step_p = 0, T_p = tile_steps(tile_p);
+    auto produce = [&](int slot) {
+        while (tile_p < ntiles && step_p >= T_p) {
+            tile_p += gridDim.x;
+            step_p = 0;
+            T_p = tile_steps(tile_p);
+        }
+        if (tile_p < ntiles) {
+            load_stage(slot, tile_p, step_p);
+            step_p++;
+        }
+        cp_async_commit();
+    };
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) produce(s);
+    int slot_c = 0, slot_p = STAGES - 1;
+
+    const int g = lane >> 2, tq = lane & 3;
+    for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+        const int T = tile_steps(tile);
+        float acc[MI][NI][4];
+#pragma unroll
+        for (int a = 0; a < MI; a++)
+#pragma unroll
+            for (int b = 0; b < NI; b++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) acc[a][b][c] = 0.f;
+
+        for (int t = 0; t < T; t++) {
+            cp_async_wait<STAGES - 2>();
+            __syncthreads();
+            produce(slot_p);
+            slot_p = slot_p + 1 == STAGES ? 0 : slot_p + 1;
+            const bf16 *sA = smem + slot_c * Cfg::STAGE_ELEMS;
+            slot_c = slot_c + 1 == STAGES ? 0 : slot_c + 1;
+            const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sA + Cfg::A_ELEMS);
+            mma_stage<MI, NI, BK / 16, CA, CB, false, BT>(acc, aBase, bBase, wm * WM, wn * WN, lane);
+        }
+
+        /* epilogue from registers */
+        const int ot = tile % n_out_tiles, j = ot / Cfg::TILES_N, nt = ot % Cfg::TILES_N;
+        const int m0 = (tile / n_out_tiles) * BM;
+        const int colbase = j * BS + nt * BN + wn * WN + 2 * tq;
+        float2 bv[NI];
+#pragma unroll
+        for (int ni = 0; ni < NI; ni++) {
+            bv[ni] = make_float2(0.f, 0.f);
+            if (bias) {
+                const __nv_bfloat162 b2 = *(const __nv_bfloat162 *)(bias + colbase + ni * 8);
+                bv[ni] = make_float2(__bfloat162float(b2.x), __bfloat162float(b2.y));
+            }
+        }
+#pragma unroll
+        for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = m0 + wm * WM + mi * 16 + g + 8 * h;
+                if (row >= N) continue;
+                bf16 *orow = out + (size_t)row * ldo + colbase;
+#pragma unroll
+                for (int ni = 0; ni < NI; ni++) {
+                    float v0 = acc[mi][ni][2 * h] + bv[ni].x, v1 = acc[mi][ni][2 * h + 1] + bv[ni].y;
+                    __nv_bfloat162 *dst = (__nv_bfloat162 *)(orow + ni * 8);
+                    if (flags & EPI_ACCUM) {
+                        const __nv_bfloat162 o = *dst;
+                        v0 += __bfloat162float(o.x);
+                        v1 += __bfloat162float(o.y);
+                    }
+                    if (flags & EPI_GELU) {
+                        if (pre_out)
+                            *(__nv_bfloat162 *)(pre_out + (size_t)row * ldo + colbase + ni * 8) =
+                                __floats2bfloat162_rn(v0, v1);
+                        v0 = gelu_tanh(v0);
+                        v1 = gelu_tanh(v1);
+                    }
+                    *dst = __floats2bfloat162_rn(v0, v1);
+                }
+            }
+    }
+    cp_async_wait<0>();
+}
+
+/* ============================================================================ */
+/* weight gradient                                                               */
+/* ============================================================================ */
+
+/* A CTA computes a group of live blocks that share one operand slab: GA dY
+ * column slabs (block rows r_a) times GB X column slabs (block columns c_b); the
+ * (a, b) product is live block grp_k[a*GB + b] or -1 (not computed/stored).
+ * One of GA, GB is 1 in practice: blocks of one block column share their X slab
+ * (GA > 1), blocks of one block row share their dY slab (GB > 1). Tile M = GA*BS
+ * (output rows o), N = GB*BS (output cols i), K = tokens. */
+template <int BS, int GA, int GB, int BK, int WARPS_M, int WARPS_N, int STAGES>
+struct DwCfg {
+    static constexpr int M = GA * BS, NN = GB * BS;
+    static constexpr int NT = WARPS_M * WARPS_N * 32;
+    static constexpr int WM = M / WARPS_M, WN = NN / WARPS_N;
+    static constexpr int MI = WM / 16, NI = WN / 8;
+    static constexpr int A_ELEMS = BK * M, B_ELEMS = BK * NN;
+    static constexpr int STAGE_ELEMS = A_ELEMS + B_ELEMS;
+    static constexpr int SMEM = STAGES * STAGE_ELEMS * 2;
+    static_assert(NI % 2 == 0 && MI >= 1, "warp tile");
+    static_assert(BK % 16 == 0, "BK");
+    static_assert(BS % WM == 0 && BS % WN == 0, "a warp tile lies inside one block");
+    static_assert((BK * M / 8) % NT == 0 && (BK * NN / 8) % NT == 0, "load split");
+};
+
+/* out: fp32 (out_f32) or bf16; if partial_stride != 0 the CTA for split s writes fp32 to
+ * out_f32 + s*partial_stride (no accumulate). */
+template <int BS, int GA, int GB, int BK, int WARPS_M, int WARPS_N, int STAGES>
+static __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
+bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
+              const bf16 *__restrict__ inp, const int *__restrict__ grp_a, const int *__restrict__ grp_b,
+              const int *__restrict__ grp_k, int N, int rows, int cols, int tokens_per_split, size_t partial_stride,
+              int accumulate) {
+    typedef DwCfg<BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES> Cfg;
+    constexpr int NT = Cfg::NT, MI = Cfg::MI, NI = Cfg::NI, WM = Cfg::WM, WN = Cfg::WN;
+    constexpr int CHA = Cfg::M / 8, CHB = Cfg::NN / 8, CPS = BS / 8; /* chunks per row; per slab */
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    bf16 *smem = (bf16 *)smem_raw;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = warp / WARPS_N, wn = warp % WARPS_N;
+    const int grp = blockIdx.x, split = blockIdx.y;
     const int n0 = split * tokens_per_split;
     const int n1 = min(N, n0 + tokens_per_split);
     const int T = n1 > n0 ? (n1 - n0 + BK - 1) / BK : 0;
-    const bf16 *gA = dout + (size_t)r * BS;
-    const bf16 *gB = inp + (size_t)c * BS;
+    /* slab column offsets; a slab whose products are all dead is not loaded */
+    __shared__ int s_aoff[GA], s_boff[GB], s_alive[GA], s_blive[GB];
+    if (tid < GA) {
+        int live = 0;
+        for (int b = 0; b < GB; b++) live |= grp_k[grp * GA * GB + tid * GB + b] >= 0;
+        s_aoff[tid] = grp_a[grp * GA + tid] * BS;
+        s_alive[tid] = live;
+    }
+    if (tid < GB) {
+        int live = 0;
+        for (int a = 0; a < GA; a++) live |= grp_k[grp * GA * GB + a * GB + tid] >= 0;
+        s_boff[tid] = grp_b[grp * GB + tid] * BS;
+        s_blive[tid] = live;
+    }
+    __syncthreads();
 
     auto load_stage = [&](int slot, int t) {
         bf16 *sA = smem + slot * Cfg::STAGE_ELEMS;
-        bf16 *sB = sA + Cfg::TILE;
+        bf16 *sB = sA + Cfg::A_ELEMS;
         const int nb = n0 + t * BK;
 #pragma unroll
-        for (int it = 0; it < BK * CH / NT; it++) {
+        for (int it = 0; it < BK * CHA / NT; it++) {
             const int i = tid + it * NT;
-            const int row = i / CH, ch = i % CH;
+            const int row = i / CHA, ch = i % CHA, slab = ch / CPS;
             const int n = nb + row;
-            const bool ok = n < n1;
+            const bool ok = n < n1 && s_alive[slab];
             const size_t nn = ok ? n : 0;
-            cp_async16(smem_u32(sA + swz<CH>(row, ch)), gA + nn * rows + ch * 8, ok ? 16 : 0);
-            cp_async16(smem_u32(sB + swz<CH>(row, ch)), gB + nn * cols + ch * 8, ok ? 16 : 0);
+            cp_async16(smem_u32(sA + swz<CHA>(row, ch)), dout + nn * rows + s_aoff[slab] + (ch % CPS) * 8,
+                       ok ? 16 : 0);
+        }
+#pragma unroll
+        for (int it = 0; it < BK * CHB / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i / CHB, ch = i % CHB, slab = ch / CPS;
+            const int n = nb + row;
+            const bool ok = n < n1 && s_blive[slab];
+            const size_t nn = ok ? n : 0;
+            cp_async16(smem_u32(sB + swz<CHB>(row, ch)), inp + nn * cols + s_boff[slab] + (ch % CPS) * 8,
+                       ok ? 16 : 0);
         }
     };
 
@@ -347,36 +559,15 @@ bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf
             cp_async_commit();
         }
         const bf16 *sA = smem + (t % STAGES) * Cfg::STAGE_ELEMS;
-        const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sA + Cfg::TILE);
-#pragma unroll
-        for (int ks = 0; ks < BK / 16; ks++) {
-            uint32_t af[MI][4], bfr[NI][2];
-            const int jj = lane >> 3;
-#pragma unroll
-            for (int mi = 0; mi < MI; mi++) {
-                const int row = ks * 16 + (lane & 7) + 8 * (jj >> 1);
-                const int ch = (wm * WM + mi * 16) / 8 + (jj & 1);
-                ldsm_x4_t(af[mi], aBase + swz<CH>(row, ch) * 2);
-            }
-#pragma unroll
-            for (int np = 0; np < NI / 2; np++) {
-                uint32_t q[4];
-                const int row = ks * 16 + (lane & 7) + 8 * (jj & 1);
-                const int ch = (wn * WN + np * 16) / 8 + (jj >> 1);
-                ldsm_x4_t(q, bBase + swz<CH>(row, ch) * 2);
-                bfr[2 * np][0] = q[0];
-                bfr[2 * np][1] = q[1];
-                bfr[2 * np + 1][0] = q[2];
-                bfr[2 * np + 1][1] = q[3];
-            }
-#pragma unroll
-            for (int mi = 0; mi < MI; mi++)
-#pragma unroll
-                for (int ni = 0; ni < NI; ni++) mma_bf16(acc[mi][ni], af[mi], bfr[ni]);
-        }
+        const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sA + Cfg::A_ELEMS);
+        mma_stage<MI, NI, BK / 16, CHA, CHB, true, true>(acc, aBase, bBase, wm * WM, wn * WN, lane);
     }
     cp_async_wait<0>();
 
+    /* the warp's tile lies inside one (a, b) product */
+    const int a = (wm * WM) / BS, b = (wn * WN) / BS;
+    const int k = grp_k[grp * GA * GB + a * GB + b];
+    if (k < 0) return;
     const int g = lane >> 2, tq = lane & 3;
     const size_t base = (size_t)k * BS * BS;
 #pragma unroll
@@ -385,8 +576,8 @@ bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf
         for (int ni = 0; ni < NI; ni++)
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                const int row = wm * WM + mi * 16 + g + 8 * h;
-                const int col = wn * WN + ni * 8 + 2 * tq;
+                const int row = (wm * WM) % BS + mi * 16 + g + 8 * h;
+                const int col = (wn * WN) % BS + ni * 8 + 2 * tq;
                 float2 v = make_float2(acc[mi][ni][2 * h], acc[mi][ni][2 * h + 1]);
                 const size_t off = base + (size_t)row * BS + col;
                 if (partial_stride) {
@@ -550,6 +741,13 @@ extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, 
     CUDA_CHECK(cudaMalloc(&d->blk_rows, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->bsc_rows, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->bsc_blocks, cap * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->dw_iota, cap * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->dw_col_a, cap * BSR_DW_G * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->dw_col_b, cap * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->dw_col_k, cap * BSR_DW_G * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->dw_row_a, cap * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->dw_row_b, cap * BSR_DW_G * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->dw_row_k, cap * BSR_DW_G * sizeof(int)));
 }
 
 extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L) {
@@ -580,18 +778,70 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
         CUDA_CHECK(cudaMemcpy(d->bsc_rows, L->bsc_rows, nnz * sizeof(int), cudaMemcpyHostToDevice));
         CUDA_CHECK(cudaMemcpy(d->bsc_blocks, L->bsc_blocks, nnz * sizeof(int), cudaMemcpyHostToDevice));
     }
+    /* weight-gradient groups: up to BSR_DW_G blocks of one block column (shared X slab, BSC
+     * order) or of one block row (shared dY slab, BSR order); unused slots point at the
+     * first slab with block -1 */
+    {
+        const int G = BSR_DW_G;
+        int *ca = (int *)malloc((size_t)(nnz + 1) * G * sizeof(int)), *cb = (int *)malloc((size_t)(nnz + 1) * sizeof(int));
+        int *ck = (int *)malloc((size_t)(nnz + 1) * G * sizeof(int));
+        int *ra = (int *)malloc((size_t)(nnz + 1) * sizeof(int)), *rb = (int *)malloc((size_t)(nnz + 1) * G * sizeof(int));
+        int *rk = (int *)malloc((size_t)(nnz + 1) * G * sizeof(int));
+        int *iota = (int *)malloc((size_t)(nnz + 1) * sizeof(int));
+        for (int k = 0; k < nnz; k++) iota[k] = k;
+        int ng = 0;
+        for (int c = 0; c < L->bcols; c++)
+            for (int e = L->bsc_offsets[c]; e < L->bsc_offsets[c + 1]; e += G, ng++) {
+                cb[ng] = c;
+                for (int q = 0; q < G; q++) {
+                    const int ee = e + q < L->bsc_offsets[c + 1] ? e + q : -1;
+                    ca[ng * G + q] = L->bsc_rows[ee >= 0 ? ee : e];
+                    ck[ng * G + q] = ee >= 0 ? L->bsc_blocks[ee] : -1;
+                }
+            }
+        d->dw_ngroups_col = ng;
+        ng = 0;
+        for (int r = 0; r < L->brows; r++)
+            for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k += G, ng++) {
+                ra[ng] = r;
+                for (int q = 0; q < G; q++) {
+                    const int kk = k + q < L->row_offsets[r + 1] ? k + q : -1;
+                    rb[ng * G + q] = L->col_indices[kk >= 0 ? kk : k];
+                    rk[ng * G + q] = kk;
+                }
+            }
+        d->dw_ngroups_row = ng;
+        if (nnz > 0) {
+            CUDA_CHECK(cudaMemcpy(d->dw_iota, iota, nnz * sizeof(int), cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(d->dw_col_a, ca, (size_t)d->dw_ngroups_col * G * sizeof(int), cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(d->dw_col_b, cb, (size_t)d->dw_ngroups_col * sizeof(int), cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(d->dw_col_k, ck, (size_t)d->dw_ngroups_col * G * sizeof(int), cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(d->dw_row_a, ra, (size_t)d->dw_ngroups_row * sizeof(int), cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(d->dw_row_b, rb, (size_t)d->dw_ngroups_row * G * sizeof(int), cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(d->dw_row_k, rk, (size_t)d->dw_ngroups_row * G * sizeof(int), cudaMemcpyHostToDevice));
+        }
+        free(ca); free(cb); free(ck); free(ra); free(rb); free(rk); free(iota);
+    }
     free(br);
 }
 
 extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
     cudaFree(d->row_offsets); cudaFree(d->bsc_offsets); cudaFree(d->col_indices);
     cudaFree(d->blk_rows); cudaFree(d->bsc_rows); cudaFree(d->bsc_blocks);
+    cudaFree(d->dw_iota); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
+    cudaFree(d->dw_row_a); cudaFree(d->dw_row_b); cudaFree(d->dw_row_k);
     memset(d, 0, sizeof(*d));
 }
 
 /* ============================================================================ */
 /* host: launchers                                                               */
 /* ============================================================================ */
+
+/* Kernel variants, selectable for tuning (bsr_tune_set); -1 = default. */
+static int g_variant[3] = {-1, -1, -1};
+extern "C" void bsr_tune_set(int op, int variant) {
+    if (op >= 0 && op < 3) g_variant[op] = variant;
+}
 
 static int num_sms(void) {
     static int n = 0;
@@ -619,6 +869,61 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
     CUDA_CHECK(cudaGetLastError());
 }
 
+template <int BS, int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES, bool BT>
+static void launch_spmm_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
+                                const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
+                                int ldo, int flags, cudaStream_t stream) {
+    typedef SpmmCfg<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT> Cfg;
+    auto kern = bsr_spmm_persist_kernel<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT>;
+    static int per_sm = 0;
+    if (!per_sm) {
+        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::PIPE_BYTES));
+        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, Cfg::NT, Cfg::PIPE_BYTES));
+        if (per_sm < 1) per_sm = 1;
+    }
+    const long ntiles = (long)n_out_blocks * Cfg::TILES_N * ((N + BM - 1) / BM);
+    long grid = (long)num_sms() * per_sm;
+    if (grid > ntiles) grid = ntiles;
+    if (grid < 1) return;
+    kern<<<(unsigned)grid, Cfg::NT, Cfg::PIPE_BYTES, stream>>>(out, pre_out, A, W, bias, offsets, acol, blk,
+                                                               n_out_blocks, N, lda, ldo, flags);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+
+/* forward (BT = false) and input gradient (BT = true) through one dispatcher */
+/* forward (BT = false) and input gradient (BT = true) through one dispatcher.
+ * Variants (bs 64 | bs 128), see dev/NOTES_bsr.md for their timings:
+ *   0: per-tile CTAs, BM 128, 4 warps 2x2, 3 stages   | BM 128 BN 128, 8 warps 2x4
+ *   1: per-tile CTAs, BM 128, 8 warps 4x2, 3 stages   | BM 128 BN 64, 8 warps 4x2
+ *   2: per-tile CTAs, BM 64, 4 warps 2x2, 4 stages    | BM 64 BN 128, 8 warps 2x4
+ *   3: persistent, BM 128, 4 warps 2x2, 4 stages      | BM 128 BN 128, 8 warps 2x4, 3 stages
+ *   4: persistent, BM 256, 8 warps 4x2, 4 stages      | BM 256 BN 64, 8 warps 4x2 */
+#define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
+template <bool BT>
+static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
+                          const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
+                          int N, int lda, int ldo, int flags, cudaStream_t st) {
+    if (variant < 0) variant = 0;
+    if (bs == 64) {
+        switch (variant) {
+        case 1: launch_spmm<64, 128, 64, 64, 4, 2, 3, BT>(SPMM_ARGS); break;
+        case 2: launch_spmm<64, 64, 64, 64, 2, 2, 4, BT>(SPMM_ARGS); break;
+        case 3: launch_spmm_persist<64, 128, 64, 64, 2, 2, 4, BT>(SPMM_ARGS); break;
+        case 4: launch_spmm_persist<64, 256, 64, 64, 4, 2, 4, BT>(SPMM_ARGS); break;
+        default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
+        }
+    } else {
+        switch (variant) {
+        case 1: launch_spmm<128, 128, 64, 64, 4, 2, 3, BT>(SPMM_ARGS); break;
+        case 2: launch_spmm<128, 64, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
+        case 3: launch_spmm_persist<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
+        case 4: launch_spmm_persist<128, 256, 64, 64, 4, 2, 4, BT>(SPMM_ARGS); break;
+        default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
+        }
+    }
+}
+
 static void check_layout(const BsrDeviceLayout *L, const char *who) {
     if (L->bs != 64 && L->bs != 128) {
         fprintf(stderr, "%s: block size %d not supported (64, 128)\n", who, L->bs);
@@ -630,38 +935,28 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
                             const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream) {
     check_layout(L, "bsr_forward");
     if (N <= 0) return;
-    const int flags = gelu ? EPI_GELU : 0;
-    if (L->bs == 64)
-        launch_spmm<64, 128, 64, 64, 2, 2, 3, false>(out, pre_out, inp, w_packed, bias, L->row_offsets,
-                                                     L->col_indices, NULL, L->brows, N, L->cols, L->rows, flags,
-                                                     stream);
-    else
-        launch_spmm<128, 128, 128, 64, 2, 4, 3, false>(out, pre_out, inp, w_packed, bias, L->row_offsets,
-                                                       L->col_indices, NULL, L->brows, N, L->cols, L->rows, flags,
-                                                       stream);
+    spmm_dispatch<false>(g_variant[0], L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->col_indices, NULL,
+                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, stream);
 }
 
 extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
                                    int N, int accumulate, cudaStream_t stream) {
     check_layout(L, "bsr_backward_input");
     if (N <= 0) return;
-    const int flags = accumulate ? EPI_ACCUM : 0;
-    if (L->bs == 64)
-        launch_spmm<64, 128, 64, 64, 2, 2, 3, true>(dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
-                                                    L->bsc_blocks, L->bcols, N, L->rows, L->cols, flags, stream);
-    else
-        launch_spmm<128, 128, 128, 64, 2, 4, 3, true>(dinp, NULL, dout, w_packed, NULL, L->bsc_offsets,
-                                                      L->bsc_rows, L->bsc_blocks, L->bcols, N, L->rows, L->cols,
-                                                      flags, stream);
+    spmm_dispatch<true>(g_variant[1], L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
+                        L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, stream);
 }
 
-#define DW64 64, 64, 2, 2, 4
-#define DW128 128, 32, 2, 4, 4
+/* dW configurations: <BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES> */
+#define DW_COL64 64, 4, 1, 32, 4, 2, 5  /* 4 blocks of one block column (shared X slab): 256 x 64 tile */
+#define DW_ROW64 64, 1, 4, 32, 2, 4, 5  /* 4 blocks of one block row (shared dY slab): 64 x 256 tile */
+#define DW_ONE64 64, 1, 1, 64, 2, 2, 4  /* one block: 64 x 64 tile */
+#define DW_ONE128 128, 1, 1, 32, 2, 4, 4
 
-template <int BS, int BK, int WARPS_M, int WARPS_N, int STAGES>
+template <int BS, int GA, int GB, int BK, int WARPS_M, int WARPS_N, int STAGES>
 static int dw_ctas_per_sm(void) {
-    typedef DwCfg<BS, BK, WARPS_M, WARPS_N, STAGES> Cfg;
-    auto kern = bsr_dw_kernel<BS, BK, WARPS_M, WARPS_N, STAGES>;
+    typedef DwCfg<BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES> Cfg;
+    auto kern = bsr_dw_kernel<BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES>;
     static int n = 0;
     if (!n) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::SMEM));
@@ -671,12 +966,29 @@ static int dw_ctas_per_sm(void) {
     return n;
 }
 
+/* which grouping the weight gradient uses for this layout: 0 single blocks, 1 by column, 2 by row */
+static int dw_mode(const BsrDeviceLayout *L) {
+    if (L->bs != 64) return 0;
+    /* variants: 0 single blocks, 1 column groups, 2 row groups, 3 / default: fewer groups */
+    if (g_variant[2] == 0) return 0;
+    if (g_variant[2] == 1) return 1;
+    if (g_variant[2] == 2) return 2;
+    return L->dw_ngroups_col <= L->dw_ngroups_row ? 1 : 2;
+}
+static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
+    return mode == 0 ? L->nnz : mode == 1 ? L->dw_ngroups_col : L->dw_ngroups_row;
+}
+
 /* Splits over N: enough CTAs for about two waves, each split at least 512 tokens. */
 static int dw_nsplit(const BsrDeviceLayout *L, int N) {
     if (L->nnz <= 0) return 1;
-    const int per_sm = L->bs == 64 ? dw_ctas_per_sm<DW64>() : dw_ctas_per_sm<DW128>();
+    const int mode = dw_mode(L);
+    const int per_sm = L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
+                       : mode == 0 ? dw_ctas_per_sm<DW_ONE64>()
+                       : mode == 1 ? dw_ctas_per_sm<DW_COL64>() : dw_ctas_per_sm<DW_ROW64>();
+    const int ng = dw_ngroups(L, mode);
     const int slots = num_sms() * per_sm;
-    int ns = (2 * slots + L->nnz - 1) / L->nnz;
+    int ns = (2 * slots + ng - 1) / ng;
     const int maxs = N / 512 > 1 ? N / 512 : 1;
     if (ns > maxs) ns = maxs;
     if (ns > 32) ns = 32;
@@ -689,15 +1001,28 @@ extern "C" size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, in
     return ns > 1 ? (size_t)ns * L->nnz * L->bs * L->bs * sizeof(float) : 0;
 }
 
-template <int BS, int BK, int WARPS_M, int WARPS_N, int STAGES>
+template <int BS, int GA, int GB, int BK, int WARPS_M, int WARPS_N, int STAGES>
 static void launch_dw(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L,
-                      int N, int nsplit, int tps, size_t pstride, int accumulate, cudaStream_t stream) {
-    typedef DwCfg<BS, BK, WARPS_M, WARPS_N, STAGES> Cfg;
-    dw_ctas_per_sm<BS, BK, WARPS_M, WARPS_N, STAGES>(); /* sets the smem attribute */
-    dim3 grid(L->nnz, nsplit);
-    bsr_dw_kernel<BS, BK, WARPS_M, WARPS_N, STAGES><<<grid, Cfg::NT, Cfg::SMEM, stream>>>(
-        out_f32, out_bf16, dout, inp, L->blk_rows, L->col_indices, N, L->rows, L->cols, tps, pstride, accumulate);
+                      int mode, int N, int nsplit, int tps, size_t pstride, int accumulate, cudaStream_t stream) {
+    typedef DwCfg<BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES> Cfg;
+    dw_ctas_per_sm<BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES>(); /* sets the smem attribute */
+    const int *ga, *gb, *gk;
+    if (mode == 0) { ga = L->blk_rows; gb = L->col_indices; gk = L->dw_iota; }
+    else if (mode == 1) { ga = L->dw_col_a; gb = L->dw_col_b; gk = L->dw_col_k; }
+    else { ga = L->dw_row_a; gb = L->dw_row_b; gk = L->dw_row_k; }
+    dim3 grid(dw_ngroups(L, mode), nsplit);
+    bsr_dw_kernel<BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES><<<grid, Cfg::NT, Cfg::SMEM, stream>>>(
+        out_f32, out_bf16, dout, inp, ga, gb, gk, N, L->rows, L->cols, tps, pstride, accumulate);
     CUDA_CHECK(cudaGetLastError());
+}
+
+static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
+                           int ns, int tps, size_t pstride, int accumulate, cudaStream_t stream) {
+    const int mode = dw_mode(L);
+    if (L->bs != 64) launch_dw<DW_ONE128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+    else if (mode == 0) launch_dw<DW_ONE64>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+    else if (mode == 1) launch_dw<DW_COL64>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+    else launch_dw<DW_ROW64>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
 }
 
 extern "C" void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp,
@@ -714,16 +1039,14 @@ extern "C" void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const
     if (ns <= 1) {
         if (N <= 0 && accumulate) return;
         const int tps = N > 0 ? N : 1;
-        if (L->bs == 64) launch_dw<DW64>(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, stream);
-        else launch_dw<DW128>(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, stream);
+        launch_dw_mode(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, stream);
         return;
     }
-    const int bk = L->bs == 64 ? 64 : 32;
+    const int bk = 64;
     int tps = (N + ns - 1) / ns;
     tps = (tps + bk - 1) / bk * bk;
     ns = (N + tps - 1) / tps;
-    if (L->bs == 64) launch_dw<DW64>(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, stream);
-    else launch_dw<DW128>(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, stream);
+    launch_dw_mode(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, stream);
     const size_t n4 = per / 4;
     int blocks = (int)((n4 + 255) / 256);
     if (blocks > num_sms() * 8) blocks = num_sms() * 8;

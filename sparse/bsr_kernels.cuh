@@ -54,7 +54,15 @@ typedef struct {
     int *bsc_offsets; /* [bcols+1] */
     int *bsc_rows;    /* [cap] block row of each BSC entry */
     int *bsc_blocks;  /* [cap] BSR index of each BSC entry */
+    /* weight-gradient work groups (derived at upload): up to BSR_DW_G live blocks sharing an
+     * operand slab; by column: a = block rows [G], b = the column, k = blocks [G] (-1 unused);
+     * by row: a = the row, b = block columns [G], k = blocks [G] */
+    int dw_ngroups_col, dw_ngroups_row;
+    int *dw_col_a, *dw_col_b, *dw_col_k;
+    int *dw_row_a, *dw_row_b, *dw_row_k;
+    int *dw_iota;     /* [cap] k -> k (single-block groups) */
 } BsrDeviceLayout;
+#define BSR_DW_G 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -95,6 +103,10 @@ void bsr_unpack_bf16(bf16 *dense, const bf16 *w_packed, const BsrDeviceLayout *L
 /* dense fp32 [rows, cols] -> live blocks of packed dw (fp32 or bf16), (=|+=). */
 void bsr_pack_add_f32(void *dw, int dw_fp32, int accumulate, const float *dense, const BsrDeviceLayout *L,
                       cudaStream_t stream);
+
+/* Tuning hook (benchmarks): select kernel variant `variant` for op BSR_OP_FWD / BSR_OP_DINP /
+ * BSR_OP_DW (enum below); -1 restores the default. Variants are listed in bsr_kernels.cu. */
+void bsr_tune_set(int op, int variant);
 
 /* ---- dense cuBLASLt paths (on an unpacked weight) --------------------------------- */
 

@@ -146,7 +146,10 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     float *dbref = (float *)calloc_check(rows, 4);
     bsr_matmul_backward_cpu(dxref, dwref, dbref, dy, x, &L, w, N);
 
-    float *hout = (float *)malloc_check((ny > nx ? ny : nx) * 4 + nw * 4 + 16);
+    size_t nmax = ny > nx ? ny : nx;
+    if ((size_t)rows * cols > nmax) nmax = (size_t)rows * cols;
+    if (nw > nmax) nmax = nw;
+    float *hout = (float *)malloc_check(nmax * 4 + 16);
     bf16 *d_y, *d_pre, *d_dx;
     float *d_dw, *d_db;
     bf16 *d_dwb;
@@ -247,6 +250,43 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     }
     (void)wsb;
 
+    /* ---- every kernel variant (tuning hook): forward GELU+pre, dinp accumulate, dW split fp32 */
+    for (int v = 0; v < 5; v++) {
+        char what[64];
+        bsr_tune_set(BSR_OP_FWD, v);
+        bsr_tune_set(BSR_OP_DINP, v);
+        bsr_tune_set(BSR_OP_DW, v % 4);
+        CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
+        CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
+        bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        dev_bf16_to_float(hout, d_y, ny);
+        snprintf(what, sizeof what, "v%d forward+bias+gelu", v);
+        check(what, desc, hout, gref, ny, 1);
+        dev_bf16_to_float(hout, d_pre, ny);
+        snprintf(what, sizeof what, "v%d forward pre_out", v);
+        check(what, desc, hout, yref, ny, 1);
+        CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
+        bsr_backward_input(d_dx, d_dy, d_w, &D, N, 0, 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        dev_bf16_to_float(hout, d_dx, nx);
+        snprintf(what, sizeof what, "v%d dinp", v);
+        check(what, desc, hout, dxref, nx, 1);
+        if (nw) {
+            for (int sc = 0; sc < 2; sc++) {
+                CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
+                bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, sc ? ctx->scratch : NULL, sc ? ctx->scratch_bytes : 0, 0);
+                CUDA_CHECK(cudaDeviceSynchronize());
+                CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
+                snprintf(what, sizeof what, "v%d dW fp32 %s", v % 4, sc ? "split" : "nosplit");
+                check(what, desc, hout, dwref, nw, 0);
+            }
+        }
+    }
+    bsr_tune_set(BSR_OP_FWD, -1);
+    bsr_tune_set(BSR_OP_DINP, -1);
+    bsr_tune_set(BSR_OP_DW, -1);
+
     /* ---- bias gradient */
     CUDA_CHECK(cudaMemset(d_db, 0xff, rows * 4));
     bsr_backward_bias(d_db, 0, d_dy, N, rows, ctx->scratch, 0);
@@ -320,6 +360,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     int dev_count = 0;
     if (cudaGetDeviceCount(&dev_count) != cudaSuccess || dev_count == 0) {
         printf("test_bsr_kernels: no CUDA device\n");

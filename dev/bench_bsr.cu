@@ -1,0 +1,622 @@
+/*
+ * bench_bsr.cu - block-sparse linear kernels against cuBLAS dense bf16 and
+ * cuSPARSE SpMM (Blocked-ELL, BSR) on the same matrices.
+ *
+ *   ./build/dev/bench_bsr [--quick] [--N 8192] [--C 1600] [--bs 64] [--sp 0.9] [--reps 30] [--out file]
+ *
+ * For each GPT-2 width C (768, 1024, 1280, 1600), layer fc (out 4C, in C) and
+ * fcproj (out C, in 4C), block size and sparsity: times (median of --reps runs,
+ * cudaEvent, after warm-up, inputs rotated over two sets so that they exceed the
+ * 50 MB L2) of
+ *   fwd  Y = X W^T + b   sparse kernel | cuBLASLt on the unpacked W (bias epilogue) | cuSPARSE Blocked-ELL | cuSPARSE BSR
+ *   dX   dX = dY W       sparse kernel | cuBLASLt
+ *   dW   dW (+)= dY^T X  sparse kernel (fp32, accumulate) | cuBLASLt dense fp32 dW
+ *   xo   the crossover dispatch (bsr_linear_*) after its measurement, with the path it chose
+ * and each sparse kernel's fraction of its roofline floor
+ *   floor = max(live FLOPs / peak, minimal bytes / bandwidth),
+ * peak and bandwidth measured at start in the same run (8192^3 cuBLASLt bf16
+ * GEMM; 1 GiB device-to-device copy counting read + write).
+ * Every kernel's output is validated against a CPU reference (sampled token rows
+ * for fwd/dX, sampled blocks over all N for dW) before it is timed; a failure
+ * marks the row and the exit status.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cusparse.h>
+
+#include "../core/utils.h"
+#include "../sparse/bsr.h"
+#include "../sparse/bsr_kernels.cuh"
+
+#define CUSPARSE_SOFT(call) ((call) == CUSPARSE_STATUS_SUCCESS)
+
+static int g_invalid = 0;
+static int g_variants = 0;
+static FILE *g_out = NULL;
+
+/* ---------------------------------------------------------------- random fill on the GPU */
+__global__ void fill_kernel(bf16 *p, size_t n, uint64_t seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        uint64_t z = seed + i * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        float u = ((z >> 40) + 0.5f) * (1.0f / 16777216.0f); /* (0,1) never 0 */
+        p[i] = __float2bfloat16((2.f * u - 1.f) * scale);
+    }
+}
+static void fill(bf16 *p, size_t n, uint64_t seed, float scale) {
+    fill_kernel<<<1024, 256>>>(p, n, seed, scale);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+static float *to_host_f32(const bf16 *d, size_t n) {
+    bf16 *t = (bf16 *)malloc_check(n * 2 + 2);
+    float *h = (float *)malloc_check(n * 4 + 4);
+    CUDA_CHECK(cudaMemcpy(t, d, n * 2, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < n; i++) h[i] = __bfloat162float(t[i]);
+    free(t);
+    return h;
+}
+/* rows `idx[0..nr)` of a [*, ld] bf16 device matrix -> host float [nr][ld] */
+static float *rows_to_host(const bf16 *d, int ld, const int *idx, int nr) {
+    float *h = (float *)malloc_check((size_t)nr * ld * 4);
+    bf16 *t = (bf16 *)malloc_check((size_t)ld * 2);
+    for (int i = 0; i < nr; i++) {
+        CUDA_CHECK(cudaMemcpy(t, d + (size_t)idx[i] * ld, (size_t)ld * 2, cudaMemcpyDeviceToHost));
+        for (int j = 0; j < ld; j++) h[(size_t)i * ld + j] = __bfloat162float(t[j]);
+    }
+    free(t);
+    return h;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+static float median(float *a, int n) {
+    qsort(a, n, sizeof(float), cmp_float);
+    return n % 2 ? a[n / 2] : 0.5f * (a[n / 2 - 1] + a[n / 2]);
+}
+static double rel_l2(const float *a, const float *ref, size_t n, int *nan) {
+    double num = 0, den = 0;
+    *nan = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(a[i] == a[i])) { (*nan)++; continue; }
+        const double d = (double)a[i] - ref[i];
+        num += d * d;
+        den += (double)ref[i] * ref[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* ---------------------------------------------------------------- one configuration */
+#define R_SETS 2
+#define NSAMP 48
+
+typedef struct {
+    int N, rows, cols, bs;
+    BsrLayout L;
+    BsrDeviceLayout D;
+    bf16 *x[R_SETS], *dy[R_SETS];
+    bf16 *y, *dx, *w, *bias, *dense_w;
+    float *dwf, *dense_dw, *scratch;
+    size_t scratch_bytes;
+    /* cuSPARSE */
+    cusparseHandle_t sp;
+    cusparseSpMatDescr_t ell, bsr;
+    cusparseDnMatDescr_t B[R_SETS], Cmat;
+    int ell_ok, bsr_ok;
+    bf16 *ell_val;
+    int *ell_idx;
+    void *ell_buf, *bsr_buf;
+    BsrCtx *ctx;
+    BsrBlas *blas;
+} Cfg;
+
+enum { K_SP_FWD, K_CB_FWD, K_ELL_FWD, K_BSR_FWD, K_XO_FWD, K_SP_DX, K_CB_DX, K_XO_DX, K_SP_DW, K_CB_DW, K_XO_DW, K_N };
+static const char *kname[K_N] = {"sparse fwd", "cublas fwd", "ell fwd", "bsr fwd", "xover fwd", "sparse dX",
+                                 "cublas dX", "xover dX", "sparse dW", "cublas dW", "xover dW"};
+
+static void run_k(Cfg *c, int k, int r) {
+    const float one = 1.f, zero = 0.f;
+    switch (k) {
+    case K_SP_FWD: bsr_forward(c->y, NULL, c->x[r], c->w, c->bias, &c->D, c->N, 0, 0); break;
+    case K_CB_FWD: dense_forward(c->blas, c->y, NULL, c->x[r], c->dense_w, c->bias, c->N, c->cols, c->rows, 0, 0); break;
+    case K_ELL_FWD:
+        cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell, c->B[r],
+                     &zero, c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, c->ell_buf);
+        break;
+    case K_BSR_FWD:
+        cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->bsr, c->B[r],
+                     &zero, c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BSR_ALG1, c->bsr_buf);
+        break;
+    case K_XO_FWD: bsr_linear_forward(c->ctx, c->y, NULL, c->x[r], c->w, c->bias, &c->D, c->N, 0, 0); break;
+    case K_SP_DX: bsr_backward_input(c->dx, c->dy[r], c->w, &c->D, c->N, 0, 0); break;
+    case K_CB_DX: dense_backward_input(c->blas, c->dx, c->dy[r], c->dense_w, c->N, c->cols, c->rows, 0, 0); break;
+    case K_XO_DX: bsr_linear_backward_input(c->ctx, c->dx, c->dy[r], c->w, &c->D, c->N, 0, 0); break;
+    case K_SP_DW:
+        bsr_backward_weight(c->dwf, 1, 1, c->dy[r], c->x[r], &c->D, c->N, c->scratch, c->scratch_bytes, 0);
+        break;
+    case K_CB_DW: dense_backward_weight_f32(c->blas, c->dense_dw, c->dy[r], c->x[r], c->N, c->cols, c->rows, 0); break;
+    case K_XO_DW: bsr_linear_backward_weight(c->ctx, c->dwf, 1, NULL, 1, c->dy[r], c->x[r], &c->D, c->N, 0); break;
+    }
+}
+
+static float time_k(Cfg *c, int k, int reps) {
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    for (int i = 0; i < 3; i++) run_k(c, k, i % R_SETS);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    float *t = (float *)malloc_check(reps * sizeof(float));
+    for (int i = 0; i < reps; i++) {
+        CUDA_CHECK(cudaEventRecord(e0, 0));
+        run_k(c, k, i % R_SETS);
+        CUDA_CHECK(cudaEventRecord(e1, 0));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        CUDA_CHECK(cudaEventElapsedTime(&t[i], e0, e1));
+    }
+    CUDA_CHECK(cudaGetLastError());
+    const float m = median(t, reps);
+    free(t);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return m * 1000.f; /* us */
+}
+
+/* reference rows: fwd (no bias) or dX on the sampled rows of set 0 -> [NSAMP][out_ld] */
+static float *ref_rows(Cfg *c, int is_dx, const float *hw, const int *samp) {
+    const int out_ld = is_dx ? c->cols : c->rows, in_ld = is_dx ? c->rows : c->cols, bs = c->bs;
+    float *in = rows_to_host(is_dx ? c->dy[0] : c->x[0], in_ld, samp, NSAMP);
+    float *ref = (float *)calloc_check((size_t)NSAMP * out_ld, 4);
+    const BsrLayout *L = &c->L;
+#pragma omp parallel for
+    for (int s = 0; s < NSAMP; s++) {
+        float *o = ref + (size_t)s * out_ld;
+        const float *a = in + (size_t)s * in_ld;
+        if (!is_dx) {
+            for (int r = 0; r < L->brows; r++)
+                for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k++) {
+                    const int cc = L->col_indices[k];
+                    const float *wk = hw + (size_t)k * bs * bs;
+                    for (int i = 0; i < bs; i++) {
+                        float acc = 0;
+                        for (int j = 0; j < bs; j++) acc += wk[i * bs + j] * a[cc * bs + j];
+                        o[r * bs + i] += acc;
+                    }
+                }
+        } else {
+            for (int cc = 0; cc < L->bcols; cc++)
+                for (int e = L->bsc_offsets[cc]; e < L->bsc_offsets[cc + 1]; e++) {
+                    const int r = L->bsc_rows[e];
+                    const float *wk = hw + (size_t)L->bsc_blocks[e] * bs * bs;
+                    for (int i = 0; i < bs; i++) {
+                        const float g = a[r * bs + i];
+                        for (int j = 0; j < bs; j++) o[cc * bs + j] += g * wk[i * bs + j];
+                    }
+                }
+        }
+    }
+    free(in);
+    return ref;
+}
+
+static int validate_rows(const char *what, const bf16 *d_out, int out_ld, const float *ref, const float *hb,
+                         const int *samp) {
+    float *got = rows_to_host(d_out, out_ld, samp, NSAMP);
+    if (hb) /* compare against ref + bias */
+        for (int s = 0; s < NSAMP; s++)
+            for (int i = 0; i < out_ld; i++) got[(size_t)s * out_ld + i] -= hb[i];
+    int nan;
+    const double e = rel_l2(got, ref, (size_t)NSAMP * out_ld, &nan);
+    const int ok = e < 1e-2 && !nan;
+    if (!ok) {
+        printf("  INVALID %s: rel_l2 %.3e nan %d\n", what, e, nan);
+        g_invalid++;
+    }
+    free(got);
+    return ok;
+}
+
+/* dW: up to 4 sampled blocks over all N, from d_dw (packed fp32, overwritten result) */
+static int validate_dw(Cfg *c, const char *what, const float *d_dw_packed, const float *d_dense, int nblk,
+                       const int *blks) {
+    const int bs = c->bs, N = c->N;
+    const BsrLayout *L = &c->L;
+    int ok = 1;
+    bf16 *ta = (bf16 *)malloc_check((size_t)N * bs * 2), *tb = (bf16 *)malloc_check((size_t)N * bs * 2);
+    float *ref = (float *)malloc_check((size_t)bs * bs * 4), *got = (float *)malloc_check((size_t)bs * bs * 4);
+    for (int q = 0; q < nblk; q++) {
+        const int k = blks[q], r = bsr_block_row(L, k), cc = L->col_indices[k];
+        CUDA_CHECK(cudaMemcpy2D(ta, bs * 2, c->dy[0] + (size_t)r * bs, (size_t)c->rows * 2, bs * 2, N,
+                                cudaMemcpyDeviceToHost));
+        CUDA_CHECK(cudaMemcpy2D(tb, bs * 2, c->x[0] + (size_t)cc * bs, (size_t)c->cols * 2, bs * 2, N,
+                                cudaMemcpyDeviceToHost));
+#pragma omp parallel for
+        for (int i = 0; i < bs; i++) {
+            float *o = ref + (size_t)i * bs;
+            for (int j = 0; j < bs; j++) o[j] = 0;
+            for (int n = 0; n < N; n++) {
+                const float g = __bfloat162float(ta[(size_t)n * bs + i]);
+                const bf16 *xr = tb + (size_t)n * bs;
+                for (int j = 0; j < bs; j++) o[j] += g * __bfloat162float(xr[j]);
+            }
+        }
+        if (d_dw_packed) {
+            CUDA_CHECK(cudaMemcpy(got, d_dw_packed + (size_t)k * bs * bs, (size_t)bs * bs * 4, cudaMemcpyDeviceToHost));
+        } else {
+            CUDA_CHECK(cudaMemcpy2D(got, bs * 4, d_dense + (size_t)r * bs * c->cols + (size_t)cc * bs,
+                                    (size_t)c->cols * 4, bs * 4, bs, cudaMemcpyDeviceToHost));
+        }
+        int nan;
+        const double e = rel_l2(got, ref, (size_t)bs * bs, &nan);
+        if (e > 1e-3 || nan) {
+            printf("  INVALID %s: block %d rel_l2 %.3e nan %d\n", what, k, e, nan);
+            ok = 0;
+        }
+    }
+    if (!ok) g_invalid++;
+    free(ta); free(tb); free(ref); free(got);
+    return ok;
+}
+
+static void setup_cusparse(Cfg *c) {
+    const BsrLayout *L = &c->L;
+    const int bs = c->bs, nnz = L->row_offsets[L->brows];
+    if (!CUSPARSE_SOFT(cusparseCreate(&c->sp))) { fprintf(stderr, "cusparseCreate failed\n"); exit(1); }
+    /* dense B = X^T (cols x N, col-major ld cols), C = Y^T (rows x N, col-major ld rows) */
+    for (int r = 0; r < R_SETS; r++)
+        cusparseCreateDnMat(&c->B[r], c->cols, c->N, c->cols, c->x[r], CUDA_R_16BF, CUSPARSE_ORDER_COL);
+    cusparseCreateDnMat(&c->Cmat, c->rows, c->N, c->rows, c->y, CUDA_R_16BF, CUSPARSE_ORDER_COL);
+    const float one = 1.f, zero = 0.f;
+    size_t sz = 0;
+    /* Blocked-ELL: every block row padded to the longest one (-1 = empty) */
+    int ellb = 0;
+    for (int r = 0; r < L->brows; r++) {
+        const int n = L->row_offsets[r + 1] - L->row_offsets[r];
+        if (n > ellb) ellb = n;
+    }
+    c->ell_ok = 0;
+    if (ellb > 0) {
+        int *idx = (int *)malloc_check((size_t)L->brows * ellb * sizeof(int));
+        for (int r = 0; r < L->brows; r++)
+            for (int q = 0; q < ellb; q++) {
+                const int k = L->row_offsets[r] + q;
+                idx[r * ellb + q] = k < L->row_offsets[r + 1] ? L->col_indices[k] : -1;
+            }
+        CUDA_CHECK(cudaMalloc(&c->ell_idx, (size_t)L->brows * ellb * sizeof(int)));
+        CUDA_CHECK(cudaMemcpy(c->ell_idx, idx, (size_t)L->brows * ellb * sizeof(int), cudaMemcpyHostToDevice));
+        /* values: [rows][ellb*bs] row-major; padded blocks zero */
+        const size_t nv = (size_t)c->rows * ellb * bs;
+        CUDA_CHECK(cudaMalloc(&c->ell_val, nv * 2));
+        CUDA_CHECK(cudaMemset(c->ell_val, 0, nv * 2));
+        for (int r = 0; r < L->brows; r++)
+            for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k++) {
+                const int q = k - L->row_offsets[r];
+                CUDA_CHECK(cudaMemcpy2D(c->ell_val + (size_t)r * bs * ellb * bs + (size_t)q * bs, (size_t)ellb * bs * 2,
+                                        c->w + (size_t)k * bs * bs, bs * 2, bs * 2, bs, cudaMemcpyDeviceToDevice));
+            }
+        free(idx);
+        if (CUSPARSE_SOFT(cusparseCreateBlockedEll(&c->ell, c->rows, c->cols, bs, (int64_t)ellb * bs, c->ell_idx,
+                                                   c->ell_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
+                                                   CUDA_R_16BF)) &&
+            CUSPARSE_SOFT(cusparseSpMM_bufferSize(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                  CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell, c->B[0], &zero,
+                                                  c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, &sz))) {
+            CUDA_CHECK(cudaMalloc(&c->ell_buf, sz ? sz : 16));
+            c->ell_ok = CUSPARSE_SOFT(cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                   CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell, c->B[0], &zero,
+                                                   c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, c->ell_buf));
+        }
+    }
+    c->bsr_ok = 0;
+    if (nnz > 0 &&
+        CUSPARSE_SOFT(cusparseCreateBsr(&c->bsr, L->brows, L->bcols, nnz, bs, bs, c->D.row_offsets, c->D.col_indices,
+                                        c->w, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
+                                        CUDA_R_16BF, CUSPARSE_ORDER_ROW))) {
+        sz = 0;
+        if (CUSPARSE_SOFT(cusparseSpMM_bufferSize(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                  CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->bsr, c->B[0], &zero,
+                                                  c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BSR_ALG1, &sz))) {
+            CUDA_CHECK(cudaMalloc(&c->bsr_buf, sz ? sz : 16));
+            c->bsr_ok = CUSPARSE_SOFT(cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                   CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->bsr, c->B[0], &zero,
+                                                   c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BSR_ALG1, c->bsr_buf));
+        }
+    }
+    cudaGetLastError(); /* clear a soft failure */
+    CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+static void free_cfg(Cfg *c) {
+    for (int r = 0; r < R_SETS; r++) { cudaFree(c->x[r]); cudaFree(c->dy[r]); if (c->B[r]) cusparseDestroyDnMat(c->B[r]); }
+    cudaFree(c->y); cudaFree(c->dx); cudaFree(c->w); cudaFree(c->bias); cudaFree(c->dense_w);
+    cudaFree(c->dwf); cudaFree(c->dense_dw);
+    if (c->Cmat) cusparseDestroyDnMat(c->Cmat);
+    if (c->ell) cusparseDestroySpMat(c->ell);
+    if (c->bsr) cusparseDestroySpMat(c->bsr);
+    cudaFree(c->ell_val); cudaFree(c->ell_idx); cudaFree(c->ell_buf); cudaFree(c->bsr_buf);
+    if (c->sp) cusparseDestroy(c->sp);
+    bsr_device_layout_free(&c->D);
+    bsr_layout_free(&c->L);
+}
+
+typedef struct { double peak, bw; } Roof;
+
+static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, int rows, int cols, int bs, float sp,
+                      int N, int reps, Rng *rng, double *target_out) {
+    Cfg cfg;
+    Cfg *c = &cfg;
+    memset(c, 0, sizeof(*c));
+    c->N = N; c->rows = rows; c->cols = cols; c->bs = bs; c->ctx = ctx; c->blas = &ctx->blas;
+    c->scratch = ctx->scratch; c->scratch_bytes = ctx->scratch_bytes;
+    CHECK(bsr_layout_init(&c->L, rows, cols, bs) == 0, "bs must divide the shape", "layout");
+    const int g = c->L.brows * c->L.bcols;
+    int nlive = g - (int)floor(sp * g + 0.5);
+    if (nlive < 1) nlive = 1;
+    int *perm = (int *)malloc_check(g * sizeof(int));
+    for (int i = 0; i < g; i++) perm[i] = i;
+    rng_shuffle_int(rng, perm, g);
+    uint8_t *mask = (uint8_t *)calloc_check(g, 1);
+    for (int i = 0; i < nlive; i++) mask[perm[i]] = 1;
+    bsr_layout_set_mask(&c->L, mask);
+    free(perm); free(mask);
+    const int nnz = c->L.row_offsets[c->L.brows];
+    bsr_device_layout_alloc(&c->D, rows, cols, bs);
+    bsr_device_layout_upload(&c->D, &c->L);
+
+    const size_t nx = (size_t)N * cols, ny = (size_t)N * rows, nw = (size_t)nnz * bs * bs;
+    for (int r = 0; r < R_SETS; r++) {
+        CUDA_CHECK(cudaMalloc(&c->x[r], nx * 2));
+        CUDA_CHECK(cudaMalloc(&c->dy[r], ny * 2));
+        fill(c->x[r], nx, rng_next_u64(rng), 1.f);
+        fill(c->dy[r], ny, rng_next_u64(rng), 1.f);
+    }
+    CUDA_CHECK(cudaMalloc(&c->y, ny * 2));
+    CUDA_CHECK(cudaMalloc(&c->dx, nx * 2));
+    CUDA_CHECK(cudaMalloc(&c->w, nw * 2));
+    CUDA_CHECK(cudaMalloc(&c->bias, rows * 2));
+    CUDA_CHECK(cudaMalloc(&c->dense_w, (size_t)rows * cols * 2));
+    CUDA_CHECK(cudaMalloc(&c->dwf, nw * 4));
+    CUDA_CHECK(cudaMalloc(&c->dense_dw, (size_t)rows * cols * 4));
+    fill(c->w, nw, rng_next_u64(rng), 0.05f);
+    fill(c->bias, rows, rng_next_u64(rng), 0.5f);
+    bsr_unpack_bf16(c->dense_w, c->w, &c->D, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    setup_cusparse(c);
+
+    /* ---- validation (set 0) */
+    float *hw = to_host_f32(c->w, nw), *hb = to_host_f32(c->bias, rows);
+    int samp[NSAMP];
+    for (int i = 0; i < NSAMP; i++) samp[i] = (int)rng_below(rng, N);
+    samp[0] = 0; samp[1] = N - 1;
+    int valid[K_N];
+    for (int k = 0; k < K_N; k++) valid[k] = 1;
+    int vb[4], nvb = nnz < 4 ? nnz : 4;
+    for (int i = 0; i < nvb; i++) vb[i] = (int)rng_below(rng, nnz);
+    if (nvb) vb[0] = nnz - 1;
+    float *rf = ref_rows(c, 0, hw, samp), *rd = ref_rows(c, 1, hw, samp);
+    const int fwd_k[] = {K_SP_FWD, K_CB_FWD, K_ELL_FWD, K_BSR_FWD, K_XO_FWD};
+    for (int q = 0; q < 5; q++) {
+        const int k = fwd_k[q];
+        if ((k == K_ELL_FWD && !c->ell_ok) || (k == K_BSR_FWD && !c->bsr_ok)) { valid[k] = 0; continue; }
+        CUDA_CHECK(cudaMemset(c->y, 0xff, ny * 2));
+        run_k(c, k, 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        const int with_bias = !(k == K_ELL_FWD || k == K_BSR_FWD);
+        if (!validate_rows(kname[k], c->y, rows, rf, with_bias ? hb : NULL, samp)) valid[k] = 0;
+    }
+    const int dx_k[] = {K_SP_DX, K_CB_DX, K_XO_DX};
+    for (int q = 0; q < 3; q++) {
+        CUDA_CHECK(cudaMemset(c->dx, 0xff, nx * 2));
+        run_k(c, dx_k[q], 0);
+        CUDA_CHECK(cudaDeviceSynchronize());
+        if (!validate_rows(kname[dx_k[q]], c->dx, cols, rd, NULL, samp)) valid[dx_k[q]] = 0;
+    }
+    /* dW: the timed runs accumulate; validate an overwrite of the same kernel */
+    CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
+    bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    if (!validate_dw(c, "sparse dW", c->dwf, NULL, nvb, vb)) valid[K_SP_DW] = 0;
+    CUDA_CHECK(cudaMemset(c->dense_dw, 0xff, (size_t)rows * cols * 4));
+    run_k(c, K_CB_DW, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    if (!validate_dw(c, "cublas dW", NULL, c->dense_dw, nvb, vb)) valid[K_CB_DW] = 0;
+    CUDA_CHECK(cudaMemset(c->dwf, 0, nw * 4));
+    run_k(c, K_XO_DW, 0); /* decides; accumulates into zero */
+    CUDA_CHECK(cudaDeviceSynchronize());
+    if (!validate_dw(c, "xover dW", c->dwf, NULL, nvb, vb)) valid[K_XO_DW] = 0;
+    /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
+    if (g_variants) {
+        for (int v = 0; v < 5; v++) {
+            bsr_tune_set(BSR_OP_FWD, v);
+            bsr_tune_set(BSR_OP_DINP, v);
+            bsr_tune_set(BSR_OP_DW, v % 4);
+            CUDA_CHECK(cudaMemset(c->y, 0xff, ny * 2));
+            run_k(c, K_SP_FWD, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            const int okf = validate_rows("variant fwd", c->y, rows, rf, hb, samp);
+            CUDA_CHECK(cudaMemset(c->dx, 0xff, nx * 2));
+            run_k(c, K_SP_DX, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            const int okx = validate_rows("variant dX", c->dx, cols, rd, NULL, samp);
+            CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
+            bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            const int okw = validate_dw(c, "variant dW", c->dwf, NULL, nvb, vb);
+            const float tf = okf ? time_k(c, K_SP_FWD, reps) : NAN, tx = okx ? time_k(c, K_SP_DX, reps) : NAN;
+            const float tw = okw ? time_k(c, K_SP_DW, reps) : NAN;
+            printf("  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v % 4, tf, tx, tw);
+            if (g_out) fprintf(g_out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v % 4, tf, tx, tw);
+        }
+        bsr_tune_set(BSR_OP_FWD, -1);
+        bsr_tune_set(BSR_OP_DINP, -1);
+        bsr_tune_set(BSR_OP_DW, -1);
+    }
+    free(hw); free(hb); free(rf); free(rd);
+
+    /* ---- timing */
+    float t[K_N];
+    for (int k = 0; k < K_N; k++) t[k] = valid[k] ? time_k(c, k, reps) : NAN;
+
+    /* ---- floors */
+    const double flops = 2.0 * N * (double)nnz * bs * bs;
+    const double b_fwd = 2.0 * nx + 2.0 * ny + 2.0 * nw + 2.0 * rows;
+    const double b_dx = 2.0 * ny + 2.0 * nx + 2.0 * nw;
+    const double b_dw = 2.0 * ny + 2.0 * nx + 8.0 * nw;
+    const double f_fwd = fmax(flops / roof->peak, b_fwd / roof->bw) * 1e6;
+    const double f_dx = fmax(flops / roof->peak, b_dx / roof->bw) * 1e6;
+    const double f_dw = fmax(flops / roof->peak, b_dw / roof->bw) * 1e6;
+    const BsrDecision *dfw = bsr_crossover_lookup(ctx, BSR_OP_FWD, &c->D, N, 2);
+    const BsrDecision *ddx = bsr_crossover_lookup(ctx, BSR_OP_DINP, &c->D, N, 0);
+    const BsrDecision *ddw = bsr_crossover_lookup(ctx, BSR_OP_DW, &c->D, N, 1);
+    char pf = dfw ? (dfw->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
+    char px = ddx ? (ddx->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
+    char pw = ddw ? (ddw->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
+    char line[512];
+    snprintf(line, sizeof line,
+             "%-6s %4d %5dx%-5d %3d %4.2f %5d | fwd %7.1f %7.1f %5.2fx %7.1f %5.2fx %8.1f %4.0f%% %7.1f%c | "
+             "dX %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c | dW %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c",
+             layer, C, rows, cols, bs, sp, nnz, t[K_SP_FWD], t[K_CB_FWD], t[K_CB_FWD] / t[K_SP_FWD], t[K_ELL_FWD],
+             t[K_ELL_FWD] / t[K_SP_FWD], t[K_BSR_FWD], 100.0 * f_fwd / t[K_SP_FWD], t[K_XO_FWD], pf, t[K_SP_DX],
+             t[K_CB_DX], t[K_CB_DX] / t[K_SP_DX], 100.0 * f_dx / t[K_SP_DX], t[K_XO_DX], px, t[K_SP_DW], t[K_CB_DW],
+             t[K_CB_DW] / t[K_SP_DW], 100.0 * f_dw / t[K_SP_DW], t[K_XO_DW], pw);
+    printf("%s\n", line);
+    if (g_out) { fprintf(g_out, "%s\n", line); fflush(g_out); }
+    if (target_out) {
+        target_out[0] = t[K_CB_FWD] / t[K_SP_FWD]; target_out[1] = f_fwd / t[K_SP_FWD];
+        target_out[2] = t[K_CB_DX] / t[K_SP_DX]; target_out[3] = f_dx / t[K_SP_DX];
+        target_out[4] = t[K_CB_DW] / t[K_SP_DW]; target_out[5] = f_dw / t[K_SP_DW];
+        target_out[6] = t[K_ELL_FWD] / t[K_SP_FWD];
+    }
+    fflush(stdout);
+    free_cfg(c);
+}
+
+static Roof measure_roof(BsrBlas *blas) {
+    Roof r;
+    const int M = 8192;
+    bf16 *a, *b, *cc;
+    CUDA_CHECK(cudaMalloc(&a, (size_t)M * M * 2));
+    CUDA_CHECK(cudaMalloc(&b, (size_t)M * M * 2));
+    CUDA_CHECK(cudaMalloc(&cc, (size_t)M * M * 2));
+    fill(a, (size_t)M * M, 1, 1.f);
+    fill(b, (size_t)M * M, 2, 1.f);
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    float t[15];
+    for (int i = 0; i < 18; i++) {
+        CUDA_CHECK(cudaEventRecord(e0, 0));
+        dense_forward(blas, cc, NULL, a, b, NULL, M, M, M, 0, 0);
+        CUDA_CHECK(cudaEventRecord(e1, 0));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        if (i >= 3) CUDA_CHECK(cudaEventElapsedTime(&t[i - 3], e0, e1));
+    }
+    r.peak = 2.0 * M * (double)M * M / (median(t, 15) * 1e-3);
+    cudaFree(a); cudaFree(b); cudaFree(cc);
+    const size_t bytes = (size_t)1 << 30;
+    void *s, *d;
+    CUDA_CHECK(cudaMalloc(&s, bytes));
+    CUDA_CHECK(cudaMalloc(&d, bytes));
+    CUDA_CHECK(cudaMemset(s, 1, bytes));
+    for (int i = 0; i < 18; i++) {
+        CUDA_CHECK(cudaEventRecord(e0, 0));
+        CUDA_CHECK(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, 0));
+        CUDA_CHECK(cudaEventRecord(e1, 0));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        if (i >= 3) CUDA_CHECK(cudaEventElapsedTime(&t[i - 3], e0, e1));
+    }
+    r.bw = 2.0 * bytes / (median(t, 15) * 1e-3);
+    cudaFree(s); cudaFree(d);
+    cudaEventDestroy(e0); cudaEventDestroy(e1);
+    return r;
+}
+
+int main(int argc, char **argv) {
+    int N = 8192, reps = 30, quick = 0, onlyC = 0, onlybs = 0;
+    float onlysp = -1.f;
+    const char *outpath = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) quick = 1;
+        else if (!strcmp(argv[i], "--N") && i + 1 < argc) N = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--C") && i + 1 < argc) onlyC = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--bs") && i + 1 < argc) onlybs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--sp") && i + 1 < argc) onlysp = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc) outpath = argv[++i];
+        else if (!strcmp(argv[i], "--variants")) g_variants = 1;
+        else {
+            fprintf(stderr, "usage: %s [--quick] [--N n] [--C c] [--bs 64|128] [--sp s] [--reps n] [--out file] [--variants]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    int ndev = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
+        printf("bench_bsr: no CUDA device\n");
+        return 1;
+    }
+    if (outpath) g_out = fopen(outpath, "w");
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    BsrCtx ctx;
+    bsr_ctx_init(&ctx, (size_t)6400 * 1600, 256u << 20);
+    const Roof roof = measure_roof(&ctx.blas);
+    printf("device %s, %d SMs, L2 %d MB; measured bf16 peak %.0f TFLOP/s (cuBLASLt 8192^3), "
+           "bandwidth %.2f TB/s (D2D copy, read+write); N = %d, reps %d (median)\n",
+           prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20, roof.peak / 1e12, roof.bw / 1e12, N, reps);
+    const char *hdr =
+        "layer     C   out x in   bs   sp   nnz | fwd  sparse  cublas   x     ell    x_ell   cusp-bsr roof  xover  | "
+        "dX  sparse  cublas   x    roof  xover  | dW  sparse  cublas   x    roof  xover   (times in us; xover path "
+        "S=sparse D=dense)";
+    printf("%s\n", hdr);
+    if (g_out) fprintf(g_out, "%s\n", hdr);
+    Rng rng;
+    rng_seed(&rng, 42);
+    const int Cs[] = {768, 1024, 1280, 1600};
+    const float sps_all[] = {0.f, 0.5f, 0.7f, 0.8f, 0.9f, 0.95f};
+    const float sps_quick[] = {0.f, 0.5f, 0.9f, 0.95f};
+    const int bss[] = {64, 128};
+    double tgt[7] = {0};
+    int have_tgt = 0;
+    for (int ci = 0; ci < 4; ci++) {
+        const int C = Cs[ci];
+        if (onlyC && C != onlyC) continue;
+        if (quick && !onlyC && C != 1600) continue;
+        for (int li = 0; li < 2; li++) {
+            const int rows = li == 0 ? 4 * C : C, cols = li == 0 ? C : 4 * C;
+            for (int bi = 0; bi < 2; bi++) {
+                const int bs = bss[bi];
+                if (onlybs && bs != onlybs) continue;
+                if (quick && !onlybs && bs != 64) continue;
+                if (C % bs) continue;
+                const int nsp = quick ? 4 : 6;
+                for (int si = 0; si < nsp; si++) {
+                    const float sp = quick ? sps_quick[si] : sps_all[si];
+                    if (onlysp >= 0 && fabsf(sp - onlysp) > 1e-4f) continue;
+                    const int is_tgt = C == 1600 && bs == 64 && fabsf(sp - 0.9f) < 1e-4f;
+                    double tv[7];
+                    bench_one(&ctx, &roof, li == 0 ? "fc" : "fcproj", C, rows, cols, bs, sp, N, reps, &rng,
+                              is_tgt ? tv : NULL);
+                    if (is_tgt) {
+                        printf("  target (%s, C 1600, bs 64, sp 0.9): fwd %.2fx cuBLAS %.0f%% roof %.2fx ELL | dX %.2fx "
+                               "%.0f%% | dW %.2fx %.0f%%  (want >= 3.5x, >= 70%%, >= 2.5x ELL)\n",
+                               li == 0 ? "fc" : "fcproj", tv[0], 100 * tv[1], tv[6], tv[2], 100 * tv[3], tv[4],
+                               100 * tv[5]);
+                        memcpy(tgt, tv, sizeof tgt);
+                        have_tgt = 1;
+                    }
+                }
+            }
+        }
+    }
+    if (have_tgt) printf("target summary: fwd %.2fx %.0f%% | dX %.2fx %.0f%% | dW %.2fx %.0f%% | fwd vs ELL %.2fx (last target row)\n", tgt[0], 100 * tgt[1], tgt[2], 100 * tgt[3], tgt[4], 100 * tgt[5], tgt[6]);
+    bsr_ctx_free(&ctx);
+    if (g_out) fclose(g_out);
+    if (g_invalid) printf("bench_bsr: %d INVALID results (see above)\n", g_invalid);
+    return g_invalid ? 1 : 0;
+}
