@@ -31,7 +31,7 @@
 
 typedef struct {
     TrainArgs args;
-    GPT2 model;
+    GPT2Cpu model;
     DataLoader *train_loader, *val_loader;
     Tokenizer *tokenizer;
     Logger logger;
@@ -99,7 +99,7 @@ static void sample_and_print(Run *r, int step) {
 
 static void save_checkpoint(Run *r, long step) {
     const char *dir = r->args.output_dir;
-    GPT2 *m = &r->model;
+    GPT2Cpu *m = &r->model;
     char path[1200], err[CKPT_ERR_LEN];
     float *flat = (float *)malloc_check(sizeof(float) * m->P.total);
     float *mom = (float *)malloc_check(sizeof(float) * m->P.total);
@@ -227,7 +227,7 @@ static void init_model(Run *r, TrainState *resume_state) {
     if (have_file) model_file_free(&mf);
     free(owned);
     if (resume_step >= 0) {
-        GPT2 *m = &r->model;
+        GPT2Cpu *m = &r->model;
         if (resume_state->num_params != m->P.total)
             DIE("the state file does not belong to this model file; resume from an intact checkpoint",
                 "state has %zu optimizer entries, model has %zu parameters", resume_state->num_params, m->P.total);

@@ -270,6 +270,7 @@ int state_file_write(const char *path, const TrainState *st, char *err, size_t n
     put64(h, 18, (uint64_t)st->last_prune_step);
     put64(h, 20, st->mask_checksum);
     for (int i = 0; i < 4; i++) put64(h, 22 + 2 * i, st->rng[i]);
+    put64(h, 30, st->params_bf16 ? (uint64_t)st->num_params_bf16 : 0);
     AtomicFile af;
     if (atomic_file_open(&af, path) != 0) {
         snprintf(err, n, "cannot write state file '%s': %s (check the directory exists and is writable)", path, af.error);
@@ -279,6 +280,7 @@ int state_file_write(const char *path, const TrainState *st, char *err, size_t n
     rc |= atomic_file_write(&af, st->loader, st->loader_bytes);
     rc |= atomic_file_write(&af, st->m, sizeof(float) * st->num_params);
     rc |= atomic_file_write(&af, st->v, sizeof(float) * st->num_params);
+    if (st->params_bf16) rc |= atomic_file_write(&af, st->params_bf16, sizeof(uint16_t) * st->num_params_bf16);
     if (rc != 0 || atomic_file_commit(&af) != 0) {
         snprintf(err, n, "writing state file '%s' failed: %s (disk full or not writable?); any earlier file of that name is untouched",
                  path, af.error);
@@ -292,7 +294,9 @@ void state_file_free(TrainState *st) {
     free(st->loader);
     free(st->m);
     free(st->v);
+    free(st->params_bf16);
     st->loader = NULL; st->m = st->v = NULL;
+    st->params_bf16 = NULL;
 }
 
 int state_file_read(const char *path, TrainState *st, char *err, size_t n) {
@@ -327,7 +331,13 @@ int state_file_read(const char *path, TrainState *st, char *err, size_t n) {
     st->last_prune_step = (int64_t)get64(h, 18);
     st->mask_checksum = get64(h, 20);
     for (int i = 0; i < 4; i++) st->rng[i] = get64(h, 22 + 2 * i);
-    long long expect = (long long)sizeof(h) + (long long)st->loader_bytes + 8LL * (long long)st->num_params;
+    st->num_params_bf16 = (size_t)get64(h, 30);
+    if (st->num_params_bf16 != 0 && st->num_params_bf16 != st->num_params) {
+        snprintf(err, n, "state file '%s' is corrupt: %zu bf16 weights for %zu parameters", path, st->num_params_bf16, st->num_params);
+        goto fail;
+    }
+    long long expect = (long long)sizeof(h) + (long long)st->loader_bytes + 8LL * (long long)st->num_params +
+                       2LL * (long long)st->num_params_bf16;
     long long fsize = file_size_bytes(path);
     if (st->loader_bytes > (1u << 20) || fsize != expect) {
         snprintf(err, n, "state file '%s' has %lld bytes, its header implies %lld: the file is truncated or corrupt; "
@@ -340,6 +350,10 @@ int state_file_read(const char *path, TrainState *st, char *err, size_t n) {
     if (rd(&r, st->loader, st->loader_bytes) || rd(&r, st->m, sizeof(float) * st->num_params) ||
         rd(&r, st->v, sizeof(float) * st->num_params))
         goto fail;
+    if (st->num_params_bf16) {
+        st->params_bf16 = (uint16_t *)malloc_check(sizeof(uint16_t) * st->num_params_bf16);
+        if (rd(&r, st->params_bf16, sizeof(uint16_t) * st->num_params_bf16)) goto fail;
+    }
     fclose(f);
     return 0;
 fail:

@@ -15,7 +15,8 @@
  * Training state file (one per rank): header 256 x int32, magic 20240327,
  * version 2; step, rank, world size, RNG, pruning schedule and its state, the
  * dataloader's position (opaque bytes), then both AdamW moments (fp32, in the
- * same flat layout as the parameters). The model file holds the fp32 master
+ * same flat layout as the parameters), then optionally the bf16 weights of the
+ * GPU trainer (header [30..31] = their count, 0 if absent). The model file holds the fp32 master
  * weights, so model + state resume bit-exactly.
  *
  * Naming in the output directory: model_%08d.bin, state_%08d_%05d.bin
@@ -79,6 +80,11 @@ typedef struct {
     size_t loader_bytes;
     float *m, *v;             /* AdamW moments, flat */
     size_t num_params;
+    /* the GPU trainer's bf16 weights (bf16 bit patterns, flat), or NULL: they come
+     * from stochastic rounding of the masters, so re-rounding would not resume
+     * bit-exactly. The CPU trainer writes none. */
+    uint16_t *params_bf16;
+    size_t num_params_bf16;   /* 0 or num_params */
 } TrainState;
 
 int state_file_write(const char *path, const TrainState *st, char *err, size_t err_len);

@@ -89,6 +89,19 @@ size_t gpt2_num_dense_params(const GPT2Config *c) {
     return total;
 }
 
+size_t gpt2_tensor_elems_per_layer(const GPT2Config *c, int t) {
+    size_t C = c->channels;
+    switch (t) {
+        case P_LN1W: case P_LN1B: case P_LN2W: case P_LN2B: case P_ATTPROJB: case P_FCPROJB: return C;
+        case P_QKVW: return 3 * C * C;
+        case P_QKVB: return 3 * C;
+        case P_ATTPROJW: return C * C;
+        case P_FCW: case P_FCPROJW: return 4 * C * C;
+        case P_FCB: return 4 * C;
+        default: return 0;
+    }
+}
+
 const char *gpt2_tensor_name(int t) {
     static const char *names[GPT2_NUM_PARAM_TENSORS] = {
         "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",

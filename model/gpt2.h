@@ -53,6 +53,9 @@ int gpt2_padded_vocab(int V);
 /* Dense element count of each of the 16 tensors. */
 void gpt2_dense_tensor_sizes(const GPT2Config *cfg, size_t sizes[GPT2_NUM_PARAM_TENSORS]);
 size_t gpt2_num_dense_params(const GPT2Config *cfg);
+/* Elements of one layer's slice of a per-layer tensor (ln1w, qkvw, ...); 0 for
+ * wte, wpe, lnfw, lnfb. Layer l's slice starts at tensor_offset + l * this. */
+size_t gpt2_tensor_elems_per_layer(const GPT2Config *cfg, int t);
 const char *gpt2_tensor_name(int t);
 /* llm.c's weight-decay rule: 2-D tensors (wte, wpe, qkvw, attprojw, fcw, fcprojw) decay. */
 int gpt2_tensor_is_decayed(int t);

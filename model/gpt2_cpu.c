@@ -10,35 +10,21 @@
 
 /* ------------------------------------------------------------------ parameters */
 
-/* elements per layer of the per-layer dense tensors */
-static size_t per_layer_elems(const GPT2Config *c, int t) {
-    size_t C = c->channels;
-    switch (t) {
-        case P_LN1W: case P_LN1B: case P_LN2W: case P_LN2B: case P_ATTPROJB: case P_FCPROJB: return C;
-        case P_QKVW: return 3 * C * C;
-        case P_QKVB: return 3 * C;
-        case P_ATTPROJW: return C * C;
-        case P_FCW: case P_FCPROJW: return 4 * C * C;
-        case P_FCB: return 4 * C;
-        default: return 0; /* wte, wpe, lnfw, lnfb are not per layer */
-    }
+real *gpt2_cpu_tensor(const GPT2Cpu *model, real *flat, int t, int layer) {
+    return flat + model->P.tensor_offset[t] + (size_t)layer * gpt2_tensor_elems_per_layer(&model->config, t);
 }
 
-real *gpt2_cpu_tensor(const GPT2 *model, real *flat, int t, int layer) {
-    return flat + model->P.tensor_offset[t] + (size_t)layer * per_layer_elems(&model->config, t);
-}
+real *gpt2_cpu_sparse_values(const GPT2Cpu *model, real *flat, int m) { return flat + model->P.sparse_offset[m]; }
 
-real *gpt2_cpu_sparse_values(const GPT2 *model, real *flat, int m) { return flat + model->P.sparse_offset[m]; }
-
-void gpt2_cpu_get_flat_f32(const GPT2 *model, const real *src, float *dst) {
+void gpt2_cpu_get_flat_f32(const GPT2Cpu *model, const real *src, float *dst) {
     for (size_t i = 0; i < model->P.total; i++) dst[i] = (float)src[i];
 }
 
-void gpt2_cpu_set_flat_f32(GPT2 *model, real *dst, const float *src) {
+void gpt2_cpu_set_flat_f32(GPT2Cpu *model, real *dst, const float *src) {
     for (size_t i = 0; i < model->P.total; i++) dst[i] = (real)src[i];
 }
 
-void gpt2_cpu_init(GPT2 *model, const GPT2Config *cfg, int block_size, uint8_t *const *masks, const float *flat) {
+void gpt2_cpu_init(GPT2Cpu *model, const GPT2Config *cfg, int block_size, uint8_t *const *masks, const float *flat) {
     memset(model, 0, sizeof(*model));
     model->config = *cfg;
     model->block_size = block_size;
@@ -63,7 +49,7 @@ void gpt2_cpu_init(GPT2 *model, const GPT2Config *cfg, int block_size, uint8_t *
 
 static void acts_free(GPT2Activations *a) { free(a->memory); memset(a, 0, sizeof(*a)); }
 
-void gpt2_cpu_free(GPT2 *model) {
+void gpt2_cpu_free(GPT2Cpu *model) {
     if (model->layouts) gpt2_sparse_layouts_free(&model->config, model->layouts);
     free(model->layouts);
     param_layout_free(&model->P);
@@ -95,7 +81,7 @@ static void acts_alloc(GPT2Activations *a, const GPT2Config *c, int B, int T) {
     for (int i = 0; i < 23; i++) { *ptrs[i] = p; p += sizes[i]; }
 }
 
-static void ensure_acts(GPT2 *model, int B, int T) {
+static void ensure_acts(GPT2Cpu *model, int B, int T) {
     if (T > model->config.max_seq_len)
         DIE("use -t <= the model's max_seq_len", "sequence length %d exceeds the model's max_seq_len %d", T,
             model->config.max_seq_len);
@@ -114,7 +100,7 @@ static void ensure_acts(GPT2 *model, int B, int T) {
 /* ------------------------------------------------------------------ forward */
 
 /* y = x W^T + b for the MLP matrices: dense or block-sparse */
-static void mlp_matmul_forward(GPT2 *model, int m, real *out, const real *inp, real *bias, int N) {
+static void mlp_matmul_forward(GPT2Cpu *model, int m, real *out, const real *inp, real *bias, int N) {
     const GPT2Config *c = &model->config;
     if (model->layouts) {
         bsr_matmul_forward_cpu(out, inp, &model->layouts[m], gpt2_cpu_sparse_values(model, model->params, m), bias, N);
@@ -126,7 +112,7 @@ static void mlp_matmul_forward(GPT2 *model, int m, real *out, const real *inp, r
     }
 }
 
-real gpt2_cpu_forward(GPT2 *model, const int *inputs, const int *targets, int B, int T) {
+real gpt2_cpu_forward(GPT2Cpu *model, const int *inputs, const int *targets, int B, int T) {
     const GPT2Config *c = &model->config;
     const int L = c->num_layers, C = c->channels, NH = c->num_heads, V = c->vocab_size, Vp = c->padded_vocab_size;
     const int N = B * T;
@@ -178,9 +164,9 @@ real gpt2_cpu_forward(GPT2 *model, const int *inputs, const int *targets, int B,
 
 /* ------------------------------------------------------------------ backward */
 
-void gpt2_cpu_zero_grad(GPT2 *model) { memset(model->grads, 0, sizeof(real) * model->P.total); }
+void gpt2_cpu_zero_grad(GPT2Cpu *model) { memset(model->grads, 0, sizeof(real) * model->P.total); }
 
-static void mlp_matmul_backward(GPT2 *model, int m, real *dinp, real *dbias, const real *dout, const real *inp, int N) {
+static void mlp_matmul_backward(GPT2Cpu *model, int m, real *dinp, real *dbias, const real *dout, const real *inp, int N) {
     const GPT2Config *c = &model->config;
     if (model->layouts) {
         bsr_matmul_backward_cpu(dinp, gpt2_cpu_sparse_values(model, model->grads, m), dbias, dout, inp,
@@ -193,7 +179,7 @@ static void mlp_matmul_backward(GPT2 *model, int m, real *dinp, real *dbias, con
     }
 }
 
-void gpt2_cpu_backward(GPT2 *model, real loss_scale) {
+void gpt2_cpu_backward(GPT2Cpu *model, real loss_scale) {
     CHECK(model->have_targets, "call gpt2_cpu_forward with targets first", "backward without a forward pass with targets");
     const GPT2Config *c = &model->config;
     const int B = model->B, T = model->T, L = c->num_layers, C = c->channels, NH = c->num_heads;
@@ -239,11 +225,11 @@ void gpt2_cpu_backward(GPT2 *model, real loss_scale) {
                          model->inputs, B, T, C);
 }
 
-double gpt2_cpu_grad_norm(const GPT2 *model) { return sqrt(sum_squares_cpu(model->grads, (long)model->P.total)); }
+double gpt2_cpu_grad_norm(const GPT2Cpu *model) { return sqrt(sum_squares_cpu(model->grads, (long)model->P.total)); }
 
 /* ------------------------------------------------------------------ update */
 
-void gpt2_cpu_update(GPT2 *model, float lr, float beta1, float beta2, float eps, float weight_decay,
+void gpt2_cpu_update(GPT2Cpu *model, float lr, float beta1, float beta2, float eps, float weight_decay,
                      float grad_scale, int t) {
     const ParamLayout *P = &model->P;
     for (int k = 0; k < GPT2_NUM_PARAM_TENSORS; k++) {
@@ -263,7 +249,7 @@ void gpt2_cpu_update(GPT2 *model, float lr, float beta1, float beta2, float eps,
 
 /* ------------------------------------------------------------------ pruning */
 
-double gpt2_cpu_sparsity(const GPT2 *model) {
+double gpt2_cpu_sparsity(const GPT2Cpu *model) {
     if (!model->layouts) return 0.0;
     long live = 0, total = 0;
     for (int m = 0; m < model->P.num_sparse; m++) {
@@ -286,7 +272,7 @@ static void compact_flat(real *flat, const ParamLayout *old_P, const ParamLayout
     }
 }
 
-int gpt2_cpu_prune(GPT2 *model, const PruneSchedule *S, int t, BsrScoreKind score, int global) {
+int gpt2_cpu_prune(GPT2Cpu *model, const PruneSchedule *S, int t, BsrScoreKind score, int global) {
     if (!model->layouts || !prune_schedule_is_update_step(S, t)) return 0;
     const int M = model->P.num_sparse;
     const double s = prune_schedule_sparsity(S, t);

@@ -62,41 +62,41 @@ typedef struct {
     int *inputs, *targets;   /* copies of the last forward's batch */
     int have_targets;
     real mean_loss;          /* mean loss of the last forward with targets, -1 otherwise */
-} GPT2;
+} GPT2Cpu;
 
 /* Build a model from a flat fp32 parameter vector. For a sparse model pass the
  * block size and masks[2L] (grid masks; NULL = all live) and a flat vector in
  * the sparse layout for those masks; for a dense model block_size = 0. */
-void gpt2_cpu_init(GPT2 *model, const GPT2Config *cfg, int block_size, uint8_t *const *masks, const float *flat);
-void gpt2_cpu_free(GPT2 *model);
+void gpt2_cpu_init(GPT2Cpu *model, const GPT2Config *cfg, int block_size, uint8_t *const *masks, const float *flat);
+void gpt2_cpu_free(GPT2Cpu *model);
 
 /* Forward pass on tokens[B*T]; targets may be NULL. Returns the mean loss, or -1. */
-real gpt2_cpu_forward(GPT2 *model, const int *inputs, const int *targets, int B, int T);
-void gpt2_cpu_zero_grad(GPT2 *model);
+real gpt2_cpu_forward(GPT2Cpu *model, const int *inputs, const int *targets, int B, int T);
+void gpt2_cpu_zero_grad(GPT2Cpu *model);
 /* Backward of the last forward (which must have had targets), accumulating into
  * model->grads the gradient of loss_scale * mean loss (loss_scale = 1 / grad_accum_steps). */
-void gpt2_cpu_backward(GPT2 *model, real loss_scale);
+void gpt2_cpu_backward(GPT2Cpu *model, real loss_scale);
 /* Global L2 norm of the live gradients, summed in double in a fixed order. */
-double gpt2_cpu_grad_norm(const GPT2 *model);
+double gpt2_cpu_grad_norm(const GPT2Cpu *model);
 /* AdamW over every live parameter; weight decay on llm.c's 2-D tensors only. */
-void gpt2_cpu_update(GPT2 *model, float lr, float beta1, float beta2, float eps, float weight_decay,
+void gpt2_cpu_update(GPT2Cpu *model, float lr, float beta1, float beta2, float eps, float weight_decay,
                      float grad_scale, int t);
 
 /* Block pruning at training step t: if t is a mask-update step of the schedule,
  * score the live blocks (from the fp32 weights), keep the schedule's number of
  * blocks (per matrix, or ranked across all matrices if global), and compact
  * params, grads and both moments. Returns 1 if any block was removed. */
-int gpt2_cpu_prune(GPT2 *model, const PruneSchedule *S, int t, BsrScoreKind score, int global);
+int gpt2_cpu_prune(GPT2Cpu *model, const PruneSchedule *S, int t, BsrScoreKind score, int global);
 /* Fraction of dead blocks over all sparse matrices (0 for a dense model). */
-double gpt2_cpu_sparsity(const GPT2 *model);
+double gpt2_cpu_sparsity(const GPT2Cpu *model);
 
 /* Copy the live flat parameters out as float (for checkpoints). */
-void gpt2_cpu_get_flat_f32(const GPT2 *model, const real *src, float *dst);
-void gpt2_cpu_set_flat_f32(GPT2 *model, real *dst, const float *src);
+void gpt2_cpu_get_flat_f32(const GPT2Cpu *model, const real *src, float *dst);
+void gpt2_cpu_set_flat_f32(GPT2Cpu *model, real *dst, const float *src);
 
 /* Per-layer parameter pointers, resolving the flat layout. */
-real *gpt2_cpu_tensor(const GPT2 *model, real *flat, int tensor, int layer);
-real *gpt2_cpu_sparse_values(const GPT2 *model, real *flat, int m);
+real *gpt2_cpu_tensor(const GPT2Cpu *model, real *flat, int tensor, int layer);
+real *gpt2_cpu_sparse_values(const GPT2Cpu *model, real *flat, int m);
 
 #ifdef __cplusplus
 }

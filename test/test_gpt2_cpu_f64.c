@@ -36,10 +36,10 @@ static void random_flat_dense(const GPT2Config *c, Rng *rng, float *flat) {
     param_layout_free(&P);
 }
 
-static double loss_of(GPT2 *m, const int *x, const int *y) { return (double)gpt2_cpu_forward(m, x, y, B, T); }
+static double loss_of(GPT2Cpu *m, const int *x, const int *y) { return (double)gpt2_cpu_forward(m, x, y, B, T); }
 
 /* central differences on `samples` random entries of every tensor region */
-static void finite_difference_check(GPT2 *model, const int *x, const int *y, Rng *rng, const char *what) {
+static void finite_difference_check(GPT2Cpu *model, const int *x, const int *y, Rng *rng, const char *what) {
     gpt2_cpu_forward(model, x, y, B, T);
     gpt2_cpu_zero_grad(model);
     gpt2_cpu_backward(model, 1.0);
@@ -95,7 +95,7 @@ int main(void) {
     random_flat_dense(&c, &rng, dense_flat);
 
     /* 1. dense model */
-    GPT2 dense;
+    GPT2Cpu dense;
     gpt2_cpu_init(&dense, &c, 0, NULL, dense_flat);
     finite_difference_check(&dense, x, y, &rng, "dense d2-shaped model (L=2, C=16, V=61)");
 
@@ -107,7 +107,7 @@ int main(void) {
     param_layout_init(&Ps, &c, all_live, bs);
     float *sparse_flat = (float *)malloc_check(sizeof(float) * Ps.total);
     gpt2_flat_dense_to_sparse(&c, all_live, dense_flat, sparse_flat);
-    GPT2 sparse;
+    GPT2Cpu sparse;
     gpt2_cpu_init(&sparse, &c, bs, NULL, sparse_flat);
     PruneSchedule S = {PRUNE_ONESHOT, 0.0f, 0.5f, 0, 0, 1};
     int changed = gpt2_cpu_prune(&sparse, &S, 0, BSR_SCORE_L2, 0);
@@ -121,7 +121,7 @@ int main(void) {
     float *zeroed = (float *)malloc_check(sizeof(float) * nd);
     gpt2_cpu_get_flat_f32(&sparse, sparse.params, sp_now);
     gpt2_flat_sparse_to_dense(&c, sparse.layouts, sp_now, zeroed);
-    GPT2 dz;
+    GPT2Cpu dz;
     gpt2_cpu_init(&dz, &c, 0, NULL, zeroed);
     double ls = gpt2_cpu_forward(&sparse, x, y, B, T), ld = gpt2_cpu_forward(&dz, x, y, B, T);
     EXPECT(fabs(ls - ld) < 1e-12, "sparse loss %.15g != dense-with-zeroed-blocks loss %.15g", ls, ld);

@@ -1,0 +1,270 @@
+/*
+ * test_gpt2.cu - the GPU trainer's model against the CPU reference model, on a
+ * small GPT-2 (L=2, C=128, 2 heads of 64, V=1000) with the same initial weights
+ * and batches:
+ *   1. loss, logits and every parameter gradient of one step, dense and at 50%
+ *      block sparsity (block 64), with the same masks on both sides;
+ *   2. 10 AdamW steps with two prune events (cubic 0 -> 0.5): losses and masks;
+ *   3. bit-exact resume on the GPU: a snapshot (masters, moments, bf16 weights,
+ *      masks) restored into a fresh model continues with identical losses and
+ *      identical master weights;
+ *   4. gradient accumulation 4 x B/4 equals one step of B within bf16 tolerance.
+ * Tolerances (bf16 activations and gradients against fp32): loss |diff| < 2e-2,
+ * logits and gradients relative L2 error < 5e-2 per tensor.
+ */
+#define TRAIN_GPT2_NO_MAIN
+#include "../train_gpt2.cu"
+#include "../model/gpt2_cpu.h"
+
+static int failures = 0;
+#define EXPECT(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+
+enum { TB = 4, TT = 64, NSTEPS = 10 };
+static const char *DESC = "custom:L=2,C=128,NH=2,T=64,V=1000";
+
+static float bf16_bits_to_float(uint16_t b) { uint32_t u = (uint32_t)b << 16; float f; memcpy(&f, &u, 4); return f; }
+
+static float *download_bf16(const bf16 *dev, size_t n) {
+    uint16_t *tmp = (uint16_t *)malloc_check(2 * n);
+    CUDA_CHECK(cudaMemcpy(tmp, dev, 2 * n, cudaMemcpyDeviceToHost));
+    float *out = (float *)malloc_check(4 * n);
+    for (size_t i = 0; i < n; i++) out[i] = bf16_bits_to_float(tmp[i]);
+    free(tmp);
+    return out;
+}
+
+static double rel_l2(const float *a, const float *ref, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) { double d = (double)a[i] - ref[i]; num += d * d; den += (double)ref[i] * ref[i]; }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+static void random_batch(Rng *rng, int *x, int *y, int n, int V) {
+    for (int i = 0; i < n; i++) { x[i] = (int)rng_below(rng, V); y[i] = (int)rng_below(rng, V); }
+}
+
+/* one forward/backward on both; compare loss, logits and each gradient region */
+static void compare_one_step(GPT2 *g, GPT2Cpu *c, const int *x, const int *y, const char *what) {
+    const GPT2Config *cfg = &g->p.config;
+    const int N = TB * TT, Vp = cfg->padded_vocab_size, V = cfg->vocab_size;
+    /* logits: a forward without targets keeps them */
+    gpt2_set_batch(g, x, y);
+    gpt2_forward(g, 0, 0, 0);
+    float *logits = download_bf16(g->a.logits, (size_t)N * Vp);
+    real cpu_loss = gpt2_cpu_forward(c, x, y, TB, TT);
+    float *cl = (float *)malloc_check(sizeof(float) * N * V), *gl = (float *)malloc_check(sizeof(float) * N * V);
+    for (int n = 0; n < N; n++)
+        for (int v = 0; v < V; v++) { cl[n * V + v] = c->acts.logits[(size_t)n * Vp + v]; gl[n * V + v] = logits[(size_t)n * Vp + v]; }
+    double lerr = rel_l2(gl, cl, (size_t)N * V);
+    EXPECT(lerr < 5e-2, "%s: logits rel L2 error %.3g", what, lerr);
+    /* loss and gradients */
+    CUDA_CHECK(cudaMemset(g->p.grads, 0, 2 * g->p.P.total));
+    gpt2_forward(g, 1, 1.0f / N, 1);
+    gpt2_backward(g);
+    double gpu_loss = gpt2_take_loss_sum(g) / N;
+    gpt2_cpu_zero_grad(c);
+    gpt2_cpu_backward(c, 1.0f);
+    EXPECT(fabs(gpu_loss - cpu_loss) < 2e-2, "%s: loss gpu %.6f cpu %.6f", what, gpu_loss, (double)cpu_loss);
+    printf("%s: loss gpu %.6f cpu %.6f, logits rel err %.2e\n", what, gpu_loss, (double)cpu_loss, lerr);
+    EXPECT(g->p.P.total == c->P.total, "%s: flat sizes differ %zu vs %zu", what, g->p.P.total, c->P.total);
+    float *gg = download_bf16(g->p.grads, g->p.P.total);
+    double worst = 0;
+    for (int t = 0; t < GPT2_NUM_PARAM_TENSORS; t++) {
+        if (g->p.P.sparse && (t == P_FCW || t == P_FCPROJW)) continue;
+        size_t off = g->p.P.tensor_offset[t], n = g->p.P.tensor_size[t];
+        double e = rel_l2(gg + off, c->grads + off, n);
+        if (e > worst) worst = e;
+        EXPECT(e < 5e-2, "%s: grad %s rel L2 error %.3g", what, gpt2_tensor_name(t), e);
+    }
+    for (int m = 0; m < g->p.P.num_sparse; m++) {
+        size_t off = g->p.P.sparse_offset[m], n = g->p.P.sparse_size[m];
+        double e = rel_l2(gg + off, c->grads + off, n);
+        if (e > worst) worst = e;
+        EXPECT(e < 5e-2, "%s: grad of sparse matrix %d rel L2 error %.3g", what, m, e);
+    }
+    printf("%s: every gradient tensor within rel L2 %.2e of the CPU (limit 5e-2)\n", what, worst);
+    free(logits); free(cl); free(gl); free(gg);
+}
+
+static int masks_equal(const GPT2 *g, const GPT2Cpu *c) {
+    if (!g->p.layouts) return 1;
+    for (int m = 0; m < g->p.P.num_sparse; m++)
+        if (memcmp(g->p.layouts[m].mask, c->layouts[m].mask, bsr_num_grid_blocks(&g->p.layouts[m])) != 0) return 0;
+    return 1;
+}
+
+/* one optimizer step on the GPU model (grad clip 1.0, lr 1e-3, wd 0.1) */
+static double gpu_step(GPT2 *g, const int *x, const int *y, int t) {
+    const int N = TB * TT;
+    CUDA_CHECK(cudaMemset(g->p.grads, 0, 2 * g->p.P.total));
+    gpt2_set_batch(g, x, y);
+    gpt2_forward(g, 1, 1.0f / N, 1);
+    gpt2_backward(g);
+    double loss = gpt2_take_loss_sum(g) / N;
+    float norm = gpt2_grad_norm(g);
+    gpt2_update(g, 1e-3f, 0.1f, norm > 1.0f ? 1.0f / norm : 1.0f, t, 1337);
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    return loss;
+}
+
+static double cpu_step(GPT2Cpu *c, const int *x, const int *y, int t) {
+    double loss = gpt2_cpu_forward(c, x, y, TB, TT);
+    gpt2_cpu_zero_grad(c);
+    gpt2_cpu_backward(c, 1.0f);
+    double norm = gpt2_cpu_grad_norm(c);
+    gpt2_cpu_update(c, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, norm > 1.0 ? (float)(1.0 / norm) : 1.0f, t);
+    return loss;
+}
+
+/* a dense flat vector with the sparse layout packed in when block > 0 */
+static float *initial_flat(const GPT2Config *cfg, int block, BsrLayout **layouts_out) {
+    float *dense = (float *)malloc_check(sizeof(float) * gpt2_num_dense_params(cfg));
+    gpt2_random_init_dense(cfg, 7, dense);
+    *layouts_out = NULL;
+    if (!block) return dense;
+    char err[256];
+    BsrLayout *lay = (BsrLayout *)calloc_check(2 * cfg->num_layers, sizeof(BsrLayout));
+    if (gpt2_sparse_layouts_init(cfg, block, lay, err, sizeof(err)) != 0) { printf("%s\n", err); exit(1); }
+    ParamLayout P;
+    param_layout_init(&P, cfg, lay, block);
+    float *sp = (float *)malloc_check(sizeof(float) * P.total);
+    gpt2_flat_dense_to_sparse(cfg, lay, dense, sp);
+    param_layout_free(&P);
+    free(dense);
+    *layouts_out = lay;
+    return sp;
+}
+
+int main(void) {
+    select_device();
+    GPT2Config cfg;
+    char err[256];
+    if (gpt2_config_from_descriptor(DESC, &cfg, err, sizeof(err)) != 0) { printf("%s\n", err); return 1; }
+    Rng rng;
+    rng_seed(&rng, 2024);
+    const int N = TB * TT;
+    int xs[NSTEPS][TB * TT], ys[NSTEPS][TB * TT];
+    for (int s = 0; s < NSTEPS; s++) random_batch(&rng, xs[s], ys[s], N, cfg.vocab_size);
+
+    /* 1. one step, dense and 50% sparse */
+    for (int block = 0; block <= 64; block += 64) {
+        BsrLayout *lay;
+        float *flat = initial_flat(&cfg, block, &lay);
+        GPT2 g;
+        GPT2Cpu c;
+        gpt2_init(&g, &cfg, block, NULL, flat, TB, TT, 1);
+        gpt2_cpu_init(&c, &cfg, block, NULL, flat);
+        char what[64];
+        snprintf(what, sizeof(what), block ? "sparse 50%%, block 64" : "dense");
+        if (block) {
+            PruneSchedule S = {PRUNE_ONESHOT, 0.0f, 0.5f, 0, 0, 1};
+            int pg = gpt2_prune(&g, &S, 0, BSR_SCORE_L2, 0), pc = gpt2_cpu_prune(&c, &S, 0, BSR_SCORE_L2, 0);
+            EXPECT(pg && pc, "prune did not run (gpu %d cpu %d)", pg, pc);
+            EXPECT(masks_equal(&g, &c), "GPU and CPU chose different masks");
+            EXPECT(fabs(parameters_sparsity(&g.p) - 0.5) < 1e-9, "GPU sparsity %.4f", parameters_sparsity(&g.p));
+            /* the compacted masters equal the CPU's compacted weights exactly (same floats, moved) */
+            float *gm = (float *)malloc_check(sizeof(float) * g.p.P.total);
+            CUDA_CHECK(cudaMemcpy(gm, g.p.master, sizeof(float) * g.p.P.total, cudaMemcpyDeviceToHost));
+            EXPECT(memcmp(gm, c.params, sizeof(float) * g.p.P.total) == 0, "GPU compaction differs from the CPU's");
+            free(gm);
+        }
+        compare_one_step(&g, &c, xs[0], ys[0], what);
+        gpt2_cpu_free(&c);
+        free(flat);
+        if (lay) { gpt2_sparse_layouts_free(&cfg, lay); free(lay); }
+    }
+
+    /* 2. ten steps with two prune events; 3. resume from a snapshot after step 5 */
+    {
+        BsrLayout *lay;
+        float *flat = initial_flat(&cfg, 64, &lay);
+        GPT2 g;
+        GPT2Cpu c;
+        gpt2_init(&g, &cfg, 64, NULL, flat, TB, TT, 0);
+        gpt2_cpu_init(&c, &cfg, 64, NULL, flat);
+        PruneSchedule S = {PRUNE_CUBIC, 0.0f, 0.5f, 2, 6, 2};
+        const int snap_step = 5;
+        double gpu_loss[NSTEPS], cpu_loss[NSTEPS], worst = 0;
+        float *snap_master = NULL, *snap_m = NULL, *snap_v = NULL;
+        uint16_t *snap_bf16 = NULL;
+        uint8_t **snap_masks = NULL;
+        int prunes = 0;
+        for (int s = 0; s < NSTEPS; s++) {
+            if (s == snap_step) {
+                size_t n = g.p.P.total;
+                snap_master = gpt2_download(&g, g.p.master);
+                snap_m = gpt2_download(&g, g.p.m);
+                snap_v = gpt2_download(&g, g.p.v);
+                snap_bf16 = (uint16_t *)malloc_check(2 * n);
+                CUDA_CHECK(cudaMemcpy(snap_bf16, g.p.params, 2 * n, cudaMemcpyDeviceToHost));
+                snap_masks = (uint8_t **)malloc_check(sizeof(uint8_t *) * g.p.P.num_sparse);
+                for (int m = 0; m < g.p.P.num_sparse; m++) {
+                    int gb = bsr_num_grid_blocks(&g.p.layouts[m]);
+                    snap_masks[m] = (uint8_t *)malloc_check(gb);
+                    memcpy(snap_masks[m], g.p.layouts[m].mask, gb);
+                }
+            }
+            int pg = gpt2_prune(&g, &S, s, BSR_SCORE_L2, 0), pc = gpt2_cpu_prune(&c, &S, s, BSR_SCORE_L2, 0);
+            EXPECT(pg == pc, "step %d: prune event on GPU %d, CPU %d", s, pg, pc);
+            EXPECT(masks_equal(&g, &c), "step %d: masks differ after the update", s);
+            prunes += pg;
+            gpu_loss[s] = gpu_step(&g, xs[s], ys[s], s + 1);
+            cpu_loss[s] = cpu_step(&c, xs[s], ys[s], s + 1);
+            double d = fabs(gpu_loss[s] - cpu_loss[s]);
+            if (d > worst) worst = d;
+            EXPECT(d < 2e-2, "step %d: loss gpu %.6f cpu %.6f", s + 1, gpu_loss[s], cpu_loss[s]);
+        }
+        EXPECT(prunes == 2, "expected 2 prune events (steps 4 and 6), got %d", prunes);
+        printf("10 steps with %d prune events: final loss gpu %.6f cpu %.6f, worst |diff| %.2e (limit 2e-2), sparsity %.3f\n",
+               prunes, gpu_loss[NSTEPS - 1], cpu_loss[NSTEPS - 1], worst, parameters_sparsity(&g.p));
+
+        /* resume: a fresh model from the snapshot replays steps 5..9 bit for bit */
+        GPT2 h;
+        gpt2_init(&h, &cfg, 64, snap_masks, snap_master, TB, TT, 0);
+        CUDA_CHECK(cudaMemcpy(h.p.m, snap_m, sizeof(float) * h.p.P.total, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(h.p.v, snap_v, sizeof(float) * h.p.P.total, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(h.p.params, snap_bf16, 2 * h.p.P.total, cudaMemcpyHostToDevice));
+        int exact = 1;
+        for (int s = snap_step; s < NSTEPS; s++) {
+            gpt2_prune(&h, &S, s, BSR_SCORE_L2, 0);
+            double l = gpu_step(&h, xs[s], ys[s], s + 1);
+            if (memcmp(&l, &gpu_loss[s], sizeof(double)) != 0) { exact = 0; printf("step %d: %.9g vs %.9g\n", s + 1, l, gpu_loss[s]); }
+        }
+        float *m1 = gpt2_download(&g, g.p.master), *m2 = gpt2_download(&h, h.p.master);
+        EXPECT(exact, "resumed losses differ from the uninterrupted run");
+        EXPECT(g.p.P.total == h.p.P.total && memcmp(m1, m2, sizeof(float) * g.p.P.total) == 0, "resumed master weights differ");
+        printf("resume from step %d on the GPU (a prune event after it): losses and master weights bit-identical: %s\n", snap_step,
+               exact ? "yes" : "NO");
+        gpt2_cpu_free(&c);
+    }
+
+    /* 4. gradient accumulation: 4 micro-steps of B/4 vs one step of B (dense) */
+    {
+        BsrLayout *lay;
+        float *flat = initial_flat(&cfg, 0, &lay);
+        GPT2 big, small;
+        gpt2_init(&big, &cfg, 0, NULL, flat, TB, TT, 0);
+        gpt2_init(&small, &cfg, 0, NULL, flat, TB / 4, TT, 0);
+        CUDA_CHECK(cudaMemset(big.p.grads, 0, 2 * big.p.P.total));
+        gpt2_set_batch(&big, xs[0], ys[0]);
+        gpt2_forward(&big, 1, 1.0f / N, 1);
+        gpt2_backward(&big);
+        CUDA_CHECK(cudaMemset(small.p.grads, 0, 2 * small.p.P.total));
+        for (int k = 0; k < 4; k++) {
+            gpt2_set_batch(&small, xs[0] + k * N / 4, ys[0] + k * N / 4);
+            gpt2_forward(&small, 1, 1.0f / N, 1);
+            gpt2_backward(&small);
+        }
+        double lb = gpt2_take_loss_sum(&big) / N, ls = gpt2_take_loss_sum(&small) / N;
+        float *g1 = download_bf16(big.p.grads, big.p.P.total), *g2 = download_bf16(small.p.grads, small.p.P.total);
+        double e = rel_l2(g2, g1, big.p.P.total);
+        EXPECT(fabs(lb - ls) < 1e-3, "accumulated loss %.6f vs %.6f", ls, lb);
+        EXPECT(e < 2e-2, "accumulated gradient rel L2 error %.3g (limit 2e-2)", e);
+        printf("gradient accumulation 4 x B/4 vs B: loss %.6f vs %.6f, gradient rel L2 error %.2e (limit 2e-2)\n", ls, lb, e);
+        free(g1); free(g2); free(flat);
+    }
+
+    if (failures) { printf("test_gpt2: %d FAILURES\n", failures); return 1; }
+    printf("test_gpt2: all checks passed\n");
+    return 0;
+}

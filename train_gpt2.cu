@@ -1,0 +1,905 @@
+/*
+ * train_gpt2.cu - the GPU trainer: GPT-2 in bf16 with fp32 master weights, whose
+ * MLP weights are pruned to block sparsity during training.
+ *
+ * Same flags, files and semantics as the CPU reference trainer (train_gpt2.c):
+ * the flat parameter layout of model/gpt2.h, the checkpoints of
+ * model/checkpoint.h (the model file holds the fp32 master weights, so a
+ * checkpoint written here resumes bit-exactly here and loads in the CPU
+ * trainer), the schedules of core/train_common.h and sparse/prune.h.
+ *
+ * Reads top to bottom: configuration, parameters, activations, forward,
+ * backward, update, pruning, then the training loop in main; helpers for
+ * evaluation, sampling and checkpoints sit before main.
+ *
+ *   ./train_gpt2cu -e d12 -b 64 -t 1024 -x 5000 --sparsity 0.9 --block 64 -o log_d12
+ */
+#include <glob.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cuda_runtime.h>
+
+#include "core/train_args.h"
+#include "core/train_common.h"
+#include "core/utils.h"
+#include "data/dataloader.h"
+#include "data/tokenizer.h"
+#include "layers/adamw.cuh"
+#include "layers/attention.cuh"
+#include "layers/classifier.cuh"
+#include "layers/common.cuh"
+#include "layers/encoder.cuh"
+#include "layers/gelu.cuh"
+#include "layers/layernorm.cuh"
+#include "layers/matmul.cuh"
+#include "model/checkpoint.h"
+#include "model/gpt2.h"
+#include "sparse/bsr.h"
+#include "sparse/bsr_kernels.cuh"
+#include "sparse/bsr_prune.cuh"
+#include "sparse/prune.h"
+
+/* bf16 tensor-core peak of the GPU for MFU (H100 SXM dense bf16); override with BF16_PEAK_TFLOPS */
+#define DEFAULT_BF16_PEAK_TFLOPS 989.0
+
+/* ------------------------------------------------------------------ device memory */
+
+static size_t g_device_bytes = 0; /* total device memory this process allocated (for the report) */
+
+/* cudaMalloc that says what it was for and what to do when the GPU is full */
+static void *device_alloc(size_t bytes, const char *what) {
+    void *p = NULL;
+    if (bytes == 0) bytes = 16;
+    cudaError_t e = cudaMalloc(&p, bytes);
+    if (e == cudaErrorMemoryAllocation) {
+        size_t free_b = 0, total_b = 0;
+        cudaGetLastError();
+        cudaMemGetInfo(&free_b, &total_b);
+        DIE("use a smaller micro-batch (-b; keep the total with -d) or recompute activations (-r 1)",
+            "out of GPU memory allocating %.1f MiB for %s (%.1f MiB free of %.1f MiB, %.1f MiB already taken by this run)",
+            bytes / 1048576.0, what, free_b / 1048576.0, total_b / 1048576.0, g_device_bytes / 1048576.0);
+    }
+    CUDA_CHECK(e);
+    g_device_bytes += bytes;
+    return p;
+}
+
+/* ------------------------------------------------------------------ parameters */
+
+typedef struct {
+    GPT2Config config;
+    int block_size;            /* 0: dense model */
+    BsrLayout *layouts;        /* [2L] host layouts of the sparse MLP matrices, NULL if dense */
+    BsrDeviceLayout *dlayouts; /* [2L] their device copies */
+    ParamLayout P;             /* flat layout for the current live-block counts */
+    size_t capacity;           /* elements allocated per flat vector */
+    bf16 *params;              /* bf16 weights used by the kernels */
+    float *master;             /* fp32 master weights (what checkpoints hold) */
+    bf16 *grads;
+    float *m, *v;              /* AdamW moments */
+} Parameters;
+
+static bf16 *param(const Parameters *p, int tensor, int layer) {
+    return p->params + p->P.tensor_offset[tensor] + (size_t)layer * gpt2_tensor_elems_per_layer(&p->config, tensor);
+}
+static bf16 *grad(const Parameters *p, int tensor, int layer) {
+    return p->grads + p->P.tensor_offset[tensor] + (size_t)layer * gpt2_tensor_elems_per_layer(&p->config, tensor);
+}
+static bf16 *sparse_param(const Parameters *p, int m) { return p->params + p->P.sparse_offset[m]; }
+static bf16 *sparse_grad(const Parameters *p, int m) { return p->grads + p->P.sparse_offset[m]; }
+
+__global__ static void f32_to_bf16_kernel(bf16 *dst, const float *src, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        dst[i] = __float2bfloat16_rn(src[i]);
+}
+static void f32_to_bf16(bf16 *dst, const float *src, size_t n, cudaStream_t s) {
+    if (n == 0) return;
+    f32_to_bf16_kernel<<<1024, 256, 0, s>>>(dst, src, n);
+    LAYERS_LAUNCH_CHECK();
+}
+
+/* Upload a flat fp32 parameter vector (and, for a sparse model, its masks). */
+static void parameters_init(Parameters *p, const GPT2Config *cfg, int block_size, uint8_t *const *masks,
+                            const float *flat_host, cudaStream_t s) {
+    memset(p, 0, sizeof(*p));
+    p->config = *cfg;
+    p->block_size = block_size;
+    if (block_size > 0) {
+        int M = gpt2_num_sparse_matrices(cfg);
+        char err[256];
+        p->layouts = (BsrLayout *)calloc_check(M, sizeof(BsrLayout));
+        if (gpt2_sparse_layouts_init(cfg, block_size, p->layouts, err, sizeof(err)) != 0)
+            DIE("pick a --block that divides the model width", "%s", err);
+        p->dlayouts = (BsrDeviceLayout *)calloc_check(M, sizeof(BsrDeviceLayout));
+        for (int m = 0; m < M; m++) {
+            if (masks) bsr_layout_set_mask(&p->layouts[m], masks[m]);
+            bsr_device_layout_alloc(&p->dlayouts[m], p->layouts[m].rows, p->layouts[m].cols, block_size);
+            bsr_device_layout_upload(&p->dlayouts[m], &p->layouts[m]);
+        }
+    }
+    param_layout_init(&p->P, cfg, p->layouts, block_size);
+    p->capacity = p->P.total;
+    p->params = (bf16 *)device_alloc(sizeof(bf16) * p->capacity, "bf16 parameters");
+    p->master = (float *)device_alloc(sizeof(float) * p->capacity, "fp32 master weights");
+    p->grads = (bf16 *)device_alloc(sizeof(bf16) * p->capacity, "gradients");
+    p->m = (float *)device_alloc(sizeof(float) * p->capacity, "AdamW first moment");
+    p->v = (float *)device_alloc(sizeof(float) * p->capacity, "AdamW second moment");
+    CUDA_CHECK(cudaMemcpy(p->master, flat_host, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
+    f32_to_bf16(p->params, p->master, p->P.total, s);
+    CUDA_CHECK(cudaMemsetAsync(p->grads, 0, sizeof(bf16) * p->capacity, s));
+    CUDA_CHECK(cudaMemsetAsync(p->m, 0, sizeof(float) * p->capacity, s));
+    CUDA_CHECK(cudaMemsetAsync(p->v, 0, sizeof(float) * p->capacity, s));
+}
+
+static double parameters_sparsity(const Parameters *p) {
+    if (!p->layouts) return 0.0;
+    long live = 0, total = 0;
+    for (int m = 0; m < p->P.num_sparse; m++) {
+        live += p->layouts[m].nnz;
+        total += bsr_num_grid_blocks(&p->layouts[m]);
+    }
+    return 1.0 - (double)live / (double)total;
+}
+
+/* ------------------------------------------------------------------ activations */
+
+typedef struct {
+    bf16 *encoded;               /* (B,T,C) */
+    bf16 *ln1, *ln2;             /* (L,B,T,C) */
+    float *ln1_mean, *ln1_rstd;  /* (L,B,T) */
+    float *ln2_mean, *ln2_rstd;
+    bf16 *qkv;                   /* (L,B,T,3C) */
+    bf16 *atty;                  /* (L,B,T,C) */
+    float *att_lse;              /* (L,B,NH,T) */
+    bf16 *residual2, *residual3; /* (L,B,T,C) */
+    bf16 *fch;                   /* (L,B,T,4C) pre-GELU */
+    bf16 *fch_gelu;              /* (L,B,T,4C), or (B,T,4C) recomputed in backward when recompute >= 1 */
+    bf16 *lnf;                   /* (B,T,C) */
+    float *lnf_mean, *lnf_rstd;
+    bf16 *logits;                /* (B,T,Vp); the classifier overwrites it with dlogits */
+    bf16 *proj_out;              /* (B,T,C) attproj / fcproj output before the residual add */
+    float *losses;               /* (B,T), accumulated over micro-steps */
+    /* backward */
+    bf16 *dresidual;             /* (B,T,C) gradient of the residual stream */
+    bf16 *dbig;                  /* (B,T,4C) dfch, dqkv */
+    bf16 *dmid;                  /* (B,T,C) dln, datty */
+    float *scratch;              /* layernorm / bias / attention backward scratch */
+    size_t scratch_floats;
+    int *enc_ws_host, *enc_ws_dev;
+    int *tokens, *targets;       /* (B,T) on the device */
+} Activations;
+
+static void activations_init(Activations *a, const GPT2Config *c, int B, int T, int recompute) {
+    size_t L = c->num_layers, C = c->channels, NH = c->num_heads, Vp = c->padded_vocab_size, N = (size_t)B * T;
+    memset(a, 0, sizeof(*a));
+    a->encoded = (bf16 *)device_alloc(2 * N * C, "activations (encoded)");
+    a->ln1 = (bf16 *)device_alloc(2 * L * N * C, "activations (ln1)");
+    a->ln2 = (bf16 *)device_alloc(2 * L * N * C, "activations (ln2)");
+    a->ln1_mean = (float *)device_alloc(4 * L * N, "activations (ln1 stats)");
+    a->ln1_rstd = (float *)device_alloc(4 * L * N, "activations (ln1 stats)");
+    a->ln2_mean = (float *)device_alloc(4 * L * N, "activations (ln2 stats)");
+    a->ln2_rstd = (float *)device_alloc(4 * L * N, "activations (ln2 stats)");
+    a->qkv = (bf16 *)device_alloc(2 * L * N * 3 * C, "activations (qkv)");
+    a->atty = (bf16 *)device_alloc(2 * L * N * C, "activations (attention out)");
+    a->att_lse = (float *)device_alloc(4 * L * B * NH * T, "activations (attention lse)");
+    a->residual2 = (bf16 *)device_alloc(2 * L * N * C, "activations (residual2)");
+    a->residual3 = (bf16 *)device_alloc(2 * L * N * C, "activations (residual3)");
+    a->fch = (bf16 *)device_alloc(2 * L * N * 4 * C, "activations (fch)");
+    a->fch_gelu = (bf16 *)device_alloc(2 * (recompute >= 1 ? 1 : L) * N * 4 * C, "activations (fch_gelu)");
+    a->lnf = (bf16 *)device_alloc(2 * N * C, "activations (lnf)");
+    a->lnf_mean = (float *)device_alloc(4 * N, "activations (lnf stats)");
+    a->lnf_rstd = (float *)device_alloc(4 * N, "activations (lnf stats)");
+    a->logits = (bf16 *)device_alloc(2 * N * Vp, "activations (logits)");
+    a->proj_out = (bf16 *)device_alloc(2 * N * C, "activations (projection out)");
+    a->losses = (float *)device_alloc(4 * N, "losses");
+    a->dresidual = (bf16 *)device_alloc(2 * N * C, "backward (dresidual)");
+    a->dbig = (bf16 *)device_alloc(2 * N * 4 * C, "backward (dfch)");
+    a->dmid = (bf16 *)device_alloc(2 * N * C, "backward (dln)");
+    size_t s = (size_t)layernorm_backward_scratch_floats((int)N, (int)C);
+    size_t s2 = (size_t)matmul_dbias_scratch_floats((int)N, (int)(4 * C));
+    size_t s3 = (size_t)attention_backward_scratch_floats(B, T, (int)NH);
+    if (s2 > s) s = s2;
+    if (s3 > s) s = s3;
+    a->scratch_floats = s;
+    a->scratch = (float *)device_alloc(4 * s, "backward scratch");
+    long ws = encoder_backward_workspace_ints(B, T);
+    a->enc_ws_host = (int *)malloc_check(sizeof(int) * ws);
+    a->enc_ws_dev = (int *)device_alloc(sizeof(int) * ws, "encoder backward workspace");
+    a->tokens = (int *)device_alloc(sizeof(int) * N, "tokens");
+    a->targets = (int *)device_alloc(sizeof(int) * N, "targets");
+}
+
+/* ------------------------------------------------------------------ the model */
+
+typedef struct {
+    Parameters p;
+    Activations a;
+    int B, T, recompute;
+    MatmulContext mm;
+    BsrCtx bsr;
+    cudaStream_t stream;
+    int *inputs_host;            /* the last forward's tokens (the encoder backward buckets them on the host) */
+    float *norm_partials, *norm_out;
+} GPT2;
+
+/* ------------------------------------------------------------------ forward */
+
+/* y = x W^T + b for the MLP matrices (m = 2l fc with GELU, 2l+1 fcproj): block-sparse or dense */
+static void mlp_forward(GPT2 *g, int m, bf16 *out, bf16 *pre_gelu, const bf16 *inp, const bf16 *bias, int N) {
+    Parameters *p = &g->p;
+    const GPT2Config *c = &p->config;
+    int rows, cols;
+    gpt2_sparse_matrix_shape(c, m, &rows, &cols);
+    if (p->layouts) {
+        bsr_linear_forward(&g->bsr, out, pre_gelu, inp, sparse_param(p, m), bias, &p->dlayouts[m], N, pre_gelu != NULL,
+                           g->stream);
+    } else {
+        bf16 *w = param(p, m % 2 == 0 ? P_FCW : P_FCPROJW, m / 2);
+        matmul_forward(&g->mm, out, pre_gelu, inp, w, bias, N, cols, rows, g->stream);
+    }
+}
+
+/* Forward pass on g->a.tokens; with targets, losses[n] += per-token loss and (if
+ * write_dlogits) the logits are replaced by dloss * dlogits for the backward pass. */
+static void gpt2_forward(GPT2 *g, int with_targets, float dloss, int write_dlogits) {
+    Parameters *p = &g->p;
+    Activations *a = &g->a;
+    const GPT2Config *c = &p->config;
+    const int B = g->B, T = g->T, L = c->num_layers, C = c->channels, NH = c->num_heads;
+    const int V = c->vocab_size, Vp = c->padded_vocab_size, N = B * T;
+    const size_t nc = (size_t)N * C;
+    cudaStream_t s = g->stream;
+
+    encoder_forward(a->encoded, a->tokens, param(p, P_WTE, 0), param(p, P_WPE, 0), B, T, C, s);
+    layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, a->encoded, param(p, P_LN1W, 0), param(p, P_LN1B, 0), N, C, s);
+    for (int l = 0; l < L; l++) {
+        bf16 *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * nc;
+        bf16 *ln1 = a->ln1 + l * nc, *qkv = a->qkv + l * 3 * nc, *atty = a->atty + l * nc;
+        bf16 *residual2 = a->residual2 + l * nc, *ln2 = a->ln2 + l * nc, *residual3 = a->residual3 + l * nc;
+        bf16 *fch = a->fch + l * 4 * nc, *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc);
+        float *lse = a->att_lse + (size_t)l * B * NH * T;
+
+        matmul_forward(&g->mm, qkv, NULL, ln1, param(p, P_QKVW, l), param(p, P_QKVB, l), N, C, 3 * C, s);
+        attention_forward(atty, lse, qkv, B, T, C, NH, s);
+        matmul_forward(&g->mm, a->proj_out, NULL, atty, param(p, P_ATTPROJW, l), param(p, P_ATTPROJB, l), N, C, C, s);
+        fused_residual_layernorm_forward(residual2, ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, residual,
+                                         a->proj_out, param(p, P_LN2W, l), param(p, P_LN2B, l), N, C, s);
+        mlp_forward(g, 2 * l, fch_gelu, fch, ln2, param(p, P_FCB, l), N);
+        mlp_forward(g, 2 * l + 1, a->proj_out, NULL, fch_gelu, param(p, P_FCPROJB, l), N);
+        /* the residual add, fused with the next layernorm: the next layer's ln1, or the final lnf */
+        if (l + 1 < L)
+            fused_residual_layernorm_forward(residual3, a->ln1 + (l + 1) * nc, a->ln1_mean + (size_t)(l + 1) * N,
+                                             a->ln1_rstd + (size_t)(l + 1) * N, residual2, a->proj_out,
+                                             param(p, P_LN1W, l + 1), param(p, P_LN1B, l + 1), N, C, s);
+        else
+            fused_residual_layernorm_forward(residual3, a->lnf, a->lnf_mean, a->lnf_rstd, residual2, a->proj_out,
+                                             param(p, P_LNFW, 0), param(p, P_LNFB, 0), N, C, s);
+    }
+    /* classifier, weight-tied to the token embedding */
+    matmul_forward(&g->mm, a->logits, NULL, a->lnf, param(p, P_WTE, 0), NULL, N, C, Vp, s);
+    if (with_targets) fused_classifier(a->logits, a->losses, dloss, a->targets, N, V, Vp, write_dlogits, s);
+}
+
+/* ------------------------------------------------------------------ backward */
+
+/* Backward of an MLP matrix: dinp = dout W (OVERWRITTEN; through GELU' of
+ * pre_gelu when given), dW += dout^T inp on live blocks, dbias += colsum(dout). */
+static void mlp_backward(GPT2 *g, int m, bf16 *dinp, const bf16 *dout, const bf16 *inp, const bf16 *pre_gelu, int N) {
+    Parameters *p = &g->p;
+    Activations *a = &g->a;
+    const GPT2Config *c = &p->config;
+    int rows, cols;
+    gpt2_sparse_matrix_shape(c, m, &rows, &cols);
+    int bias_t = m % 2 == 0 ? P_FCB : P_FCPROJB;
+    if (p->layouts) {
+        const BsrDeviceLayout *L = &p->dlayouts[m];
+        bsr_linear_backward_weight(&g->bsr, sparse_grad(p, m), 0, NULL, 1, dout, inp, L, N, g->stream);
+        bias_backward(grad(p, bias_t, m / 2), a->scratch, dout, N, rows, g->stream);
+        bsr_linear_backward_input(&g->bsr, dinp, dout, sparse_param(p, m), L, N, 0, g->stream);
+        if (pre_gelu) gelu_backward(dinp, pre_gelu, dinp, (long)N * cols, g->stream);
+    } else {
+        int wt = m % 2 == 0 ? P_FCW : P_FCPROJW;
+        matmul_backward(&g->mm, dinp, grad(p, wt, m / 2), grad(p, bias_t, m / 2), a->scratch, dout, inp,
+                        param(p, wt, m / 2), pre_gelu, N, cols, rows, g->stream);
+    }
+}
+
+/* Backward of the last forward (which wrote dlogits); accumulates into grads. */
+static void gpt2_backward(GPT2 *g) {
+    Parameters *p = &g->p;
+    Activations *a = &g->a;
+    const GPT2Config *c = &p->config;
+    const int B = g->B, T = g->T, L = c->num_layers, C = c->channels, NH = c->num_heads, Vp = c->padded_vocab_size;
+    const int N = B * T;
+    const size_t nc = (size_t)N * C;
+    cudaStream_t s = g->stream;
+
+    /* classifier: dlnf = dlogits wte, dwte += dlogits^T lnf */
+    matmul_backward(&g->mm, a->dmid, grad(p, P_WTE, 0), NULL, a->scratch, a->logits, a->lnf, param(p, P_WTE, 0), NULL, N, C,
+                    Vp, s);
+    CUDA_CHECK(cudaMemsetAsync(a->dresidual, 0, sizeof(bf16) * nc, s));
+    layernorm_backward(a->dresidual, grad(p, P_LNFW, 0), grad(p, P_LNFB, 0), a->scratch, a->dmid,
+                       a->residual3 + (L - 1) * nc, param(p, P_LNFW, 0), a->lnf_mean, a->lnf_rstd, N, C, s);
+    for (int l = L - 1; l >= 0; l--) {
+        bf16 *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * nc;
+        bf16 *fch = a->fch + l * 4 * nc, *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc);
+        float *lse = a->att_lse + (size_t)l * B * NH * T;
+        if (g->recompute >= 1) gelu_forward(fch_gelu, fch, (long)N * 4 * C, s);
+        /* dresidual is the gradient of residual3[l] = residual2[l] + fcproj(...) */
+        mlp_backward(g, 2 * l + 1, a->dbig, a->dresidual, fch_gelu, fch, N);     /* dbig = dfch (through GELU') */
+        mlp_backward(g, 2 * l, a->dmid, a->dbig, a->ln2 + l * nc, NULL, N);      /* dmid = dln2 */
+        layernorm_backward(a->dresidual, grad(p, P_LN2W, l), grad(p, P_LN2B, l), a->scratch, a->dmid, a->residual2 + l * nc,
+                           param(p, P_LN2W, l), a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N, C, s);
+        /* dresidual is now the gradient of residual2[l] = residual + attproj(...) */
+        matmul_backward(&g->mm, a->dmid, grad(p, P_ATTPROJW, l), grad(p, P_ATTPROJB, l), a->scratch, a->dresidual,
+                        a->atty + l * nc, param(p, P_ATTPROJW, l), NULL, N, C, C, s);
+        attention_backward(a->dbig, a->scratch, a->dmid, a->qkv + l * 3 * nc, a->atty + l * nc, lse, B, T, C, NH, s);
+        matmul_backward(&g->mm, a->dmid, grad(p, P_QKVW, l), grad(p, P_QKVB, l), a->scratch, a->dbig, a->ln1 + l * nc,
+                        param(p, P_QKVW, l), NULL, N, C, 3 * C, s);
+        layernorm_backward(a->dresidual, grad(p, P_LN1W, l), grad(p, P_LN1B, l), a->scratch, a->dmid, residual,
+                           param(p, P_LN1W, l), a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C, s);
+    }
+    encoder_backward(grad(p, P_WTE, 0), grad(p, P_WPE, 0), a->dresidual, g->inputs_host, a->enc_ws_host, a->enc_ws_dev, B,
+                     T, C, s);
+}
+
+/* ------------------------------------------------------------------ update */
+
+/* Global L2 norm of the live gradients (deterministic). */
+static float gpt2_grad_norm(GPT2 *g) {
+    global_norm_squared(g->norm_out, g->norm_partials, g->p.grads, (long)g->p.P.total, g->stream);
+    float sq;
+    CUDA_CHECK(cudaMemcpyAsync(&sq, g->norm_out, sizeof(float), cudaMemcpyDeviceToHost, g->stream));
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    return sqrtf(sq);
+}
+
+/* AdamW over every live parameter, weight decay on llm.c's 2-D tensors; the
+ * stochastic-rounding seed changes with the step and the tensor. */
+static void gpt2_update(GPT2 *g, float lr, float weight_decay, float grad_scale, int t, uint64_t seed) {
+    Parameters *p = &g->p;
+    const ParamLayout *P = &p->P;
+    for (int k = 0; k < GPT2_NUM_PARAM_TENSORS; k++) {
+        if (P->sparse && (k == P_FCW || k == P_FCPROJW)) continue;
+        size_t off = P->tensor_offset[k];
+        float wd = gpt2_tensor_is_decayed(k) ? weight_decay : 0.0f;
+        uint32_t sr_seed = (uint32_t)(seed * 2654435761ULL + (uint64_t)t * 97 + (uint64_t)k);
+        adamw_update(p->params + off, p->master + off, p->grads + off, p->m + off, p->v + off, (long)P->tensor_size[k], lr,
+                     0.9f, 0.95f, 1e-8f, wd, grad_scale, t, sr_seed, g->stream);
+    }
+    if (P->sparse) {
+        size_t off = P->dense_part, n = P->total - P->dense_part;
+        uint32_t sr_seed = (uint32_t)(seed * 2654435761ULL + (uint64_t)t * 97 + 31);
+        adamw_update(p->params + off, p->master + off, p->grads + off, p->m + off, p->v + off, (long)n, lr, 0.9f, 0.95f,
+                     1e-8f, weight_decay, grad_scale, t, sr_seed, g->stream);
+    }
+}
+
+/* ------------------------------------------------------------------ pruning */
+
+/* Compact one flat array of elem_bytes-sized elements after a mask update:
+ * gather the kept blocks of every sparse matrix into scratch (out of place,
+ * because blocks move down and would overwrite their neighbours), then copy the
+ * new sparse region back. */
+static void compact_flat(void *flat, int elem_bytes, const ParamLayout *old_P, const ParamLayout *new_P, int *const *keep_dev,
+                         const int *n_keep, long block_elems, void *scratch, cudaStream_t s) {
+    char *base = (char *)flat;
+    for (int m = 0; m < old_P->num_sparse; m++)
+        bsr_gather_blocks_gpu((char *)scratch + (new_P->sparse_offset[m] - new_P->dense_part) * elem_bytes,
+                              base + old_P->sparse_offset[m] * elem_bytes, keep_dev[m], n_keep[m], block_elems, elem_bytes, s);
+    CUDA_CHECK(cudaMemcpyAsync(base + new_P->dense_part * elem_bytes, scratch,
+                               (new_P->total - new_P->dense_part) * elem_bytes, cudaMemcpyDeviceToDevice, s));
+}
+
+/* At a mask-update step: score live blocks on the device from the fp32 master
+ * weights, select the masks on the host with the CPU trainer's code, compact
+ * params, master weights, gradients and both moments on the device. Returns 1
+ * if any block was removed. */
+static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score, int global) {
+    Parameters *p = &g->p;
+    if (!p->layouts || !prune_schedule_is_update_step(S, t)) return 0;
+    const int M = p->P.num_sparse;
+    const long be = bsr_block_elems(&p->layouts[0]);
+    const double target = prune_schedule_sparsity(S, t);
+    double **scores = (double **)malloc_check(sizeof(double *) * M);
+    uint8_t **masks = (uint8_t **)malloc_check(sizeof(uint8_t *) * M);
+    int **keep = (int **)malloc_check(sizeof(int *) * M);
+    int *n_keep = (int *)malloc_check(sizeof(int) * M);
+    double *scores_dev = (double *)device_alloc(sizeof(double) * (p->layouts[0].brows * p->layouts[0].bcols + 1), "block scores");
+    long grid_total = 0, live_before = 0, live_after = 0;
+    for (int m = 0; m < M; m++) {
+        BsrLayout *L = &p->layouts[m];
+        scores[m] = (double *)malloc_check(sizeof(double) * (L->nnz + 1));
+        masks[m] = (uint8_t *)malloc_check(bsr_num_grid_blocks(L));
+        keep[m] = (int *)malloc_check(sizeof(int) * (L->nnz + 1));
+        bsr_block_scores_gpu(scores_dev, p->master + p->P.sparse_offset[m], L->nnz, be, score, g->stream);
+        CUDA_CHECK(cudaMemcpyAsync(scores[m], scores_dev, sizeof(double) * L->nnz, cudaMemcpyDeviceToHost, g->stream));
+        CUDA_CHECK(cudaStreamSynchronize(g->stream));
+        grid_total += bsr_num_grid_blocks(L);
+        live_before += L->nnz;
+    }
+    if (global) {
+        const BsrLayout **lp = (const BsrLayout **)malloc_check(sizeof(BsrLayout *) * M);
+        for (int m = 0; m < M; m++) lp[m] = &p->layouts[m];
+        prune_select_global(lp, (const double *const *)scores, M, prune_target_live_blocks((int)grid_total, target), masks);
+        free(lp);
+    } else {
+        for (int m = 0; m < M; m++)
+            prune_select_mask(&p->layouts[m], scores[m], prune_target_live_blocks(bsr_num_grid_blocks(&p->layouts[m]), target),
+                              masks[m]);
+    }
+    for (int m = 0; m < M; m++) {
+        n_keep[m] = bsr_compact_plan(&p->layouts[m], masks[m], keep[m]);
+        live_after += n_keep[m];
+    }
+    int changed = live_after < live_before;
+    if (changed) {
+        ParamLayout old_P = p->P, new_P;
+        for (int m = 0; m < M; m++) bsr_layout_set_mask(&p->layouts[m], masks[m]);
+        param_layout_init(&new_P, &p->config, p->layouts, p->block_size);
+        int **keep_dev = (int **)malloc_check(sizeof(int *) * M);
+        for (int m = 0; m < M; m++) {
+            keep_dev[m] = (int *)device_alloc(sizeof(int) * (n_keep[m] + 1), "prune keep list");
+            CUDA_CHECK(cudaMemcpy(keep_dev[m], keep[m], sizeof(int) * n_keep[m], cudaMemcpyHostToDevice));
+        }
+        void *scratch = device_alloc(sizeof(float) * (new_P.total - new_P.dense_part), "compaction scratch");
+        compact_flat(p->params, 2, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+        compact_flat(p->master, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+        compact_flat(p->grads, 2, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+        compact_flat(p->m, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+        compact_flat(p->v, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+        CUDA_CHECK(cudaStreamSynchronize(g->stream));
+        CUDA_CHECK(cudaFree(scratch));
+        g_device_bytes -= sizeof(float) * (new_P.total - new_P.dense_part);
+        for (int m = 0; m < M; m++) {
+            CUDA_CHECK(cudaFree(keep_dev[m]));
+            g_device_bytes -= sizeof(int) * (n_keep[m] + 1);
+            bsr_device_layout_upload(&p->dlayouts[m], &p->layouts[m]);
+        }
+        free(keep_dev);
+        param_layout_free(&old_P);
+        p->P = new_P;
+        /* densities changed: the sparse-vs-dense crossover is measured again */
+        bsr_ctx_reset_decisions(&g->bsr);
+    }
+    CUDA_CHECK(cudaFree(scores_dev));
+    g_device_bytes -= sizeof(double) * (p->layouts[0].brows * p->layouts[0].bcols + 1);
+    for (int m = 0; m < M; m++) { free(scores[m]); free(masks[m]); free(keep[m]); }
+    free(scores); free(masks); free(keep); free(n_keep);
+    return changed;
+}
+
+/* ------------------------------------------------------------------ model setup */
+
+static void gpt2_init(GPT2 *g, const GPT2Config *cfg, int block_size, uint8_t *const *masks, const float *flat, int B, int T,
+                      int recompute) {
+    memset(g, 0, sizeof(*g));
+    CUDA_CHECK(cudaStreamCreate(&g->stream));
+    g->B = B;
+    g->T = T;
+    g->recompute = recompute;
+    parameters_init(&g->p, cfg, block_size, masks, flat, g->stream);
+    activations_init(&g->a, cfg, B, T, recompute);
+    matmul_context_init(&g->mm, 0);
+    if (block_size > 0) bsr_ctx_init(&g->bsr, (size_t)4 * cfg->channels * cfg->channels, 0);
+    g->inputs_host = (int *)malloc_check(sizeof(int) * B * T);
+    g->norm_partials = (float *)device_alloc(sizeof(float) * GLOBAL_NORM_BLOCKS, "norm partials");
+    g->norm_out = (float *)device_alloc(sizeof(float), "norm");
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+}
+
+/* Upload one micro-batch. */
+static void gpt2_set_batch(GPT2 *g, const int *inputs, const int *targets) {
+    size_t n = (size_t)g->B * g->T;
+    memcpy(g->inputs_host, inputs, sizeof(int) * n);
+    CUDA_CHECK(cudaMemcpyAsync(g->a.tokens, inputs, sizeof(int) * n, cudaMemcpyHostToDevice, g->stream));
+    if (targets) CUDA_CHECK(cudaMemcpyAsync(g->a.targets, targets, sizeof(int) * n, cudaMemcpyHostToDevice, g->stream));
+}
+
+/* Sum of the per-token losses accumulated in a->losses, then reset them. */
+static double gpt2_take_loss_sum(GPT2 *g) {
+    size_t n = (size_t)g->B * g->T;
+    float *h = (float *)malloc_check(sizeof(float) * n);
+    CUDA_CHECK(cudaMemcpyAsync(h, g->a.losses, sizeof(float) * n, cudaMemcpyDeviceToHost, g->stream));
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += h[i];
+    free(h);
+    CUDA_CHECK(cudaMemsetAsync(g->a.losses, 0, sizeof(float) * n, g->stream));
+    return sum;
+}
+
+/* The live fp32 master weights (or a moment) on the host, for checkpoints. */
+static float *gpt2_download(const GPT2 *g, const float *dev) {
+    float *h = (float *)malloc_check(sizeof(float) * g->p.P.total);
+    CUDA_CHECK(cudaMemcpy(h, dev, sizeof(float) * g->p.P.total, cudaMemcpyDeviceToHost));
+    return h;
+}
+
+/* ------------------------------------------------------------------ the run */
+
+typedef struct {
+    TrainArgs args;
+    GPT2 model;
+    DataLoader *train_loader, *val_loader;
+    Tokenizer *tokenizer;
+    Logger logger;
+    PruneSchedule schedule;
+    int pruning;
+    BsrScoreKind score;
+    int prune_global;
+    long last_prune_step;
+    int grad_accum_steps, max_steps, start_step;
+    Rng rng;
+    int *inputs, *targets;
+} Run;
+
+static int pattern_matches(const char *pattern) {
+    glob_t gl;
+    int rc = glob(pattern, 0, NULL, &gl);
+    int n = rc == 0 ? (int)gl.gl_pathc : 0;
+    if (rc == 0) globfree(&gl);
+    return n;
+}
+
+static double evaluate(Run *r) {
+    GPT2 *g = &r->model;
+    dataloader_reset(r->val_loader);
+    long long n = dataloader_samples_per_epoch(r->val_loader);
+    if (r->args.val_max_steps >= 0 && r->args.val_max_steps < n) n = r->args.val_max_steps;
+    CUDA_CHECK(cudaMemsetAsync(g->a.losses, 0, sizeof(float) * g->B * g->T, g->stream));
+    for (long long i = 0; i < n; i++) {
+        dataloader_next_batch(r->val_loader, r->inputs, r->targets);
+        gpt2_set_batch(g, r->inputs, r->targets);
+        gpt2_forward(g, 1, 0.0f, 0);
+    }
+    double sum = gpt2_take_loss_sum(g);
+    return n > 0 ? sum / ((double)n * g->B * g->T) : NAN;
+}
+
+static void sample_and_print(Run *r, int step) {
+    GPT2 *g = &r->model;
+    const GPT2Config *c = &g->p.config;
+    const int B = g->B, T = g->T;
+    int eot = tokenizer_eot(r->tokenizer);
+    Rng rng;
+    rng_seed(&rng, (uint64_t)r->args.seed * 1000003ULL + (uint64_t)step);
+    for (int i = 0; i < B * T; i++) r->inputs[i] = eot;
+    int n = r->args.gen_tokens < T ? r->args.gen_tokens : T - 1;
+    bf16 *row = (bf16 *)malloc_check(sizeof(bf16) * c->padded_vocab_size);
+    float *probs = (float *)malloc_check(sizeof(float) * c->vocab_size);
+    printf("generating:\n---\n");
+    for (int t = 1; t <= n; t++) {
+        gpt2_set_batch(g, r->inputs, NULL);
+        gpt2_forward(g, 0, 0.0f, 0);
+        CUDA_CHECK(cudaMemcpyAsync(row, g->a.logits + (size_t)(t - 1) * c->padded_vocab_size, sizeof(bf16) * c->padded_vocab_size,
+                                   cudaMemcpyDeviceToHost, g->stream));
+        CUDA_CHECK(cudaStreamSynchronize(g->stream));
+        float mx = -INFINITY;
+        for (int v = 0; v < c->vocab_size; v++) { probs[v] = __bfloat162float(row[v]); if (probs[v] > mx) mx = probs[v]; }
+        double sum = 0;
+        for (int v = 0; v < c->vocab_size; v++) { probs[v] = expf(probs[v] - mx); sum += probs[v]; }
+        for (int v = 0; v < c->vocab_size; v++) probs[v] = (float)(probs[v] / sum);
+        int next = sample_from_probs(probs, c->vocab_size, rng_uniform_f32(&rng));
+        r->inputs[t] = next;
+        tokenizer_print_safe(tokenizer_decode(r->tokenizer, (uint32_t)next));
+        fflush(stdout);
+    }
+    printf("\n---\n");
+    free(row);
+    free(probs);
+}
+
+static void save_checkpoint(Run *r, long step) {
+    const char *dir = r->args.output_dir;
+    GPT2 *g = &r->model;
+    Parameters *p = &g->p;
+    char path[1200], err[CKPT_ERR_LEN];
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    float *flat = gpt2_download(g, p->master), *mom = gpt2_download(g, p->m), *vel = gpt2_download(g, p->v);
+    long prev = checkpoint_find_latest(dir);
+    char prev_note[128];
+    if (prev >= 0) snprintf(prev_note, sizeof(prev_note), "the previous checkpoint (step %ld) is intact", prev);
+    else snprintf(prev_note, sizeof(prev_note), "no earlier checkpoint exists");
+    const char *hint = "free disk space or fix the permissions of -o, then resume with -y 1";
+    checkpoint_model_path(path, sizeof(path), dir, step);
+    if (model_file_write(path, &p->config, p->layouts, flat, err, sizeof(err)) != 0)
+        DIE(hint, "checkpoint at step %ld not written: %s; %s", step, err, prev_note);
+    long long model_bytes = file_size_bytes(path);
+    DataLoaderState ls;
+    dataloader_get_state(r->train_loader, &ls);
+    TrainState st;
+    memset(&st, 0, sizeof(st));
+    st.step = step;
+    st.rank = 0;
+    st.world_size = 1;
+    memcpy(st.rng, r->rng.s, sizeof(st.rng));
+    st.schedule = r->schedule;
+    st.score_kind = r->score;
+    st.prune_global = r->prune_global;
+    st.last_prune_step = r->last_prune_step;
+    st.mask_checksum = p->layouts ? gpt2_mask_checksum(p->layouts, p->P.num_sparse) : 0;
+    st.loader = &ls;
+    st.loader_bytes = sizeof(ls);
+    st.m = mom;
+    st.v = vel;
+    st.num_params = p->P.total;
+    uint16_t *pbf = (uint16_t *)malloc_check(sizeof(uint16_t) * p->P.total);
+    CUDA_CHECK(cudaMemcpy(pbf, p->params, sizeof(uint16_t) * p->P.total, cudaMemcpyDeviceToHost));
+    st.params_bf16 = pbf;
+    st.num_params_bf16 = p->P.total;
+    checkpoint_state_path(path, sizeof(path), dir, step, 0);
+    if (state_file_write(path, &st, err, sizeof(err)) != 0) DIE(hint, "checkpoint at step %ld not written: %s; %s", step, err, prev_note);
+    if (checkpoint_write_done(dir, step, err, sizeof(err)) != 0)
+        DIE(hint, "checkpoint at step %ld not completed: %s; %s", step, err, prev_note);
+    printf("checkpoint: step %ld written to %s (model file %.1f MB)\n", step, dir, model_bytes / 1e6);
+    if (r->args.keep_checkpoints > 0 && r->args.checkpoint_every > 0) {
+        long old = step - (long)r->args.keep_checkpoints * r->args.checkpoint_every;
+        if (old > 0) checkpoint_remove(dir, old, 1);
+    }
+    free(flat); free(mom); free(vel); free(pbf);
+}
+
+/* The model from the newest checkpoint (resume), a model file (-e), or a
+ * descriptor with random init; a dense model that is to be pruned becomes
+ * block-sparse with every block live. */
+static void init_model(Run *r, TrainState *rs) {
+    TrainArgs *a = &r->args;
+    char err[CKPT_ERR_LEN];
+    ModelFile mf;
+    int have_file = 0;
+    long resume_step = -1;
+    memset(rs, 0, sizeof(*rs));
+    if (a->resume) {
+        if (!a->output_dir[0]) DIE("pass the run's output directory with -o", "-y 1 needs -o: resume reads checkpoints from there");
+        resume_step = checkpoint_find_latest(a->output_dir);
+        if (resume_step < 0) {
+            printf("resume: no complete checkpoint (DONE_*) in %s, starting from scratch\n", a->output_dir);
+        } else {
+            char path[1200];
+            checkpoint_model_path(path, sizeof(path), a->output_dir, resume_step);
+            if (model_file_read(path, &mf, err, sizeof(err)) != 0) DIE("resume from an earlier checkpoint or start over", "%s", err);
+            checkpoint_state_path(path, sizeof(path), a->output_dir, resume_step, 0);
+            if (state_file_read(path, rs, err, sizeof(err)) != 0) DIE("resume from an earlier checkpoint or start over", "%s", err);
+            if (rs->world_size != 1)
+                DIE("resume with the same number of processes", "checkpoint %s was written by %d processes; this run has 1", path,
+                    rs->world_size);
+            have_file = 1;
+            printf("resume: step %ld from %s\n", resume_step, a->output_dir);
+        }
+    }
+    if (!have_file && file_exists(a->model_init)) {
+        if (model_file_read(a->model_init, &mf, err, sizeof(err)) != 0)
+            DIE("pass an llm.c or block-sparse model file, or a descriptor such as d12", "%s", err);
+        have_file = 1;
+        printf("model: loaded %s (version %d)\n", a->model_init, mf.version);
+    }
+    GPT2Config cfg;
+    float *flat = NULL, *owned = NULL;
+    int block_size = 0;
+    uint8_t **masks = NULL;
+    if (have_file) {
+        cfg = mf.config;
+        flat = mf.params;
+        block_size = mf.block_size;
+        masks = mf.masks;
+    } else {
+        if (gpt2_config_from_descriptor(a->model_init, &cfg, err, sizeof(err)) != 0)
+            DIE("-e takes a model file that exists or a descriptor", "%s", err);
+        owned = (float *)malloc_check(sizeof(float) * gpt2_num_dense_params(&cfg));
+        gpt2_random_init_dense(&cfg, (uint64_t)a->seed, owned);
+        flat = owned;
+        printf("model: random init of %s (seed %lld)\n", a->model_init, a->seed);
+    }
+    if (a->seq_len > cfg.max_seq_len)
+        DIE("use a smaller -t, or a model with a longer context", "-t %d exceeds the model's max_seq_len %d", a->seq_len, cfg.max_seq_len);
+    if (cfg.channels % 64 != 0 || (cfg.channels / cfg.num_heads) != 64)
+        DIE("use a GPT-2 shape (d12, d24, d36, d48: head size 64, C a multiple of 64)",
+            "the GPU kernels need head size 64 and C %% 64 == 0; this model has C = %d, %d heads", cfg.channels, cfg.num_heads);
+    if (block_size > 0 && train_args_given(a, "block") && a->block_size != block_size)
+        DIE("drop --block or start from a dense model", "--block %d given, but the model file is block-sparse with block %d",
+            a->block_size, block_size);
+    if (block_size == 0 && a->sparsity > 0) {
+        if (a->block_size != 64 && a->block_size != 128)
+            DIE("use --block 64 or --block 128 on the GPU", "--block %d: the GPU block-sparse kernels support 64 and 128", a->block_size);
+        BsrLayout *lay = (BsrLayout *)calloc_check(gpt2_num_sparse_matrices(&cfg), sizeof(BsrLayout));
+        if (gpt2_sparse_layouts_init(&cfg, a->block_size, lay, err, sizeof(err)) != 0)
+            DIE("choose --block that divides C (64 or 128)", "--block %d: %s", a->block_size, err);
+        ParamLayout P;
+        param_layout_init(&P, &cfg, lay, a->block_size);
+        float *sp = (float *)malloc_check(sizeof(float) * P.total);
+        gpt2_flat_dense_to_sparse(&cfg, lay, flat, sp);
+        param_layout_free(&P);
+        gpt2_sparse_layouts_free(&cfg, lay);
+        free(lay);
+        free(owned);
+        owned = flat = sp;
+        block_size = a->block_size;
+    }
+    gpt2_init(&r->model, &cfg, block_size, masks, flat, a->batch_size, a->seq_len, a->recompute);
+    if (have_file) model_file_free(&mf);
+    free(owned);
+    if (resume_step >= 0) {
+        Parameters *p = &r->model.p;
+        if (rs->num_params != p->P.total)
+            DIE("the state file does not belong to this model file; resume from an intact checkpoint",
+                "state has %zu optimizer entries, model has %zu parameters", rs->num_params, p->P.total);
+        if (p->layouts && rs->mask_checksum != gpt2_mask_checksum(p->layouts, p->P.num_sparse))
+            DIE("the model and state files come from different checkpoints", "mask checksum mismatch in checkpoint %ld", resume_step);
+        CUDA_CHECK(cudaMemcpy(p->m, rs->m, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(p->v, rs->v, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
+        if (rs->params_bf16) /* the exact bf16 weights; without them they are re-rounded from the masters */
+            CUDA_CHECK(cudaMemcpy(p->params, rs->params_bf16, sizeof(uint16_t) * p->P.total, cudaMemcpyHostToDevice));
+        r->start_step = (int)rs->step;
+    }
+}
+
+static void select_device(void) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0)
+        DIE("run on a machine with an NVIDIA GPU and driver (nvidia-smi), or train on the CPU with ./train_gpt2",
+            "no CUDA device available (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    CUDA_CHECK(cudaSetDevice(0));
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    printf("device: %s, %.1f GiB, compute capability %d.%d\n", prop.name, prop.totalGlobalMem / 1073741824.0, prop.major,
+           prop.minor);
+}
+
+/* ------------------------------------------------------------------ main */
+
+#ifndef TRAIN_GPT2_NO_MAIN /* test/test_gpt2.cu includes this file for its model code */
+int main(int argc, char **argv) {
+    Run run;
+    memset(&run, 0, sizeof(run));
+    Run *r = &run;
+    TrainArgs *a = &r->args;
+    train_args_parse(a, argc, argv, TRAINER_GPU);
+    train_args_print(a, TRAINER_GPU);
+    select_device();
+
+    /* the model */
+    TrainState rs;
+    init_model(r, &rs);
+    GPT2 *g = &r->model;
+    const GPT2Config *c = &g->p.config;
+    const int B = a->batch_size, T = a->seq_len;
+    printf("model: L=%d C=%d NH=%d V=%d maxT=%d, %zu parameters (%zu dense), %.1f MiB on the GPU\n", c->num_layers, c->channels,
+           c->num_heads, c->vocab_size, c->max_seq_len, g->p.P.total, gpt2_num_dense_params(c), g_device_bytes / 1048576.0);
+
+    /* the data */
+    if (!pattern_matches(a->train_data))
+        DIE("run `make data` for the default corpus, or pass -i with your shards", "no training shards match '%s'", a->train_data);
+    r->train_loader = dataloader_create(a->train_data, B, T, 0, 1, a->shuffle, (uint64_t)a->seed, c->vocab_size);
+    if (a->val_data[0]) {
+        if (pattern_matches(a->val_data)) r->val_loader = dataloader_create(a->val_data, B, T, 0, 1, 0, 0, c->vocab_size);
+        else if (train_args_given(a, "j")) DIE("pass -j with existing shards, or -j \"\" for none", "no validation shards match '%s'", a->val_data);
+        else printf("validation: no shards match '%s', skipping validation\n", a->val_data);
+    }
+    const int tokens_per_micro = B * T;
+    const int total = a->total_batch_size > 0 ? a->total_batch_size : tokens_per_micro;
+    if (total % tokens_per_micro != 0) DIE("make -d a multiple of B*T", "-d %d is not a multiple of B*T = %d", total, tokens_per_micro);
+    r->grad_accum_steps = total / tokens_per_micro;
+    long long per_epoch = dataloader_samples_per_epoch(r->train_loader) / r->grad_accum_steps;
+    r->max_steps = a->max_steps > 0 ? a->max_steps : (int)per_epoch;
+    if (r->max_steps < 1) DIE("use more data or a smaller -b/-t/-d", "the training data holds less than one step of %d tokens", total);
+    printf("data: %lld training tokens in %d shards; %d tokens per step (%d micro-steps); %d steps\n",
+           dataloader_num_tokens(r->train_loader), dataloader_num_shards(r->train_loader), total, r->grad_accum_steps, r->max_steps);
+    r->inputs = (int *)malloc_check(sizeof(int) * B * T);
+    r->targets = (int *)malloc_check(sizeof(int) * B * T);
+    char tok_path[1200];
+    snprintf(tok_path, sizeof(tok_path), "%s", a->train_data);
+    char *slash = strrchr(tok_path, '/');
+    if (slash) strcpy(slash + 1, "gpt2_tokenizer.bin"); else strcpy(tok_path, "gpt2_tokenizer.bin");
+    r->tokenizer = file_exists(tok_path) ? tokenizer_load(tok_path) : NULL;
+    if (!r->tokenizer && a->sample_every > 0) printf("sampling: no tokenizer at %s, skipping samples\n", tok_path);
+
+    /* the pruning schedule */
+    char err[512];
+    if (prune_schedule_from_args(a, r->max_steps, &r->schedule, err, sizeof(err)) != 0) DIE("fix the sparsity flags", "%s", err);
+    r->score = !strcmp(a->score, "l1") ? BSR_SCORE_L1 : BSR_SCORE_L2;
+    r->prune_global = !strcmp(a->prune_scope, "global");
+    r->last_prune_step = -1;
+    rng_seed(&r->rng, (uint64_t)a->seed);
+    if (r->start_step > 0) {
+        if (!prune_schedule_flags_given(a)) {
+            r->schedule = rs.schedule;
+            r->score = (BsrScoreKind)rs.score_kind;
+            r->prune_global = rs.prune_global;
+        }
+        r->last_prune_step = (long)rs.last_prune_step;
+        memcpy(r->rng.s, rs.rng, sizeof(rs.rng));
+        if (rs.loader_bytes != sizeof(DataLoaderState))
+            DIE("resume with the build that wrote the checkpoint", "dataloader state of %zu bytes, expected %zu", rs.loader_bytes,
+                sizeof(DataLoaderState));
+        dataloader_set_state(r->train_loader, (const DataLoaderState *)rs.loader);
+        state_file_free(&rs);
+    }
+    r->pruning = g->p.layouts && r->schedule.s_final > 0;
+    if (r->pruning)
+        printf("pruning: %s schedule %.3f -> %.3f over steps %d..%d, masks every %d steps, block %d, score %s, %s ranking\n",
+               prune_schedule_kind_name(r->schedule.kind), r->schedule.s_init, r->schedule.s_final, r->schedule.t_start,
+               r->schedule.t_end, r->schedule.every, g->p.block_size, r->score == BSR_SCORE_L1 ? "l1" : "l2",
+               r->prune_global ? "global" : "per-matrix");
+    ensure_output_dir(a->output_dir);
+    logger_open(&r->logger, a->output_dir, r->start_step > 0);
+    const char *peak_env = getenv("BF16_PEAK_TFLOPS");
+    const double peak_flops = 1e12 * (peak_env ? atof(peak_env) : DEFAULT_BF16_PEAK_TFLOPS);
+    CUDA_CHECK(cudaMemsetAsync(g->a.losses, 0, sizeof(float) * B * T, g->stream));
+
+    /* the training loop: step counts completed optimizer steps */
+    cudaEvent_t ev_start, ev_end;
+    CUDA_CHECK(cudaEventCreate(&ev_start));
+    CUDA_CHECK(cudaEventCreate(&ev_end));
+    double loop_start = wall_clock_seconds(), timed_ms = 0;
+    int timed_steps = 0;
+    for (int step = r->start_step; step <= r->max_steps; step++) {
+        int last = step == r->max_steps;
+        if (r->val_loader && ((a->val_every > 0 && step % a->val_every == 0) || last)) {
+            double vl = evaluate(r);
+            printf("step %5d | val loss %.6f\n", step, vl);
+            logger_val(&r->logger, step, vl);
+        }
+        if (r->tokenizer && a->sample_every > 0 && (step % a->sample_every == 0 || last) && step > 0) sample_and_print(r, step);
+        if (last) break;
+
+        if (r->pruning && gpt2_prune(g, &r->schedule, step, r->score, r->prune_global)) {
+            r->last_prune_step = step;
+            char what[128];
+            snprintf(what, sizeof(what), "prune sparsity %.4f params %zu", parameters_sparsity(&g->p), g->p.P.total);
+            printf("step %5d | %s\n", step, what);
+            logger_event(&r->logger, step, what);
+        }
+        CUDA_CHECK(cudaEventRecord(ev_start, g->stream));
+        CUDA_CHECK(cudaMemsetAsync(g->p.grads, 0, sizeof(bf16) * g->p.P.total, g->stream));
+        const float dloss = 1.0f / (float)(B * T * r->grad_accum_steps);
+        for (int micro = 0; micro < r->grad_accum_steps; micro++) {
+            dataloader_next_batch(r->train_loader, r->inputs, r->targets);
+            gpt2_set_batch(g, r->inputs, r->targets);
+            gpt2_forward(g, 1, dloss, 1);
+            gpt2_backward(g);
+        }
+        double loss = gpt2_take_loss_sum(g) / ((double)B * T * r->grad_accum_steps);
+        float norm = gpt2_grad_norm(g);
+        float scale = (a->grad_clip > 0 && norm > a->grad_clip) ? a->grad_clip / norm : 1.0f;
+        float lr = lr_schedule_value(a->lr_schedule, a->learning_rate, step, a->warmup_iters, r->max_steps, a->final_lr_frac);
+        gpt2_update(g, lr, a->weight_decay, scale, step + 1, (uint64_t)a->seed);
+        CUDA_CHECK(cudaEventRecord(ev_end, g->stream));
+        CUDA_CHECK(cudaEventSynchronize(ev_end));
+        float ms;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, ev_start, ev_end));
+        if (step > r->start_step) { timed_ms += ms; timed_steps++; } /* the first step includes warm-up and crossover timing */
+        double sp = parameters_sparsity(&g->p);
+        double live_flops = gpt2_flops_per_token(c, T, &g->p.P, 1) * total, dense_flops = gpt2_flops_per_token(c, T, &g->p.P, 0) * total;
+        printf("step %5d/%d | loss %.6f | norm %.4f | lr %.2e | sparsity %.3f | %.1f ms | %.0f tok/s | MFU %.1f%% (dense-equiv %.1f%%)\n",
+               step + 1, r->max_steps, loss, norm, lr, sp, ms, total / (ms / 1000.0), 100.0 * live_flops / (ms / 1000.0) / peak_flops,
+               100.0 * dense_flops / (ms / 1000.0) / peak_flops);
+        logger_train(&r->logger, step + 1, loss, sp, lr, norm, ms);
+        if (a->output_dir[0] && a->checkpoint_every > 0 && ((step + 1) % a->checkpoint_every == 0 || step + 1 == r->max_steps))
+            save_checkpoint(r, step + 1);
+    }
+    size_t free_b, total_b;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    printf("done: %d steps in %.1f s; mean step %.2f ms (%.0f tok/s) after the first; GPU memory in use %.1f MiB\n",
+           r->max_steps - r->start_step, wall_clock_seconds() - loop_start, timed_steps ? timed_ms / timed_steps : 0.0,
+           timed_steps ? total / (timed_ms / timed_steps / 1000.0) : 0.0, (total_b - free_b) / 1048576.0);
+    if (a->export_dense[0]) {
+        float *flat = gpt2_download(g, g->p.master);
+        char cerr[CKPT_ERR_LEN];
+        if (model_file_export_dense(a->export_dense, c, g->p.layouts, flat, cerr, sizeof(cerr)) != 0) DIE("check the --export-dense path", "%s", cerr);
+        printf("exported the model as a dense llm.c file: %s\n", a->export_dense);
+        free(flat);
+    }
+    logger_close(&r->logger);
+    dataloader_free(r->train_loader);
+    if (r->val_loader) dataloader_free(r->val_loader);
+    if (r->tokenizer) tokenizer_free(r->tokenizer);
+    free(r->inputs);
+    free(r->targets);
+    return 0;
+}
+#endif /* TRAIN_GPT2_NO_MAIN */
