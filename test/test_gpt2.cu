@@ -43,6 +43,36 @@ static void random_batch(Rng *rng, int *x, int *y, int n, int V) {
     for (int i = 0; i < n; i++) { x[i] = (int)rng_below(rng, V); y[i] = (int)rng_below(rng, V); }
 }
 
+/* With GPT2_DUMP_DIR set, write the model, batch and both gradients for the
+ * PyTorch reference check (dev/torch_gpt2.py check DIR). */
+static void dump_for_torch(const char *tag, GPT2Cpu *c, const int *x, const int *y, double cpu_loss, double gpu_loss,
+                           const float *gpu_grads) {
+    const char *dir = getenv("GPT2_DUMP_DIR");
+    if (!dir) return;
+    char path[1024], err[CKPT_ERR_LEN];
+    float *flat = (float *)malloc_check(sizeof(float) * c->P.total);
+    gpt2_cpu_get_flat_f32(c, c->params, flat);
+    snprintf(path, sizeof(path), "%s/%s_model.bin", dir, tag);
+    if (model_file_write(path, &c->config, c->layouts, flat, err, sizeof(err)) != 0) { printf("%s\n", err); exit(1); }
+    snprintf(path, sizeof(path), "%s/%s_batch.bin", dir, tag);
+    FILE *f = fopen_check(path, "wb", "");
+    int bt[2] = {TB, TT};
+    fwrite_check(bt, sizeof(int), 2, f, path);
+    fwrite_check(x, sizeof(int), TB * TT, f, path);
+    fwrite_check(y, sizeof(int), TB * TT, f, path);
+    fclose(f);
+    for (int who = 0; who < 2; who++) {
+        snprintf(path, sizeof(path), "%s/%s_%s_grads.bin", dir, tag, who ? "gpu" : "cpu");
+        f = fopen_check(path, "wb", "");
+        float l = (float)(who ? gpu_loss : cpu_loss);
+        fwrite_check(&l, sizeof(float), 1, f, path);
+        if (who) fwrite_check(gpu_grads, sizeof(float), c->P.total, f, path);
+        else { gpt2_cpu_get_flat_f32(c, c->grads, flat); fwrite_check(flat, sizeof(float), c->P.total, f, path); }
+        fclose(f);
+    }
+    free(flat);
+}
+
 /* one forward/backward on both; compare loss, logits and each gradient region */
 static void compare_one_step(GPT2 *g, GPT2Cpu *c, const int *x, const int *y, const char *what) {
     const GPT2Config *cfg = &g->p.config;
@@ -83,15 +113,19 @@ static void compare_one_step(GPT2 *g, GPT2Cpu *c, const int *x, const int *y, co
         EXPECT(e < 5e-2, "%s: grad of sparse matrix %d rel L2 error %.3g", what, m, e);
     }
     printf("%s: every gradient tensor within rel L2 %.2e of the CPU (limit 5e-2)\n", what, worst);
+    dump_for_torch(g->p.P.sparse ? "sparse" : "dense", c, x, y, cpu_loss, gpu_loss, gg);
     free(logits); free(cl); free(gl); free(gg);
 }
 
-static int masks_equal(const GPT2 *g, const GPT2Cpu *c) {
-    if (!g->p.layouts) return 1;
+/* number of grid blocks whose mask differs between the two models */
+static int mask_differences(const GPT2 *g, const GPT2Cpu *c) {
+    if (!g->p.layouts) return 0;
+    int diff = 0;
     for (int m = 0; m < g->p.P.num_sparse; m++)
-        if (memcmp(g->p.layouts[m].mask, c->layouts[m].mask, bsr_num_grid_blocks(&g->p.layouts[m])) != 0) return 0;
-    return 1;
+        for (int i = 0; i < bsr_num_grid_blocks(&g->p.layouts[m]); i++) diff += g->p.layouts[m].mask[i] != c->layouts[m].mask[i];
+    return diff;
 }
+static int masks_equal(const GPT2 *g, const GPT2Cpu *c) { return mask_differences(g, c) == 0; }
 
 /* one optimizer step on the GPU model (grad clip 1.0, lr 1e-3, wd 0.1) */
 static double gpu_step(GPT2 *g, const int *x, const int *y, int t) {
@@ -116,10 +150,32 @@ static double cpu_step(GPT2Cpu *c, const int *x, const int *y, int t) {
     return loss;
 }
 
-/* a dense flat vector with the sparse layout packed in when block > 0 */
-static float *initial_flat(const GPT2Config *cfg, int block, BsrLayout **layouts_out) {
+/* a dense flat vector with the sparse layout packed in when block > 0. With
+ * spread, every 64 x 64 block of the MLP weights is scaled by a factor in
+ * [0.5, 1.5]: block scores then differ by far more than the bf16-vs-fp32 drift
+ * of a few training steps, so both trainers must pick the same masks (with the
+ * plain init all block norms lie within ~1% and near-ties may flip). */
+static float *initial_flat(const GPT2Config *cfg, int block, BsrLayout **layouts_out, int spread) {
     float *dense = (float *)malloc_check(sizeof(float) * gpt2_num_dense_params(cfg));
     gpt2_random_init_dense(cfg, 7, dense);
+    if (spread) {
+        ParamLayout P;
+        param_layout_init(&P, cfg, NULL, 0);
+        Rng rng;
+        rng_seed(&rng, 99);
+        for (int m = 0; m < 2 * cfg->num_layers; m++) {
+            int rows, cols;
+            gpt2_sparse_matrix_shape(cfg, m, &rows, &cols);
+            float *w = dense + P.tensor_offset[m % 2 == 0 ? P_FCW : P_FCPROJW] + (size_t)(m / 2) * rows * cols;
+            for (int br = 0; br < rows / 64; br++)
+                for (int bc = 0; bc < cols / 64; bc++) {
+                    float f = 0.5f + rng_uniform_f32(&rng);
+                    for (int i = 0; i < 64; i++)
+                        for (int j = 0; j < 64; j++) w[(size_t)(br * 64 + i) * cols + bc * 64 + j] *= f;
+                }
+        }
+        param_layout_free(&P);
+    }
     *layouts_out = NULL;
     if (!block) return dense;
     char err[256];
@@ -149,7 +205,7 @@ int main(void) {
     /* 1. one step, dense and 50% sparse */
     for (int block = 0; block <= 64; block += 64) {
         BsrLayout *lay;
-        float *flat = initial_flat(&cfg, block, &lay);
+        float *flat = initial_flat(&cfg, block, &lay, 0);
         GPT2 g;
         GPT2Cpu c;
         gpt2_init(&g, &cfg, block, NULL, flat, TB, TT, 1);
@@ -177,7 +233,7 @@ int main(void) {
     /* 2. ten steps with two prune events; 3. resume from a snapshot after step 5 */
     {
         BsrLayout *lay;
-        float *flat = initial_flat(&cfg, 64, &lay);
+        float *flat = initial_flat(&cfg, 64, &lay, 1);
         GPT2 g;
         GPT2Cpu c;
         gpt2_init(&g, &cfg, 64, NULL, flat, TB, TT, 0);
@@ -206,7 +262,7 @@ int main(void) {
             }
             int pg = gpt2_prune(&g, &S, s, BSR_SCORE_L2, 0), pc = gpt2_cpu_prune(&c, &S, s, BSR_SCORE_L2, 0);
             EXPECT(pg == pc, "step %d: prune event on GPU %d, CPU %d", s, pg, pc);
-            EXPECT(masks_equal(&g, &c), "step %d: masks differ after the update", s);
+            EXPECT(masks_equal(&g, &c), "step %d: %d mask blocks differ after the update", s, mask_differences(&g, &c));
             prunes += pg;
             gpu_loss[s] = gpu_step(&g, xs[s], ys[s], s + 1);
             cpu_loss[s] = cpu_step(&c, xs[s], ys[s], s + 1);
@@ -241,7 +297,7 @@ int main(void) {
     /* 4. gradient accumulation: 4 micro-steps of B/4 vs one step of B (dense) */
     {
         BsrLayout *lay;
-        float *flat = initial_flat(&cfg, 0, &lay);
+        float *flat = initial_flat(&cfg, 0, &lay, 0);
         GPT2 big, small;
         gpt2_init(&big, &cfg, 0, NULL, flat, TB, TT, 0);
         gpt2_init(&small, &cfg, 0, NULL, flat, TB / 4, TT, 0);
