@@ -65,6 +65,16 @@ int main(int argc, char **argv)
     TIME("attention_backward (2.5x fwd flops)", 2.5 * fl_att, 0,
          attention_backward(dqkv, scr, dout, qkv, out, lse, B, T, C, NH, st));
 
+    if (attention_cudnn_available()) {
+        AttentionCudnn *cd = attention_cudnn_create(1), *cn = attention_cudnn_create(0);
+        TIME("cudnn attention_forward", fl_att, 0, attention_forward_cudnn(cd, out, lse, qkv, B, T, C, NH, st));
+        TIME("cudnn attention_backward determ.", 2.5 * fl_att, 0,
+             attention_backward_cudnn(cd, dqkv, dout, qkv, out, lse, B, T, C, NH, st));
+        TIME("cudnn attention_backward nondet.", 2.5 * fl_att, 0,
+             attention_backward_cudnn(cn, dqkv, dout, qkv, out, lse, B, T, C, NH, st));
+        attention_cudnn_destroy(cd);
+        attention_cudnn_destroy(cn);
+    }
     bf16 *x = rand_dev((long)N * C, 3, 1.0f), *w = rand_dev((long)4 * C * C, 4, 0.05f), *bias = rand_dev(4 * C, 5, 0.1f);
     bf16 *h, *pre, *dh, *dw, *db;
     CUDA_CHECK(cudaMalloc(&h, (long)N * 4 * C * 2));

@@ -20,4 +20,21 @@ long attention_backward_scratch_floats(int B, int T, int NH);
  * out and lse. */
 void attention_backward(bf16 *dqkv, float *scratch, const bf16 *dout, const bf16 *qkv, const bf16 *out,
                         const float *lse, int B, int T, int C, int NH, cudaStream_t stream);
+
+/* ---- cuDNN path: the same operation through cuDNN's fused SDPA kernels (C++ frontend) ----------------
+ * Built when HAVE_CUDNN_FRONTEND is defined (the frontend headers on the include path, e.g. .cudnn/include
+ * from PyPI's nvidia-cudnn-frontend); otherwise attention_cudnn_available() returns 0, create returns NULL
+ * and the forward/backward die with a hint. Same layouts as above; lse is cuDNN's softmax "stats", the
+ * same quantity as attention_forward's lse, so the two paths can be mixed. Any hs that is a multiple of 8
+ * up to 128. The context owns the cuDNN handle, a workspace (grown on first use of a shape) and the
+ * compiled graphs per (B, T, NH). deterministic != 0 asks cuDNN for its deterministic backward. */
+typedef struct AttentionCudnn AttentionCudnn;
+int attention_cudnn_available(void);
+AttentionCudnn *attention_cudnn_create(int deterministic);
+void attention_cudnn_destroy(AttentionCudnn *ctx);
+void attention_forward_cudnn(AttentionCudnn *ctx, bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C,
+                             int NH, cudaStream_t stream);
+/* dqkv OVERWRITTEN */
+void attention_backward_cudnn(AttentionCudnn *ctx, bf16 *dqkv, const bf16 *dout, const bf16 *qkv, const bf16 *out,
+                              const float *lse, int B, int T, int C, int NH, cudaStream_t stream);
 #endif

@@ -395,6 +395,29 @@ static void test_attention(int B, int T, int NH)
     cmp("attention_backward dk (=)", gk, rk, n1, 2e-2);
     cmp("attention_backward dv (=)", gv, rv, n1, 2e-2);
     expect("attention_backward deterministic", bits_equal(d_dqkv, d_dqkv2, N3 * 2));
+
+    if (attention_cudnn_available()) {
+        AttentionCudnn *cd = attention_cudnn_create(1);
+        float *d_lse2 = dallocf((long)B * NH * T);
+        bf16 *d_out2 = dalloc(NC);
+        attention_forward_cudnn(cd, d_out2, d_lse2, d_qkv, B, T, C, NH, st);
+        cmp("cudnn attention_forward out", down(d_out2, NC), out, NC, 1e-2);
+        float *lse_own = downf(d_lse, (long)B * NH * T);
+        cmp("cudnn lse vs own lse (fp32)", downf(d_lse2, (long)B * NH * T), lse_own, (long)B * NH * T, 1e-5);
+        free(lse_own);
+        CUDA_CHECK(cudaMemset(d_dqkv, 0xFF, N3 * 2));
+        attention_backward_cudnn(cd, d_dqkv, d_dout, d_qkv, d_out2, d_lse2, B, T, C, NH, st);
+        attention_backward_cudnn(cd, d_dqkv2, d_dout, d_qkv, d_out2, d_lse2, B, T, C, NH, st);
+        float *g2 = down(d_dqkv, N3);
+        float *full = hzero(N3);
+        memcpy(full, dqkv, N3 * sizeof(float));
+        cmp("cudnn attention_backward dqkv (=)", g2, full, N3, 2e-2);
+        free(full);
+        expect("cudnn attention_backward deterministic", bits_equal(d_dqkv, d_dqkv2, N3 * 2));
+        attention_cudnn_destroy(cd);
+    } else {
+        printf("  (cuDNN attention not built: HAVE_CUDNN_FRONTEND undefined)\n");
+    }
 }
 
 int main(void)
