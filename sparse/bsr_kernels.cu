@@ -600,6 +600,299 @@ bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf
             }
 }
 
+/* ============================================================================ */
+/* wgmma (sm_90a) versions                                                       */
+/* ============================================================================ */
+/* Shared-memory tiles are rows of 128 bytes (64 bf16) with 16-byte chunks XOR-swizzled
+ * by (row & 7): exactly the 128B-swizzle canonical layout of wgmma, K-major when rows
+ * run over M/N (k contiguous) and MN-major when rows run over K. Tiles start on 1024-byte
+ * boundaries. Descriptor: start address, leading / stride byte offsets, swizzle 128B. For
+ * the 64-wide MN-major tiles used here only the 8-row-group stride (1024 B) matters, so it
+ * is given as both offsets. */
+__device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
+    uint64_t d = 0;
+    d |= (uint64_t)((saddr & 0x3FFFF) >> 4);
+    d |= (uint64_t)((lbo & 0x3FFFF) >> 4) << 16;
+    d |= (uint64_t)((sbo & 0x3FFFF) >> 4) << 32;
+    d |= (uint64_t)1 << 62;
+    return d;
+}
+__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void wg_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void reg_fence(float (&d)[N]) {
+#pragma unroll
+    for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+/* D[64x64] (+)= A[64x16] B[16x64]; TA/TB: 1 = operand is MN-major in shared memory */
+template <int TA, int TB>
+__device__ __forceinline__ void wgmma_64x64(float (&d)[32], uint64_t da, uint64_t db) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, %34, %35;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "l"(da), "l"(db), "n"(TA), "n"(TB));
+}
+
+/* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
+ * instructions per k16), BK = 64, per-tile CTAs, bf16-staged epilogue. */
+template <int BS, int BM, int STAGES, bool BT>
+static __global__ void __launch_bounds__(128)
+bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
+                      const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
+                      const int *__restrict__ acol, const int *__restrict__ blk, int N, int lda, int ldo, int flags) {
+    constexpr int BN = 64, BK = 64, NT = 128, MH = BM / 64;
+    constexpr int TILES_N = BS / BN, KPB = BS / BK;
+    constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2;
+    constexpr int CLD = BN + 8; /* bf16 epilogue row stride */
+    static_assert(BM * CLD * 2 <= STAGES * STAGE_BYTES, "epilogue fits");
+    extern __shared__ unsigned char smem_dyn[];
+    unsigned char *smem = (unsigned char *)(((uintptr_t)smem_dyn + 1023) & ~(uintptr_t)1023);
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int j = blockIdx.x / TILES_N, nt = blockIdx.x % TILES_N;
+    const int m0 = blockIdx.y * BM;
+    const int e0 = offsets[j], e1 = offsets[j + 1];
+    const int T = (e1 - e0) * KPB;
+
+    auto load_stage = [&](int slot, int t) {
+        const int e = e0 + t / KPB, kk = t % KPB;
+        const int ac = acol[e];
+        const int k = blk ? blk[e] : e;
+        bf16 *sA = (bf16 *)(smem + slot * STAGE_BYTES);
+        bf16 *sB = sA + BM * BK;
+        const bf16 *gA = A + (size_t)ac * BS + kk * BK;
+#pragma unroll
+        for (int it = 0; it < BM * 8 / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i >> 3, ch = i & 7;
+            const int grow = m0 + row;
+            cp_async16(smem_u32(sA + swz<8>(row, ch)), gA + (size_t)(grow < N ? grow : 0) * lda + ch * 8,
+                       grow < N ? 16 : 0);
+        }
+        const bf16 *gB = W + (size_t)k * BS * BS;
+#pragma unroll
+        for (int it = 0; it < 64 * 8 / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i >> 3, ch = i & 7;
+            const bf16 *src = BT ? gB + (size_t)(kk * BK + row) * BS + nt * BN + ch * 8
+                                 : gB + (size_t)(nt * BN + row) * BS + kk * BK + ch * 8;
+            cp_async16(smem_u32(sB + swz<8>(row, ch)), src, 16);
+        }
+    };
+
+    float acc[MH][32];
+#pragma unroll
+    for (int h = 0; h < MH; h++)
+#pragma unroll
+        for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < T) load_stage(s, s);
+        cp_async_commit();
+    }
+    for (int t = 0; t < T; t++) {
+        cp_async_wait<STAGES - 2>();
+        fence_proxy_async();
+        __syncthreads();
+        {
+            const int tn = t + STAGES - 1;
+            if (tn < T) load_stage(tn % STAGES, tn);
+            cp_async_commit();
+        }
+        const uint32_t aB = smem_u32(smem + (t % STAGES) * STAGE_BYTES), bB = aB + A_BYTES;
+        wg_fence();
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++) {
+            const uint64_t db = BT ? wg_desc(bB + ks * 2048, 1024, 1024) : wg_desc(bB + ks * 32, 16, 1024);
+#pragma unroll
+            for (int h = 0; h < MH; h++) wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
+        }
+        wg_commit();
+        wg_wait<0>();
+#pragma unroll
+        for (int h = 0; h < MH; h++) reg_fence(acc[h]);
+    }
+    cp_async_wait<0>();
+    __syncthreads();
+
+    /* epilogue: (+bias) -> bf16 tile in shared memory -> 16-byte stores (accumulate, GELU) */
+    bf16 *sC = (bf16 *)smem;
+    const int g = lane >> 2, tq = lane & 3;
+    const int colbase = j * BS + nt * BN;
+#pragma unroll
+    for (int jn = 0; jn < 8; jn++) {
+        float b0 = 0.f, b1 = 0.f;
+        if (bias) {
+            const __nv_bfloat162 b2 = *(const __nv_bfloat162 *)(bias + colbase + jn * 8 + 2 * tq);
+            b0 = __bfloat162float(b2.x);
+            b1 = __bfloat162float(b2.y);
+        }
+#pragma unroll
+        for (int h = 0; h < MH; h++) {
+            const int row = h * 64 + warp * 16 + g, col = jn * 8 + 2 * tq;
+            *(__nv_bfloat162 *)&sC[row * CLD + col] = __floats2bfloat162_rn(acc[h][4 * jn] + b0, acc[h][4 * jn + 1] + b1);
+            *(__nv_bfloat162 *)&sC[(row + 8) * CLD + col] =
+                __floats2bfloat162_rn(acc[h][4 * jn + 2] + b0, acc[h][4 * jn + 3] + b1);
+        }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int it = 0; it < BM * 8 / NT; it++) {
+        const int i = tid + it * NT;
+        const int row = i >> 3, ch = i & 7;
+        const int grow = m0 + row;
+        if (grow >= N) continue;
+        Pack8 v;
+        v.u = *(const uint4 *)&sC[row * CLD + ch * 8];
+        bf16 *dst = out + (size_t)grow * ldo + colbase + ch * 8;
+        if (flags & EPI_ACCUM) {
+            Pack8 o;
+            o.u = *(const uint4 *)dst;
+#pragma unroll
+            for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(__bfloat162float(v.h[q]) + __bfloat162float(o.h[q]));
+        }
+        if (flags & EPI_GELU) {
+            if (pre_out) *(uint4 *)(pre_out + (size_t)grow * ldo + colbase + ch * 8) = v.u;
+#pragma unroll
+            for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
+        }
+        *(uint4 *)dst = v.u;
+    }
+}
+
+/* weight gradient with wgmma (bs 64): a group of GA dY slabs x GB X slabs (see DwCfg),
+ * each slab tile [BK tokens][64] MN-major; GA*GB m64n64k16 products per k16. */
+template <int GA, int GB, int BK, int STAGES>
+static __global__ void __launch_bounds__(128)
+bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
+                    const bf16 *__restrict__ inp, const int *__restrict__ grp_a, const int *__restrict__ grp_b,
+                    const int *__restrict__ grp_k, int N, int rows, int cols, int tokens_per_split,
+                    size_t partial_stride, int accumulate) {
+    constexpr int BS = 64, NT = 128, SLAB = BK * 64 * 2, STAGE_BYTES = (GA + GB) * SLAB;
+    extern __shared__ unsigned char smem_dyn[];
+    unsigned char *smem = (unsigned char *)(((uintptr_t)smem_dyn + 1023) & ~(uintptr_t)1023);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int grp = blockIdx.x, split = blockIdx.y;
+    const int n0 = split * tokens_per_split;
+    const int n1 = min(N, n0 + tokens_per_split);
+    const int T = n1 > n0 ? (n1 - n0 + BK - 1) / BK : 0;
+    int aoff[GA], boff[GB], alive[GA], blive[GB], kk[GA * GB];
+#pragma unroll
+    for (int q = 0; q < GA * GB; q++) kk[q] = grp_k[grp * GA * GB + q];
+#pragma unroll
+    for (int a = 0; a < GA; a++) {
+        aoff[a] = grp_a[grp * GA + a] * BS;
+        alive[a] = 0;
+#pragma unroll
+        for (int b = 0; b < GB; b++) alive[a] |= kk[a * GB + b] >= 0;
+    }
+#pragma unroll
+    for (int b = 0; b < GB; b++) {
+        boff[b] = grp_b[grp * GB + b] * BS;
+        blive[b] = 0;
+#pragma unroll
+        for (int a = 0; a < GA; a++) blive[b] |= kk[a * GB + b] >= 0;
+    }
+
+    auto load_stage = [&](int slot, int t) {
+        unsigned char *st = smem + slot * STAGE_BYTES;
+        const int nb = n0 + t * BK;
+#pragma unroll
+        for (int it = 0; it < BK * 8 / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i >> 3, ch = i & 7;
+            const int n = nb + row;
+            const size_t nn = n < n1 ? n : 0;
+#pragma unroll
+            for (int a = 0; a < GA; a++) {
+                const bool ok = n < n1 && alive[a];
+                cp_async16(smem_u32((bf16 *)(st + a * SLAB) + swz<8>(row, ch)), dout + nn * rows + aoff[a] + ch * 8,
+                           ok ? 16 : 0);
+            }
+#pragma unroll
+            for (int b = 0; b < GB; b++) {
+                const bool ok = n < n1 && blive[b];
+                cp_async16(smem_u32((bf16 *)(st + (GA + b) * SLAB) + swz<8>(row, ch)),
+                           inp + nn * cols + boff[b] + ch * 8, ok ? 16 : 0);
+            }
+        }
+    };
+
+    float acc[GA * GB][32];
+#pragma unroll
+    for (int q = 0; q < GA * GB; q++)
+#pragma unroll
+        for (int i = 0; i < 32; i++) acc[q][i] = 0.f;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < T) load_stage(s, s);
+        cp_async_commit();
+    }
+    for (int t = 0; t < T; t++) {
+        cp_async_wait<STAGES - 2>();
+        fence_proxy_async();
+        __syncthreads();
+        {
+            const int tn = t + STAGES - 1;
+            if (tn < T) load_stage(tn % STAGES, tn);
+            cp_async_commit();
+        }
+        const uint32_t base = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
+        wg_fence();
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++)
+#pragma unroll
+            for (int a = 0; a < GA; a++)
+#pragma unroll
+                for (int b = 0; b < GB; b++)
+                    wgmma_64x64<1, 1>(acc[a * GB + b], wg_desc(base + a * SLAB + ks * 2048, 1024, 1024),
+                                      wg_desc(base + (GA + b) * SLAB + ks * 2048, 1024, 1024));
+        wg_commit();
+        wg_wait<0>();
+#pragma unroll
+        for (int q = 0; q < GA * GB; q++) reg_fence(acc[q]);
+    }
+    cp_async_wait<0>();
+
+    const int g = lane >> 2, tq = lane & 3;
+#pragma unroll
+    for (int q = 0; q < GA * GB; q++) {
+        const int k = kk[q];
+        if (k < 0) continue;
+        const size_t base = (size_t)k * BS * BS;
+#pragma unroll
+        for (int jn = 0; jn < 8; jn++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int row = warp * 16 + g + 8 * h, col = jn * 8 + 2 * tq;
+                float2 v = make_float2(acc[q][4 * jn + 2 * h], acc[q][4 * jn + 2 * h + 1]);
+                const size_t off = base + (size_t)row * BS + col;
+                if (partial_stride) {
+                    *(float2 *)(out_f32 + split * partial_stride + off) = v;
+                } else if (out_f32) {
+                    if (accumulate) {
+                        const float2 o = *(float2 *)(out_f32 + off);
+                        v.x += o.x;
+                        v.y += o.y;
+                    }
+                    *(float2 *)(out_f32 + off) = v;
+                } else {
+                    if (accumulate) {
+                        const __nv_bfloat162 o = *(__nv_bfloat162 *)(out_bf16 + off);
+                        v.x += __bfloat162float(o.x);
+                        v.y += __bfloat162float(o.y);
+                    }
+                    *(__nv_bfloat162 *)(out_bf16 + off) = __floats2bfloat162_rn(v.x, v.y);
+                }
+            }
+    }
+}
+
 /* out[i] (=|+=) sum_s partial[s*stride + i], s ascending; n4 = elements / 4 */
 static __global__ void bsr_split_reduce_kernel(float *out_f32, bf16 *out_bf16, const float *partial, int nsplit, size_t stride,
                                     size_t n4, int accumulate) {
@@ -837,6 +1130,22 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
 /* host: launchers                                                               */
 /* ============================================================================ */
 
+template <int BS, int BM, int STAGES, bool BT>
+static void launch_spmm_wgmma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
+                              const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
+                              int ldo, int flags, cudaStream_t stream) {
+    constexpr int SMEM = STAGES * (BM * 64 + 64 * 64) * 2 + 1024;
+    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT>;
+    static int attr_set = 0;
+    if (!attr_set) {
+        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+        attr_set = 1;
+    }
+    dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
+    kern<<<grid, 128, SMEM, stream>>>(out, pre_out, A, W, bias, offsets, acol, blk, N, lda, ldo, flags);
+    CUDA_CHECK(cudaGetLastError());
+}
+
 /* Kernel variants, selectable for tuning (bsr_tune_set); -1 = default. */
 static int g_variant[3] = {-1, -1, -1};
 extern "C" void bsr_tune_set(int op, int variant) {
@@ -898,7 +1207,9 @@ static void launch_spmm_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const b
  *   1: per-tile CTAs, BM 128, 8 warps 4x2, 3 stages   | BM 128 BN 64, 8 warps 4x2
  *   2: per-tile CTAs, BM 64, 4 warps 2x2, 4 stages    | BM 64 BN 128, 8 warps 2x4
  *   3: persistent, BM 128, 4 warps 2x2, 4 stages      | BM 128 BN 128, 8 warps 2x4, 3 stages
- *   4: persistent, BM 256, 8 warps 4x2, 4 stages      | BM 256 BN 64, 8 warps 4x2 */
+ *   4: persistent, BM 256, 8 warps 4x2, 4 stages      | BM 256 BN 64, 8 warps 4x2
+ *   5: wgmma, one warpgroup, BM 128 x BN 64, 3 stages (both block sizes)
+ *   6: wgmma, BM 128, 4 stages;  7: wgmma, BM 64, 4 stages */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
@@ -911,6 +1222,9 @@ static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const b
         case 2: launch_spmm<64, 64, 64, 64, 2, 2, 4, BT>(SPMM_ARGS); break;
         case 3: launch_spmm_persist<64, 128, 64, 64, 2, 2, 4, BT>(SPMM_ARGS); break;
         case 4: launch_spmm_persist<64, 256, 64, 64, 4, 2, 4, BT>(SPMM_ARGS); break;
+        case 5: launch_spmm_wgmma<64, 128, 3, BT>(SPMM_ARGS); break;
+        case 6: launch_spmm_wgmma<64, 128, 4, BT>(SPMM_ARGS); break;
+        case 7: launch_spmm_wgmma<64, 64, 4, BT>(SPMM_ARGS); break;
         default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
         }
     } else {
@@ -919,6 +1233,9 @@ static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const b
         case 2: launch_spmm<128, 64, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         case 3: launch_spmm_persist<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         case 4: launch_spmm_persist<128, 256, 64, 64, 4, 2, 4, BT>(SPMM_ARGS); break;
+        case 5: launch_spmm_wgmma<128, 128, 3, BT>(SPMM_ARGS); break;
+        case 6: launch_spmm_wgmma<128, 128, 4, BT>(SPMM_ARGS); break;
+        case 7: launch_spmm_wgmma<128, 64, 4, BT>(SPMM_ARGS); break;
         default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         }
     }
@@ -969,12 +1286,15 @@ static int dw_ctas_per_sm(void) {
 /* which grouping the weight gradient uses for this layout: 0 single blocks, 1 by column, 2 by row */
 static int dw_mode(const BsrDeviceLayout *L) {
     if (L->bs != 64) return 0;
-    /* variants: 0 single blocks, 1 column groups, 2 row groups, 3 / default: fewer groups */
-    if (g_variant[2] == 0) return 0;
-    if (g_variant[2] == 1) return 1;
-    if (g_variant[2] == 2) return 2;
+    /* variants: 0 single blocks, 1 column groups, 2 row groups (mma.sync); 4, 5, 6 the same
+     * with wgmma; 3 / default: fewer groups, mma.sync */
+    const int v = g_variant[2] >= 4 ? g_variant[2] - 4 : g_variant[2];
+    if (v == 0) return 0;
+    if (v == 1) return 1;
+    if (v == 2) return 2;
     return L->dw_ngroups_col <= L->dw_ngroups_row ? 1 : 2;
 }
+static int dw_use_wgmma(const BsrDeviceLayout *L) { return L->bs == 64 && g_variant[2] >= 4; }
 static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
     return mode == 0 ? L->nnz : mode == 1 ? L->dw_ngroups_col : L->dw_ngroups_row;
 }
@@ -983,7 +1303,7 @@ static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
 static int dw_nsplit(const BsrDeviceLayout *L, int N) {
     if (L->nnz <= 0) return 1;
     const int mode = dw_mode(L);
-    const int per_sm = L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
+    const int per_sm = dw_use_wgmma(L) ? 2 : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
                        : mode == 0 ? dw_ctas_per_sm<DW_ONE64>()
                        : mode == 1 ? dw_ctas_per_sm<DW_COL64>() : dw_ctas_per_sm<DW_ROW64>();
     const int ng = dw_ngroups(L, mode);
@@ -1016,9 +1336,36 @@ static void launch_dw(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf
     CUDA_CHECK(cudaGetLastError());
 }
 
+template <int GA, int GB, int BK, int STAGES>
+static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp,
+                            const BsrDeviceLayout *L, int mode, int N, int nsplit, int tps, size_t pstride,
+                            int accumulate, cudaStream_t stream) {
+    constexpr int SMEM = STAGES * (GA + GB) * BK * 64 * 2 + 1024;
+    auto kern = bsr_dw_wgmma_kernel<GA, GB, BK, STAGES>;
+    static int attr_set = 0;
+    if (!attr_set) {
+        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+        attr_set = 1;
+    }
+    const int *ga, *gb, *gk;
+    if (mode == 0) { ga = L->blk_rows; gb = L->col_indices; gk = L->dw_iota; }
+    else if (mode == 1) { ga = L->dw_col_a; gb = L->dw_col_b; gk = L->dw_col_k; }
+    else { ga = L->dw_row_a; gb = L->dw_row_b; gk = L->dw_row_k; }
+    dim3 grid(dw_ngroups(L, mode), nsplit);
+    kern<<<grid, 128, SMEM, stream>>>(out_f32, out_bf16, dout, inp, ga, gb, gk, N, L->rows, L->cols, tps, pstride,
+                                      accumulate);
+    CUDA_CHECK(cudaGetLastError());
+}
+
 static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
                            int ns, int tps, size_t pstride, int accumulate, cudaStream_t stream) {
     const int mode = dw_mode(L);
+    if (dw_use_wgmma(L)) {
+        if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 1) launch_dw_wgmma<4, 1, 32, 4>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+        else launch_dw_wgmma<1, 4, 32, 4>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
+        return;
+    }
     if (L->bs != 64) launch_dw<DW_ONE128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
     else if (mode == 0) launch_dw<DW_ONE64>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
     else if (mode == 1) launch_dw<DW_COL64>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
