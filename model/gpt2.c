@@ -220,23 +220,32 @@ void gpt2_flat_sparse_to_dense(const GPT2Config *c, const BsrLayout *layouts, co
 void gpt2_random_init_dense(const GPT2Config *c, uint64_t seed, float *dense) {
     ParamLayout P;
     param_layout_init(&P, c, NULL, 0);
-    Rng rng;
-    rng_seed(&rng, seed);
     const double std = 0.02, resid_std = 0.02 / sqrt(2.0 * c->num_layers);
+    /* Every tensor is drawn in chunks of 2^20 values, chunk k of tensor t from its
+     * own stream seeded by (seed, t, k): deterministic for any thread count, and
+     * parallel, which matters for d48's 1.5B values. */
+    const size_t chunk = (size_t)1 << 20;
     for (int t = 0; t < GPT2_NUM_PARAM_TENSORS; t++) {
         float *p = dense + P.tensor_offset[t];
-        size_t n = P.tensor_size[t];
-        if (t == P_LN1W || t == P_LN2W || t == P_LNFW) {
-            for (size_t i = 0; i < n; i++) p[i] = 1.0f;
-        } else if (t == P_LN1B || t == P_LN2B || t == P_LNFB || t == P_QKVB || t == P_ATTPROJB || t == P_FCB || t == P_FCPROJB) {
-            for (size_t i = 0; i < n; i++) p[i] = 0.0f;
-        } else {
-            double s = (t == P_ATTPROJW || t == P_FCPROJW) ? resid_std : std;
-            for (size_t i = 0; i < n; i++) p[i] = (float)(s * rng_normal(&rng));
-            if (t == P_WTE) {
-                /* padded vocabulary rows never see a token; keep them zero as llm.c does */
-                for (size_t i = (size_t)c->vocab_size * c->channels; i < n; i++) p[i] = 0.0f;
+        const size_t n = P.tensor_size[t];
+        int ones = t == P_LN1W || t == P_LN2W || t == P_LNFW;
+        int zeros = t == P_LN1B || t == P_LN2B || t == P_LNFB || t == P_QKVB || t == P_ATTPROJB || t == P_FCB || t == P_FCPROJB;
+        double s = (t == P_ATTPROJW || t == P_FCPROJW) ? resid_std : std;
+        long nchunks = (long)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+        for (long k = 0; k < nchunks; k++) {
+            size_t lo = (size_t)k * chunk, hi = lo + chunk < n ? lo + chunk : n;
+            if (ones || zeros) {
+                for (size_t i = lo; i < hi; i++) p[i] = ones ? 1.0f : 0.0f;
+                continue;
             }
+            Rng rng;
+            rng_seed(&rng, seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(t + 1)) ^ ((uint64_t)k << 32));
+            for (size_t i = lo; i < hi; i++) p[i] = (float)(s * rng_normal(&rng));
+        }
+        if (t == P_WTE) {
+            /* padded vocabulary rows never see a token; keep them zero as llm.c does */
+            for (size_t i = (size_t)c->vocab_size * c->channels; i < n; i++) p[i] = 0.0f;
         }
     }
     param_layout_free(&P);
