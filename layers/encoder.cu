@@ -48,6 +48,8 @@ __global__ void encoder_backward_wte_kernel(bf16 *dwte, const bf16 *dout, const 
     bf16 *g = dwte + (long)tok[k] * C;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float acc = 0.0f;
+        /* frequent tokens have long buckets: keep several independent loads in flight */
+#pragma unroll 8
         for (int s = s0; s < s1; s++) acc += __bfloat162float(dout[(long)pos[s] * C + c]);
         g[c] = __float2bfloat16_rn(__bfloat162float(g[c]) + acc);
     }

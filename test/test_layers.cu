@@ -163,10 +163,9 @@ static void test_encoder(void)
 }
 
 /* ---------------------------------------------------------------- layernorm */
-static void test_layernorm(void)
+static void test_layernorm(int N, int C)
 {
-    printf("layernorm\n");
-    int N = 1000, C = 768; /* N not a multiple of the chunk size */
+    printf("layernorm N=%d C=%d\n", N, C);
     long NC = (long)N * C;
     float *a = hrand(NC, 2), *b = hrand(NC, 2), *w = hrand(C, 1), *bi = hrand(C, 1);
     /* the residual as the GPU rounds it */
@@ -435,7 +434,9 @@ int main(void)
     MatmulContext ctx;
     matmul_context_init(&ctx, 0);
     test_encoder();
-    test_layernorm();
+    test_layernorm(1000, 768); /* N not a multiple of the chunk sizes */
+    test_layernorm(77, 1600);  /* GPT-2 1.5B width */
+    test_layernorm(300, 2560); /* wider than the fused kernel: two-kernel path */
     test_matmul(&ctx);
     test_gelu();
     test_classifier();
