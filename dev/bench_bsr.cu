@@ -431,10 +431,10 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     if (!validate_dw(c, "xover dW", c->dwf, NULL, nvb, vb)) valid[K_XO_DW] = 0;
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
     if (g_variants) {
-        for (int v = 0; v < 8; v++) {
+        for (int v = 0; v < 10; v++) {
             bsr_tune_set(BSR_OP_FWD, v);
             bsr_tune_set(BSR_OP_DINP, v);
-            bsr_tune_set(BSR_OP_DW, v < 7 ? v : 4);
+            bsr_tune_set(BSR_OP_DW, v <= 8 ? v : -1);
             CUDA_CHECK(cudaMemset(c->y, 0xff, ny * 2));
             run_k(c, K_SP_FWD, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
@@ -449,8 +449,8 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
             const int okw = validate_dw(c, "variant dW", c->dwf, NULL, nvb, vb);
             const float tf = okf ? time_k(c, K_SP_FWD, reps) : NAN, tx = okx ? time_k(c, K_SP_DX, reps) : NAN;
             const float tw = okw ? time_k(c, K_SP_DW, reps) : NAN;
-            printf("  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v < 7 ? v : 4, tf, tx, tw);
-            if (g_out) fprintf(g_out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v < 7 ? v : 4, tf, tx, tw);
+            printf("  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v <= 8 ? v : -1, tf, tx, tw);
+            if (g_out) fprintf(g_out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v <= 8 ? v : -1, tf, tx, tw);
         }
         bsr_tune_set(BSR_OP_FWD, -1);
         bsr_tune_set(BSR_OP_DINP, -1);

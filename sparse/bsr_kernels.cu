@@ -639,7 +639,7 @@ __device__ __forceinline__ void wgmma_64x64(float (&d)[32], uint64_t da, uint64_
 
 /* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
  * instructions per k16), BK = 64, per-tile CTAs, bf16-staged epilogue. */
-template <int BS, int BM, int STAGES, bool BT>
+template <int BS, int BM, int STAGES, bool BT, bool WGP>
 static __global__ void __launch_bounds__(128)
 bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
                       const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
@@ -690,17 +690,20 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
 #pragma unroll
         for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
 
+    /* WGP: one wgmma group stays in flight; prefetch distance STAGES-2 so that the slot being
+     * refilled was read by wgmmas that every warp has waited for before the barrier. */
+    constexpr int PF = WGP ? STAGES - 2 : STAGES - 1;
 #pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
+    for (int s = 0; s < PF; s++) {
         if (s < T) load_stage(s, s);
         cp_async_commit();
     }
     for (int t = 0; t < T; t++) {
-        cp_async_wait<STAGES - 2>();
+        cp_async_wait<PF - 1>();
         fence_proxy_async();
         __syncthreads();
         {
-            const int tn = t + STAGES - 1;
+            const int tn = t + PF;
             if (tn < T) load_stage(tn % STAGES, tn);
             cp_async_commit();
         }
@@ -713,10 +716,12 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
             for (int h = 0; h < MH; h++) wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
         }
         wg_commit();
-        wg_wait<0>();
-#pragma unroll
-        for (int h = 0; h < MH; h++) reg_fence(acc[h]);
+        if (WGP) wg_wait<1>();
+        else wg_wait<0>();
     }
+    wg_wait<0>();
+#pragma unroll
+    for (int h = 0; h < MH; h++) reg_fence(acc[h]);
     cp_async_wait<0>();
     __syncthreads();
 
@@ -767,7 +772,7 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
 
 /* weight gradient with wgmma (bs 64): a group of GA dY slabs x GB X slabs (see DwCfg),
  * each slab tile [BK tokens][64] MN-major; GA*GB m64n64k16 products per k16. */
-template <int GA, int GB, int BK, int STAGES>
+template <int GA, int GB, int BK, int STAGES, bool WGP, int OBS>
 static __global__ void __launch_bounds__(128)
 bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
                     const bf16 *__restrict__ inp, const int *__restrict__ grp_a, const int *__restrict__ grp_b,
@@ -781,22 +786,35 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
     const int n0 = split * tokens_per_split;
     const int n1 = min(N, n0 + tokens_per_split);
     const int T = n1 > n0 ? (n1 - n0 + BK - 1) / BK : 0;
+    /* OBS 128: one 128x128 block computed as 2x2 sub-tiles of 64 (GA = GB = 2); the group
+     * arrays are those of single blocks (grp_a = block row, grp_b = block column, grp_k = k). */
+    static_assert(OBS == 64 || (GA == 2 && GB == 2), "OBS 128 needs GA = GB = 2");
     int aoff[GA], boff[GB], alive[GA], blive[GB], kk[GA * GB];
+    if (OBS == 128) {
+        const int k = grp_k[grp];
 #pragma unroll
-    for (int q = 0; q < GA * GB; q++) kk[q] = grp_k[grp * GA * GB + q];
+        for (int q = 0; q < GA * GB; q++) kk[q] = k;
 #pragma unroll
-    for (int a = 0; a < GA; a++) {
-        aoff[a] = grp_a[grp * GA + a] * BS;
-        alive[a] = 0;
+        for (int a = 0; a < GA; a++) { aoff[a] = grp_a[grp] * 128 + a * 64; alive[a] = 1; }
 #pragma unroll
-        for (int b = 0; b < GB; b++) alive[a] |= kk[a * GB + b] >= 0;
-    }
+        for (int b = 0; b < GB; b++) { boff[b] = grp_b[grp] * 128 + b * 64; blive[b] = 1; }
+    } else {
 #pragma unroll
-    for (int b = 0; b < GB; b++) {
-        boff[b] = grp_b[grp * GB + b] * BS;
-        blive[b] = 0;
+        for (int q = 0; q < GA * GB; q++) kk[q] = grp_k[grp * GA * GB + q];
 #pragma unroll
-        for (int a = 0; a < GA; a++) blive[b] |= kk[a * GB + b] >= 0;
+        for (int a = 0; a < GA; a++) {
+            aoff[a] = grp_a[grp * GA + a] * BS;
+            alive[a] = 0;
+#pragma unroll
+            for (int b = 0; b < GB; b++) alive[a] |= kk[a * GB + b] >= 0;
+        }
+#pragma unroll
+        for (int b = 0; b < GB; b++) {
+            boff[b] = grp_b[grp * GB + b] * BS;
+            blive[b] = 0;
+#pragma unroll
+            for (int a = 0; a < GA; a++) blive[b] |= kk[a * GB + b] >= 0;
+        }
     }
 
     auto load_stage = [&](int slot, int t) {
@@ -828,17 +846,18 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
     for (int q = 0; q < GA * GB; q++)
 #pragma unroll
         for (int i = 0; i < 32; i++) acc[q][i] = 0.f;
+    constexpr int PF = WGP ? STAGES - 2 : STAGES - 1;
 #pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
+    for (int s = 0; s < PF; s++) {
         if (s < T) load_stage(s, s);
         cp_async_commit();
     }
     for (int t = 0; t < T; t++) {
-        cp_async_wait<STAGES - 2>();
+        cp_async_wait<PF - 1>();
         fence_proxy_async();
         __syncthreads();
         {
-            const int tn = t + STAGES - 1;
+            const int tn = t + PF;
             if (tn < T) load_stage(tn % STAGES, tn);
             cp_async_commit();
         }
@@ -853,10 +872,12 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
                     wgmma_64x64<1, 1>(acc[a * GB + b], wg_desc(base + a * SLAB + ks * 2048, 1024, 1024),
                                       wg_desc(base + (GA + b) * SLAB + ks * 2048, 1024, 1024));
         wg_commit();
-        wg_wait<0>();
-#pragma unroll
-        for (int q = 0; q < GA * GB; q++) reg_fence(acc[q]);
+        if (WGP) wg_wait<1>();
+        else wg_wait<0>();
     }
+    wg_wait<0>();
+#pragma unroll
+    for (int q = 0; q < GA * GB; q++) reg_fence(acc[q]);
     cp_async_wait<0>();
 
     const int g = lane >> 2, tq = lane & 3;
@@ -864,14 +885,15 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
     for (int q = 0; q < GA * GB; q++) {
         const int k = kk[q];
         if (k < 0) continue;
-        const size_t base = (size_t)k * BS * BS;
+        const size_t base = (size_t)k * OBS * OBS;
+        const int r0 = OBS == 128 ? (q / GB) * 64 : 0, c0 = OBS == 128 ? (q % GB) * 64 : 0;
 #pragma unroll
         for (int jn = 0; jn < 8; jn++)
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                const int row = warp * 16 + g + 8 * h, col = jn * 8 + 2 * tq;
+                const int row = r0 + warp * 16 + g + 8 * h, col = c0 + jn * 8 + 2 * tq;
                 float2 v = make_float2(acc[q][4 * jn + 2 * h], acc[q][4 * jn + 2 * h + 1]);
-                const size_t off = base + (size_t)row * BS + col;
+                const size_t off = base + (size_t)row * OBS + col;
                 if (partial_stride) {
                     *(float2 *)(out_f32 + split * partial_stride + off) = v;
                 } else if (out_f32) {
@@ -1130,12 +1152,12 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
 /* host: launchers                                                               */
 /* ============================================================================ */
 
-template <int BS, int BM, int STAGES, bool BT>
+template <int BS, int BM, int STAGES, bool BT, bool WGP = false>
 static void launch_spmm_wgmma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                               const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                               int ldo, int flags, cudaStream_t stream) {
     constexpr int SMEM = STAGES * (BM * 64 + 64 * 64) * 2 + 1024;
-    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT>;
+    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT, WGP>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1209,13 +1231,14 @@ static void launch_spmm_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const b
  *   3: persistent, BM 128, 4 warps 2x2, 4 stages      | BM 128 BN 128, 8 warps 2x4, 3 stages
  *   4: persistent, BM 256, 8 warps 4x2, 4 stages      | BM 256 BN 64, 8 warps 4x2
  *   5: wgmma, one warpgroup, BM 128 x BN 64, 3 stages (both block sizes)
- *   6: wgmma, BM 128, 4 stages;  7: wgmma, BM 64, 4 stages */
+ *   6: wgmma, BM 128, 4 stages;  7: wgmma, BM 64, 4 stages
+ *   8: wgmma, BM 128, 4 stages, one wgmma group in flight; 9: same with 3 stages */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
                           int N, int lda, int ldo, int flags, cudaStream_t st) {
-    if (variant < 0) variant = 0;
+    if (variant < 0) variant = 5;
     if (bs == 64) {
         switch (variant) {
         case 1: launch_spmm<64, 128, 64, 64, 4, 2, 3, BT>(SPMM_ARGS); break;
@@ -1225,6 +1248,8 @@ static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const b
         case 5: launch_spmm_wgmma<64, 128, 3, BT>(SPMM_ARGS); break;
         case 6: launch_spmm_wgmma<64, 128, 4, BT>(SPMM_ARGS); break;
         case 7: launch_spmm_wgmma<64, 64, 4, BT>(SPMM_ARGS); break;
+        case 8: launch_spmm_wgmma<64, 128, 4, BT, true>(SPMM_ARGS); break;
+        case 9: launch_spmm_wgmma<64, 128, 3, BT, true>(SPMM_ARGS); break;
         default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
         }
     } else {
@@ -1236,6 +1261,8 @@ static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const b
         case 5: launch_spmm_wgmma<128, 128, 3, BT>(SPMM_ARGS); break;
         case 6: launch_spmm_wgmma<128, 128, 4, BT>(SPMM_ARGS); break;
         case 7: launch_spmm_wgmma<128, 64, 4, BT>(SPMM_ARGS); break;
+        case 8: launch_spmm_wgmma<128, 128, 4, BT, true>(SPMM_ARGS); break;
+        case 9: launch_spmm_wgmma<128, 128, 3, BT, true>(SPMM_ARGS); break;
         default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         }
     }
@@ -1286,15 +1313,19 @@ static int dw_ctas_per_sm(void) {
 /* which grouping the weight gradient uses for this layout: 0 single blocks, 1 by column, 2 by row */
 static int dw_mode(const BsrDeviceLayout *L) {
     if (L->bs != 64) return 0;
-    /* variants: 0 single blocks, 1 column groups, 2 row groups (mma.sync); 4, 5, 6 the same
-     * with wgmma; 3 / default: fewer groups, mma.sync */
-    const int v = g_variant[2] >= 4 ? g_variant[2] - 4 : g_variant[2];
+    /* variants: 0 single blocks, 1 column groups, 2 row groups (mma.sync); 3 fewer groups
+     * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
+     * 8 wgmma single, 5 stages; default (-1): wgmma single (bs 128: 2x2 sub-tiles) */
+    const int v = g_variant[2] < 0 ? 0 : g_variant[2] >= 7 ? 0 : g_variant[2] >= 4 ? g_variant[2] - 4 : g_variant[2];
     if (v == 0) return 0;
     if (v == 1) return 1;
     if (v == 2) return 2;
     return L->dw_ngroups_col <= L->dw_ngroups_row ? 1 : 2;
 }
-static int dw_use_wgmma(const BsrDeviceLayout *L) { return L->bs == 64 && g_variant[2] >= 4; }
+static int dw_use_wgmma(const BsrDeviceLayout *L) {
+    if (L->bs == 128) return g_variant[2] >= 4 || g_variant[2] < 0;
+    return g_variant[2] >= 4 || g_variant[2] < 0;
+}
 static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
     return mode == 0 ? L->nnz : mode == 1 ? L->dw_ngroups_col : L->dw_ngroups_row;
 }
@@ -1336,12 +1367,12 @@ static void launch_dw(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf
     CUDA_CHECK(cudaGetLastError());
 }
 
-template <int GA, int GB, int BK, int STAGES>
+template <int GA, int GB, int BK, int STAGES, bool WGP = true, int OBS = 64>
 static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp,
                             const BsrDeviceLayout *L, int mode, int N, int nsplit, int tps, size_t pstride,
                             int accumulate, cudaStream_t stream) {
     constexpr int SMEM = STAGES * (GA + GB) * BK * 64 * 2 + 1024;
-    auto kern = bsr_dw_wgmma_kernel<GA, GB, BK, STAGES>;
+    auto kern = bsr_dw_wgmma_kernel<GA, GB, BK, STAGES, WGP, OBS>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1361,7 +1392,10 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
                            int ns, int tps, size_t pstride, int accumulate, cudaStream_t stream) {
     const int mode = dw_mode(L);
     if (dw_use_wgmma(L)) {
-        if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (g_variant[2] == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (g_variant[2] == 8) launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 1) launch_dw_wgmma<4, 1, 32, 4>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
         else launch_dw_wgmma<1, 4, 32, 4>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
         return;

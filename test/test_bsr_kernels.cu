@@ -251,11 +251,11 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     (void)wsb;
 
     /* ---- every kernel variant (tuning hook): forward GELU+pre, dinp accumulate, dW split fp32 */
-    for (int v = 0; v < 8; v++) {
+    for (int v = 0; v < 10; v++) {
         char what[64];
         bsr_tune_set(BSR_OP_FWD, v);
         bsr_tune_set(BSR_OP_DINP, v);
-        bsr_tune_set(BSR_OP_DW, v < 7 ? v : 4);
+        bsr_tune_set(BSR_OP_DW, v <= 8 ? v : -1);
         CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
         CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
         bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, 0);
@@ -278,7 +278,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                 bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, sc ? ctx->scratch : NULL, sc ? ctx->scratch_bytes : 0, 0);
                 CUDA_CHECK(cudaDeviceSynchronize());
                 CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
-                snprintf(what, sizeof what, "v%d dW fp32 %s", v < 7 ? v : 4, sc ? "split" : "nosplit");
+                snprintf(what, sizeof what, "v%d dW fp32 %s", v <= 8 ? v : -1, sc ? "split" : "nosplit");
                 check(what, desc, hout, dwref, nw, 0);
             }
         }
