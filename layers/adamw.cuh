@@ -17,11 +17,17 @@ void adamw_update(bf16 *params, float *master, const bf16 *grads, float *m, floa
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t, uint32_t seed,
                   cudaStream_t stream);
 
+/* The same with fp32 gradients (e.g. packed sparse weight gradients kept in fp32). */
+void adamw_update_f32grads(bf16 *params, float *master, const float *grads, float *m, float *v, long n, float lr,
+                           float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,
+                           uint32_t seed, cudaStream_t stream);
+
 /* Deterministic sum of squares: a fixed grid of GLOBAL_NORM_BLOCKS blocks (independent of the
  * device), each summing its grid-stride share of x in a fixed order into partials[block] (ADDED, so
  * several tensors can be accumulated one call after another; zero partials first). */
 #define GLOBAL_NORM_BLOCKS 512
 void global_norm_squared_accumulate(float *partials, const bf16 *x, long n, cudaStream_t stream);
+void global_norm_squared_accumulate_f32(float *partials, const float *x, long n, cudaStream_t stream);
 /* out[0] = sum of partials[0..GLOBAL_NORM_BLOCKS) in index order (the squared norm; sqrt on the host). */
 void global_norm_squared_finish(float *out, const float *partials, cudaStream_t stream);
 /* Convenience: zero partials, accumulate x, finish into out[0]. */

@@ -341,6 +341,25 @@ static void test_adamw(void)
     adamw_update(d_p2, NULL, d_g, d_m2, d_v2, n, lr, b1, b2, eps, wd, gs, 1, 99u, st);
     adamw_update_cpu(pm, g, m2, v2, n, lr, b1, b2, eps, wd, gs, 1);
     cmp("adamw without master (bf16 params, SR)", down(d_p2, n), pm, n, 5e-3);
+    /* fp32-gradient variant: same master update as the bf16 one when the grads are the same values */
+    {
+        float *d_g32, *d_master2, *d_m3, *d_v3;
+        CUDA_CHECK(cudaMalloc(&d_g32, n * 4)); CUDA_CHECK(cudaMalloc(&d_master2, n * 4));
+        CUDA_CHECK(cudaMalloc(&d_m3, n * 4)); CUDA_CHECK(cudaMalloc(&d_v3, n * 4));
+        CUDA_CHECK(cudaMemcpy(d_g32, g, n * 4, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(d_master2, p, n * 4, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemset(d_m3, 0, n * 4)); CUDA_CHECK(cudaMemset(d_v3, 0, n * 4));
+        bf16 *d_p3 = dup_dev(p, n);
+        float *pm2 = hcopy(p, n), *m4 = hzero(n), *v4 = hzero(n);
+        adamw_update_f32grads(d_p3, d_master2, d_g32, d_m3, d_v3, n, lr, b1, b2, eps, wd, gs, 1, 5u, st);
+        adamw_update_cpu(pm2, g, m4, v4, n, lr, b1, b2, eps, wd, gs, 1);
+        cmp("adamw_update_f32grads master (fp32)", downf(d_master2, n), pm2, n, 1e-6);
+        CUDA_CHECK(cudaMemset(d_m3, 0, GLOBAL_NORM_BLOCKS * 4));
+        global_norm_squared_accumulate_f32(d_m3, d_g32, n, st);
+        global_norm_squared_finish(d_v3, d_m3, st);
+        float r32 = (float)sum_squares_cpu(g, n);
+        cmp("global norm^2 of fp32 grads", downf(d_v3, 1), &r32, 1, 1e-5);
+    }
     /* global norm over two tensors */
     float *d_part, *d_out;
     CUDA_CHECK(cudaMalloc(&d_part, GLOBAL_NORM_BLOCKS * 4));
