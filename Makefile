@@ -38,18 +38,48 @@ NVCCFLAGS  += -std=c++17 $(NVCC_ARCH) -lineinfo -Xcompiler -fopenmp -Xcompiler -
               -D_POSIX_C_SOURCE=200809L --expt-relaxed-constexpr
 CUDA_LIBS  := -lcublas -lcublasLt -lcudnn -lcusparse -lgomp -lm
 HAVE_NVCC  := $(shell command -v $(NVCC) 2>/dev/null)
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(realpath $(HAVE_NVCC)))
+
+# ---------------------------------------------------------------- NCCL and MPI (multi-GPU)
+# NO_MULTI_GPU=1 builds without NCCL, NO_USE_MPI=1 without MPI (then launch with
+# -pi tcp or -pi fs); both are also picked automatically when the headers are absent.
+ifeq ($(NO_MULTI_GPU),)
+  NCCL_H := $(firstword $(wildcard /usr/include/nccl.h /usr/local/include/nccl.h $(CUDA_HOME)/include/nccl.h))
+  ifeq ($(NCCL_H),)
+    NO_MULTI_GPU := 1
+    $(info nccl.h not found: building without multi-GPU support (NO_MULTI_GPU=1))
+  endif
+endif
+ifeq ($(NO_MULTI_GPU),)
+  CUDA_LIBS += $(addprefix -L,$(wildcard $(CUDA_HOME)/lib)) -lnccl
+  ifeq ($(NO_USE_MPI),)
+    MPI_SHOW := $(shell mpicc --showme:compile 2>/dev/null) $(shell mpicc --showme:link 2>/dev/null)
+    ifeq ($(strip $(MPI_SHOW)),)
+      NO_USE_MPI := 1
+      $(info mpicc not found: building without MPI (NO_USE_MPI=1); launch several processes with -pi tcp or -pi fs)
+    else
+      NVCCFLAGS += $(filter -I%,$(MPI_SHOW))
+      CUDA_LIBS += $(filter -L% -l%,$(MPI_SHOW))
+    endif
+  endif
+else
+  NVCCFLAGS += -DNO_MULTI_GPU
+endif
+ifneq ($(NO_USE_MPI),)
+  NVCCFLAGS += -DNO_USE_MPI
+endif
 
 # ---------------------------------------------------------------- sources
 # Host library: every .c under core/, sparse/, layers/, data/. Compiled twice:
 # f32 (the trainer's `real`) and f64 (the finite-difference gradient check).
-HOST_SRC   := $(sort $(wildcard core/*.c model/*.c sparse/*.c layers/*.c data/*.c))
+HOST_SRC   := $(sort $(wildcard core/*.c model/*.c sparse/*.c layers/*.c data/*.c dist/*.c))
 HOST_F32   := $(HOST_SRC:%.c=$(BUILD)/f32/%.o)
 HOST_F64   := $(HOST_SRC:%.c=$(BUILD)/f64/%.o)
 LIB_F32    := $(BUILD)/libhost_f32.a
 LIB_F64    := $(BUILD)/libhost_f64.a
 
-# CUDA library: every .cu under layers/ and sparse/
-CU_SRC     := $(sort $(wildcard layers/*.cu sparse/*.cu))
+# CUDA library: every .cu under layers/, sparse/ and dist/
+CU_SRC     := $(sort $(wildcard layers/*.cu sparse/*.cu dist/*.cu))
 CU_OBJ     := $(CU_SRC:%.cu=$(BUILD)/cu/%.o)
 
 # Tests: test/test_*.c link the f32 host lib, test/test_*_f64.c the f64 one,

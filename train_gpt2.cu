@@ -27,6 +27,8 @@
 #include "core/utils.h"
 #include "data/dataloader.h"
 #include "data/tokenizer.h"
+#include "dist/dist.h"
+#include "dist/dist_nccl.cuh"
 #include "layers/adamw.cuh"
 #include "layers/attention.cuh"
 #include "layers/classifier.cuh"
@@ -523,6 +525,8 @@ static float *gpt2_download(const GPT2 *g, const float *dev) {
 
 typedef struct {
     TrainArgs args;
+    Dist dist;                /* data parallelism: rank, world size, NCCL */
+    int master;               /* rank 0: prints, logs, writes the model file */
     GPT2 model;
     DataLoader *train_loader, *val_loader;
     Tokenizer *tokenizer;
@@ -556,8 +560,8 @@ static double evaluate(Run *r) {
         gpt2_set_batch(g, r->inputs, r->targets);
         gpt2_forward(g, 1, 0.0f, 0);
     }
-    double sum = gpt2_take_loss_sum(g);
-    return n > 0 ? sum / ((double)n * g->B * g->T) : NAN;
+    double sum = dist_sum_host(&r->dist, gpt2_take_loss_sum(g));
+    return n > 0 ? sum / ((double)n * g->B * g->T * r->dist.env.world_size) : NAN;
 }
 
 static void sample_and_print(Run *r, int step) {
@@ -593,10 +597,13 @@ static void sample_and_print(Run *r, int step) {
     free(probs);
 }
 
+/* Every rank writes its state file, rank 0 the model file; after a barrier rank 0
+ * writes the DONE marker, so a checkpoint only counts once every rank has written. */
 static void save_checkpoint(Run *r, long step) {
     const char *dir = r->args.output_dir;
     GPT2 *g = &r->model;
     Parameters *p = &g->p;
+    const int rank = r->dist.env.rank;
     char path[1200], err[CKPT_ERR_LEN];
     CUDA_CHECK(cudaStreamSynchronize(g->stream));
     float *flat = gpt2_download(g, p->master), *mom = gpt2_download(g, p->m), *vel = gpt2_download(g, p->v);
@@ -605,17 +612,20 @@ static void save_checkpoint(Run *r, long step) {
     if (prev >= 0) snprintf(prev_note, sizeof(prev_note), "the previous checkpoint (step %ld) is intact", prev);
     else snprintf(prev_note, sizeof(prev_note), "no earlier checkpoint exists");
     const char *hint = "free disk space or fix the permissions of -o, then resume with -y 1";
+    long long model_bytes = 0;
     checkpoint_model_path(path, sizeof(path), dir, step);
-    if (model_file_write(path, &p->config, p->layouts, flat, err, sizeof(err)) != 0)
-        DIE(hint, "checkpoint at step %ld not written: %s; %s", step, err, prev_note);
-    long long model_bytes = file_size_bytes(path);
+    if (r->master) {
+        if (model_file_write(path, &p->config, p->layouts, flat, err, sizeof(err)) != 0)
+            DIE(hint, "checkpoint at step %ld not written: %s; %s", step, err, prev_note);
+        model_bytes = file_size_bytes(path);
+    }
     DataLoaderState ls;
     dataloader_get_state(r->train_loader, &ls);
     TrainState st;
     memset(&st, 0, sizeof(st));
     st.step = step;
-    st.rank = 0;
-    st.world_size = 1;
+    st.rank = rank;
+    st.world_size = r->dist.env.world_size;
     memcpy(st.rng, r->rng.s, sizeof(st.rng));
     st.schedule = r->schedule;
     st.score_kind = r->score;
@@ -631,14 +641,18 @@ static void save_checkpoint(Run *r, long step) {
     CUDA_CHECK(cudaMemcpy(pbf, p->params, sizeof(uint16_t) * p->P.total, cudaMemcpyDeviceToHost));
     st.params_bf16 = pbf;
     st.num_params_bf16 = p->P.total;
-    checkpoint_state_path(path, sizeof(path), dir, step, 0);
+    checkpoint_state_path(path, sizeof(path), dir, step, rank);
     if (state_file_write(path, &st, err, sizeof(err)) != 0) DIE(hint, "checkpoint at step %ld not written: %s; %s", step, err, prev_note);
-    if (checkpoint_write_done(dir, step, err, sizeof(err)) != 0)
-        DIE(hint, "checkpoint at step %ld not completed: %s; %s", step, err, prev_note);
-    printf("checkpoint: step %ld written to %s (model file %.1f MB)\n", step, dir, model_bytes / 1e6);
-    if (r->args.keep_checkpoints > 0 && r->args.checkpoint_every > 0) {
-        long old = step - (long)r->args.keep_checkpoints * r->args.checkpoint_every;
-        if (old > 0) checkpoint_remove(dir, old, 1);
+    dist_barrier(&r->dist, "the checkpoint barrier");
+    if (r->master) {
+        if (checkpoint_write_done(dir, step, err, sizeof(err)) != 0)
+            DIE(hint, "checkpoint at step %ld not completed: %s; %s", step, err, prev_note);
+        printf("checkpoint: step %ld written to %s (model file %.1f MB, %d state file(s))\n", step, dir, model_bytes / 1e6,
+               r->dist.env.world_size);
+        if (r->args.keep_checkpoints > 0 && r->args.checkpoint_every > 0) {
+            long old = step - (long)r->args.keep_checkpoints * r->args.checkpoint_every;
+            if (old > 0) checkpoint_remove(dir, old, r->dist.env.world_size);
+        }
     }
     free(flat); free(mom); free(vel); free(pbf);
 }
@@ -662,20 +676,24 @@ static void init_model(Run *r, TrainState *rs) {
             char path[1200];
             checkpoint_model_path(path, sizeof(path), a->output_dir, resume_step);
             if (model_file_read(path, &mf, err, sizeof(err)) != 0) DIE("resume from an earlier checkpoint or start over", "%s", err);
-            checkpoint_state_path(path, sizeof(path), a->output_dir, resume_step, 0);
+            const int rank = r->dist.env.rank, world = r->dist.env.world_size;
+            checkpoint_state_path(path, sizeof(path), a->output_dir, resume_step, rank);
+            if (!file_exists(path))
+                DIE("resume with as many processes as wrote the checkpoint", "rank %d: no state file %s in checkpoint %ld", rank,
+                    path, resume_step);
             if (state_file_read(path, rs, err, sizeof(err)) != 0) DIE("resume from an earlier checkpoint or start over", "%s", err);
-            if (rs->world_size != 1)
-                DIE("resume with the same number of processes", "checkpoint %s was written by %d processes; this run has 1", path,
-                    rs->world_size);
+            if (rs->world_size != world)
+                DIE("resume with the same number of processes (mpirun -np / -pn): changing the world size would change the data order",
+                    "checkpoint %ld was written by %d processes; this run has %d", resume_step, rs->world_size, world);
             have_file = 1;
-            printf("resume: step %ld from %s\n", resume_step, a->output_dir);
+            if (r->master) printf("resume: step %ld from %s\n", resume_step, a->output_dir);
         }
     }
     if (!have_file && file_exists(a->model_init)) {
         if (model_file_read(a->model_init, &mf, err, sizeof(err)) != 0)
             DIE("pass an llm.c or block-sparse model file, or a descriptor such as d12", "%s", err);
         have_file = 1;
-        printf("model: loaded %s (version %d)\n", a->model_init, mf.version);
+        if (r->master) printf("model: loaded %s (version %d)\n", a->model_init, mf.version);
     }
     GPT2Config cfg;
     float *flat = NULL, *owned = NULL;
@@ -692,7 +710,7 @@ static void init_model(Run *r, TrainState *rs) {
         owned = (float *)malloc_check(sizeof(float) * gpt2_num_dense_params(&cfg));
         gpt2_random_init_dense(&cfg, (uint64_t)a->seed, owned);
         flat = owned;
-        printf("model: random init of %s (seed %lld)\n", a->model_init, a->seed);
+        if (r->master) printf("model: random init of %s (seed %lld)\n", a->model_init, a->seed);
     }
     if (a->seq_len > cfg.max_seq_len)
         DIE("use a smaller -t, or a model with a longer context", "-t %d exceeds the model's max_seq_len %d", a->seq_len, cfg.max_seq_len);
@@ -737,17 +755,23 @@ static void init_model(Run *r, TrainState *rs) {
     }
 }
 
-static void select_device(void) {
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess || count == 0)
-        DIE("run on a machine with an NVIDIA GPU and driver (nvidia-smi), or train on the CPU with ./train_gpt2",
-            "no CUDA device available (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-    CUDA_CHECK(cudaSetDevice(0));
+/* Find the other processes (if any) and this process's GPU. */
+static void setup_processes(Run *r) {
+    TrainArgs *a = &r->args;
+    DistEnv env;
+    char err[512];
+    if (dist_env_resolve(&env, (DistInitMethod)dist_method_from_name(a->dist_init), a->dist_num_processes, a->dist_rank,
+                         a->dist_gpus_per_node, a->dist_server, a->dist_port, a->dist_fs_path, a->dist_timeout, err,
+                         sizeof(err)) != 0)
+        DIE("fix the -pi/-ps/-pf/-pn/-pr/-pg flags or the launcher", "%s", err);
+    dist_init(&r->dist, &env);
+    r->master = env.rank == 0;
+    if (a->zero_stage != 0) DIE("use -z 0", "ZeRO stage %d is not implemented yet", a->zero_stage);
     cudaDeviceProp prop;
-    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-    printf("device: %s, %.1f GiB, compute capability %d.%d\n", prop.name, prop.totalGlobalMem / 1073741824.0, prop.major,
-           prop.minor);
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, env.local_rank));
+    if (r->master)
+        printf("device: %s, %.1f GiB, compute capability %d.%d; %d process(es)\n", prop.name, prop.totalGlobalMem / 1073741824.0,
+               prop.major, prop.minor, env.world_size);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -759,8 +783,9 @@ int main(int argc, char **argv) {
     Run *r = &run;
     TrainArgs *a = &r->args;
     train_args_parse(a, argc, argv, TRAINER_GPU);
-    train_args_print(a, TRAINER_GPU);
-    select_device();
+    setup_processes(r);
+    const int rank = r->dist.env.rank, world = r->dist.env.world_size;
+    if (r->master) train_args_print(a, TRAINER_GPU);
 
     /* the model */
     TrainState rs;
@@ -768,35 +793,38 @@ int main(int argc, char **argv) {
     GPT2 *g = &r->model;
     const GPT2Config *c = &g->p.config;
     const int B = a->batch_size, T = a->seq_len;
-    printf("model: L=%d C=%d NH=%d V=%d maxT=%d, %zu parameters (%zu dense), %.1f MiB on the GPU\n", c->num_layers, c->channels,
-           c->num_heads, c->vocab_size, c->max_seq_len, g->p.P.total, gpt2_num_dense_params(c), g_device_bytes / 1048576.0);
+    if (r->master)
+        printf("model: L=%d C=%d NH=%d V=%d maxT=%d, %zu parameters (%zu dense), %.1f MiB on the GPU\n", c->num_layers, c->channels,
+               c->num_heads, c->vocab_size, c->max_seq_len, g->p.P.total, gpt2_num_dense_params(c), g_device_bytes / 1048576.0);
 
-    /* the data */
+    /* the data: each rank reads its own share of every shard */
     if (!pattern_matches(a->train_data))
         DIE("run `make data` for the default corpus, or pass -i with your shards", "no training shards match '%s'", a->train_data);
-    r->train_loader = dataloader_create(a->train_data, B, T, 0, 1, a->shuffle, (uint64_t)a->seed, c->vocab_size);
+    r->train_loader = dataloader_create(a->train_data, B, T, rank, world, a->shuffle, (uint64_t)a->seed, c->vocab_size);
     if (a->val_data[0]) {
-        if (pattern_matches(a->val_data)) r->val_loader = dataloader_create(a->val_data, B, T, 0, 1, 0, 0, c->vocab_size);
+        if (pattern_matches(a->val_data)) r->val_loader = dataloader_create(a->val_data, B, T, rank, world, 0, 0, c->vocab_size);
         else if (train_args_given(a, "j")) DIE("pass -j with existing shards, or -j \"\" for none", "no validation shards match '%s'", a->val_data);
-        else printf("validation: no shards match '%s', skipping validation\n", a->val_data);
+        else if (r->master) printf("validation: no shards match '%s', skipping validation\n", a->val_data);
     }
-    const int tokens_per_micro = B * T;
-    const int total = a->total_batch_size > 0 ? a->total_batch_size : tokens_per_micro;
-    if (total % tokens_per_micro != 0) DIE("make -d a multiple of B*T", "-d %d is not a multiple of B*T = %d", total, tokens_per_micro);
-    r->grad_accum_steps = total / tokens_per_micro;
+    const int total = a->total_batch_size > 0 ? a->total_batch_size : B * T * world;
+    r->grad_accum_steps = dist_grad_accum_steps(total, B, T, world);
+    if (r->grad_accum_steps < 1)
+        DIE("make -d a multiple of B*T*processes", "-d %d is not a multiple of B*T*processes = %d*%d*%d", total, B, T, world);
     long long per_epoch = dataloader_samples_per_epoch(r->train_loader) / r->grad_accum_steps;
     r->max_steps = a->max_steps > 0 ? a->max_steps : (int)per_epoch;
     if (r->max_steps < 1) DIE("use more data or a smaller -b/-t/-d", "the training data holds less than one step of %d tokens", total);
-    printf("data: %lld training tokens in %d shards; %d tokens per step (%d micro-steps); %d steps\n",
-           dataloader_num_tokens(r->train_loader), dataloader_num_shards(r->train_loader), total, r->grad_accum_steps, r->max_steps);
+    if (r->master)
+        printf("data: %lld training tokens in %d shards; %d tokens per step (%d process(es) x %d micro-steps); %d steps\n",
+               dataloader_num_tokens(r->train_loader), dataloader_num_shards(r->train_loader), total, world, r->grad_accum_steps,
+               r->max_steps);
     r->inputs = (int *)malloc_check(sizeof(int) * B * T);
     r->targets = (int *)malloc_check(sizeof(int) * B * T);
     char tok_path[1200];
     snprintf(tok_path, sizeof(tok_path), "%s", a->train_data);
     char *slash = strrchr(tok_path, '/');
     if (slash) strcpy(slash + 1, "gpt2_tokenizer.bin"); else strcpy(tok_path, "gpt2_tokenizer.bin");
-    r->tokenizer = file_exists(tok_path) ? tokenizer_load(tok_path) : NULL;
-    if (!r->tokenizer && a->sample_every > 0) printf("sampling: no tokenizer at %s, skipping samples\n", tok_path);
+    r->tokenizer = (r->master && file_exists(tok_path)) ? tokenizer_load(tok_path) : NULL;
+    if (r->master && !r->tokenizer && a->sample_every > 0) printf("sampling: no tokenizer at %s, skipping samples\n", tok_path);
 
     /* the pruning schedule */
     char err[512];
@@ -820,13 +848,17 @@ int main(int argc, char **argv) {
         state_file_free(&rs);
     }
     r->pruning = g->p.layouts && r->schedule.s_final > 0;
-    if (r->pruning)
+    if (r->pruning && r->master)
         printf("pruning: %s schedule %.3f -> %.3f over steps %d..%d, masks every %d steps, block %d, score %s, %s ranking\n",
                prune_schedule_kind_name(r->schedule.kind), r->schedule.s_init, r->schedule.s_final, r->schedule.t_start,
                r->schedule.t_end, r->schedule.every, g->p.block_size, r->score == BSR_SCORE_L1 ? "l1" : "l2",
                r->prune_global ? "global" : "per-matrix");
-    ensure_output_dir(a->output_dir);
-    logger_open(&r->logger, a->output_dir, r->start_step > 0);
+    if (g->p.layouts) /* every rank must start from the same masks */
+        dist_check_equal_u64(&r->dist, gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse), "the initial mask checksum");
+    if (world > 1 && r->master) printf("gradient all-reduce: %.1f MB per step\n", 2.0 * g->p.P.total / 1e6);
+    if (r->master) ensure_output_dir(a->output_dir);
+    dist_barrier(&r->dist, "start-up");
+    if (r->master) logger_open(&r->logger, a->output_dir, r->start_step > 0);
     const char *peak_env = getenv("BF16_PEAK_TFLOPS");
     const double peak_flops = 1e12 * (peak_env ? atof(peak_env) : DEFAULT_BF16_PEAK_TFLOPS);
     CUDA_CHECK(cudaMemsetAsync(g->a.losses, 0, sizeof(float) * B * T, g->stream));
@@ -841,7 +873,7 @@ int main(int argc, char **argv) {
         int last = step == r->max_steps;
         if (r->val_loader && ((a->val_every > 0 && step % a->val_every == 0) || last)) {
             double vl = evaluate(r);
-            printf("step %5d | val loss %.6f\n", step, vl);
+            if (r->master) printf("step %5d | val loss %.6f\n", step, vl);
             logger_val(&r->logger, step, vl);
         }
         if (r->tokenizer && a->sample_every > 0 && (step % a->sample_every == 0 || last) && step > 0) sample_and_print(r, step);
@@ -849,9 +881,11 @@ int main(int argc, char **argv) {
 
         if (r->pruning && gpt2_prune(g, &r->schedule, step, r->score, r->prune_global)) {
             r->last_prune_step = step;
-            char what[128];
+            /* masks come from identical weights with deterministic ties; prove it */
+            dist_check_equal_u64(&r->dist, gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse), "the mask checksum");
+            char what[160];
             snprintf(what, sizeof(what), "prune sparsity %.4f params %zu", parameters_sparsity(&g->p), g->p.P.total);
-            printf("step %5d | %s\n", step, what);
+            if (r->master) printf("step %5d | %s%s\n", step, what, world > 1 ? ", masks identical on every rank" : "");
             logger_event(&r->logger, step, what);
         }
         CUDA_CHECK(cudaEventRecord(ev_start, g->stream));
@@ -863,7 +897,11 @@ int main(int argc, char **argv) {
             gpt2_forward(g, 1, dloss, 1);
             gpt2_backward(g);
         }
-        double loss = gpt2_take_loss_sum(g) / ((double)B * T * r->grad_accum_steps);
+        /* average the live gradients over the ranks: the flat vector holds only
+         * live blocks, so the bytes shrink with density */
+        dist_allreduce_avg_bf16(&r->dist, g->p.grads, g->p.P.total, g->stream);
+        dist_wait(&r->dist, g->stream, "the gradient all-reduce");
+        double loss = dist_sum_host(&r->dist, gpt2_take_loss_sum(g)) / ((double)B * T * r->grad_accum_steps * world);
         float norm = gpt2_grad_norm(g);
         float scale = (a->grad_clip > 0 && norm > a->grad_clip) ? a->grad_clip / norm : 1.0f;
         float lr = lr_schedule_value(a->lr_schedule, a->learning_rate, step, a->warmup_iters, r->max_steps, a->final_lr_frac);
@@ -875,19 +913,22 @@ int main(int argc, char **argv) {
         if (step > r->start_step) { timed_ms += ms; timed_steps++; } /* the first step includes warm-up and crossover timing */
         double sp = parameters_sparsity(&g->p);
         double live_flops = gpt2_flops_per_token(c, T, &g->p.P, 1) * total, dense_flops = gpt2_flops_per_token(c, T, &g->p.P, 0) * total;
-        printf("step %5d/%d | loss %.6f | norm %.4f | lr %.2e | sparsity %.3f | %.1f ms | %.0f tok/s | MFU %.1f%% (dense-equiv %.1f%%)\n",
-               step + 1, r->max_steps, loss, norm, lr, sp, ms, total / (ms / 1000.0), 100.0 * live_flops / (ms / 1000.0) / peak_flops,
-               100.0 * dense_flops / (ms / 1000.0) / peak_flops);
+        double per_gpu = (ms / 1000.0) * peak_flops * world;
+        if (r->master)
+            printf("step %5d/%d | loss %.6f | norm %.4f | lr %.2e | sparsity %.3f | %.1f ms | %.0f tok/s | MFU %.1f%% (dense-equiv %.1f%%)\n",
+                   step + 1, r->max_steps, loss, norm, lr, sp, ms, total / (ms / 1000.0), 100.0 * live_flops / per_gpu,
+                   100.0 * dense_flops / per_gpu);
         logger_train(&r->logger, step + 1, loss, sp, lr, norm, ms);
         if (a->output_dir[0] && a->checkpoint_every > 0 && ((step + 1) % a->checkpoint_every == 0 || step + 1 == r->max_steps))
             save_checkpoint(r, step + 1);
     }
     size_t free_b, total_b;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    printf("done: %d steps in %.1f s; mean step %.2f ms (%.0f tok/s) after the first; GPU memory in use %.1f MiB\n",
-           r->max_steps - r->start_step, wall_clock_seconds() - loop_start, timed_steps ? timed_ms / timed_steps : 0.0,
-           timed_steps ? total / (timed_ms / timed_steps / 1000.0) : 0.0, (total_b - free_b) / 1048576.0);
-    if (a->export_dense[0]) {
+    if (r->master)
+        printf("done: %d steps in %.1f s; mean step %.2f ms (%.0f tok/s) after the first; GPU memory in use %.1f MiB\n",
+               r->max_steps - r->start_step, wall_clock_seconds() - loop_start, timed_steps ? timed_ms / timed_steps : 0.0,
+               timed_steps ? total / (timed_ms / timed_steps / 1000.0) : 0.0, (total_b - free_b) / 1048576.0);
+    if (a->export_dense[0] && r->master) {
         float *flat = gpt2_download(g, g->p.master);
         char cerr[CKPT_ERR_LEN];
         if (model_file_export_dense(a->export_dense, c, g->p.layouts, flat, cerr, sizeof(cerr)) != 0) DIE("check the --export-dense path", "%s", cerr);
@@ -900,6 +941,7 @@ int main(int argc, char **argv) {
     if (r->tokenizer) tokenizer_free(r->tokenizer);
     free(r->inputs);
     free(r->targets);
+    dist_finalize(&r->dist);
     return 0;
 }
 #endif /* TRAIN_GPT2_NO_MAIN */

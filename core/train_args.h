@@ -43,6 +43,14 @@ typedef struct {
     /* GPU-only */
     int recompute;            /* -r */
     int zero_stage;           /* -z */
+    char dist_init[8];        /* -pi: mpi | tcp | fs */
+    char dist_server[256];    /* -ps: rank 0's address (tcp) */
+    char dist_fs_path[512];   /* -pf: shared directory (fs) */
+    int dist_num_processes;   /* -pn, -1 = from the launcher */
+    int dist_rank;            /* -pr, -1 = from the launcher */
+    int dist_gpus_per_node;   /* -pg, -1 = from the launcher */
+    int dist_port;            /* --dist-port */
+    float dist_timeout;       /* --dist-timeout, seconds */
     /* sparsity */
     float sparsity;           /* --sparsity: final fraction of MLP blocks pruned, [0, 1) */
     float sparsity_init;      /* --sparsity-init */

@@ -16,6 +16,15 @@
 #include "../train_gpt2.cu"
 #include "../model/gpt2_cpu.h"
 
+static void select_device(void) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0)
+        DIE("run on a machine with an NVIDIA GPU and driver (nvidia-smi)", "no CUDA device available (%s)",
+            e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    CUDA_CHECK(cudaSetDevice(0));
+}
+
 static int failures = 0;
 #define EXPECT(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
 

@@ -1,0 +1,59 @@
+/*
+ * dist.h - data parallelism across processes: who am I (rank, world size, local
+ * GPU), the rendezvous that hands rank 0's NCCL id to every process (MPI, TCP or
+ * a shared file system, as llm.c's -pi mpi|tcp|fs), and, in dist_nccl.cu, the
+ * NCCL communicator, reductions with a timeout, and barriers.
+ *
+ * The host part (this header's first half, dist_host.c) has no NCCL or MPI in
+ * it, so CI tests it on the CPU.
+ */
+#ifndef DIST_DIST_H
+#define DIST_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { DIST_INIT_MPI = 0, DIST_INIT_TCP = 1, DIST_INIT_FS = 2 } DistInitMethod;
+
+typedef struct {
+    DistInitMethod method;
+    int rank, world_size;      /* global */
+    int local_rank, local_size;/* on this node: the GPU index is local_rank */
+    char server[256];          /* TCP: rank 0's address */
+    int port;                  /* TCP port */
+    char fs_dir[512];          /* FS: a directory every process sees */
+    double timeout_s;          /* how long to wait for peers before giving up */
+} DistEnv;
+
+/* "mpi" | "tcp" | "fs" -> method; -1 if unknown */
+int dist_method_from_name(const char *name);
+
+/* Resolve rank, world size and local rank. Explicit values (>= 0: -pn world,
+ * -pr rank, -pg GPUs per node) win; otherwise the launcher's environment:
+ * mpirun (OMPI_COMM_WORLD_RANK/SIZE/LOCAL_RANK/LOCAL_SIZE, PMI_RANK/PMI_SIZE),
+ * Slurm (SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID), else a single process.
+ * Returns 0, or -1 with a message naming the flag or variable in err. */
+int dist_env_resolve(DistEnv *env, DistInitMethod method, int world_flag, int rank_flag, int gpus_per_node_flag,
+                     const char *server, int port, const char *fs_dir, double timeout_s, char *err, size_t err_len);
+
+/* Hand `bytes` of blob from rank 0 to every rank (rank 0 provides it, the others
+ * receive it). FS: rank 0 writes <dir>/nccl_id.bin atomically, the others poll
+ * for it; TCP: rank 0 listens on port, the others connect (retrying) and read.
+ * Both give up after env->timeout_s with a message that names the address or
+ * file and what to check. Returns 0 or -1. */
+int dist_share_blob_fs(const DistEnv *env, void *blob, size_t bytes, char *err, size_t err_len);
+int dist_share_blob_tcp(const DistEnv *env, void *blob, size_t bytes, char *err, size_t err_len);
+
+/* Data-parallel arithmetic the trainer relies on: the micro-steps per optimizer
+ * step for a total batch (tokens) across world_size processes of B*T tokens;
+ * -1 if total is not a multiple of B*T*world_size. */
+int dist_grad_accum_steps(long total_batch_tokens, int B, int T, int world_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DIST_DIST_H */

@@ -1,0 +1,194 @@
+/* dist_nccl.cu - NCCL communicator, reductions, watchdog (see dist_nccl.cuh). */
+#include "dist_nccl.cuh"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/utils.h"
+
+#ifndef NO_MULTI_GPU
+#include <nccl.h>
+#endif
+#ifndef NO_USE_MPI
+#include <mpi.h>
+#endif
+
+static void cuda_ok(cudaError_t e, const char *what) {
+    if (e != cudaSuccess) DIE("check the GPUs with nvidia-smi", "CUDA error in %s: %s", what, cudaGetErrorString(e));
+}
+
+#ifndef NO_MULTI_GPU
+static ncclComm_t comm_of(Dist *d) { return (ncclComm_t)d->comm; }
+
+/* Wait for a non-blocking NCCL call or the stream, checking for asynchronous
+ * NCCL errors; abort the communicator and die after the timeout. */
+static void wait_nccl(Dist *d, cudaStream_t s, const char *what) {
+    double t0 = wall_clock_seconds();
+    for (;;) {
+        ncclResult_t async = ncclSuccess;
+        ncclCommGetAsyncError(comm_of(d), &async);
+        if (async != ncclSuccess && async != ncclInProgress) {
+            ncclCommAbort(comm_of(d));
+            DIE("look at the other ranks' logs: one of them probably failed first",
+                "rank %d: NCCL error during %s: %s", d->env.rank, what, ncclGetErrorString(async));
+        }
+        if (async == ncclSuccess) {
+            if (!s) return;
+            cudaError_t q = cudaStreamQuery(s);
+            if (q == cudaSuccess) return;
+            if (q != cudaErrorNotReady) cuda_ok(q, what);
+        }
+        if (wall_clock_seconds() - t0 > d->env.timeout_s) {
+            ncclCommAbort(comm_of(d));
+            DIE("another rank died or hangs: check its log; resume from the last checkpoint with -y 1 (raise --dist-timeout for slow steps)",
+                "rank %d waited %.0f s for %s", d->env.rank, d->env.timeout_s, what);
+        }
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+}
+#endif
+
+void dist_init(Dist *d, const DistEnv *env) {
+    memset(d, 0, sizeof(*d));
+    d->env = *env;
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0)
+        DIE("run on a machine with an NVIDIA GPU and driver (nvidia-smi), or train on the CPU with ./train_gpt2",
+            "no CUDA device available (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    if (env->local_rank >= count)
+        DIE("start at most as many processes per node as it has GPUs (mpirun -np, or -pg)",
+            "rank %d is local rank %d on its node, which has only %d GPU(s)", env->rank, env->local_rank, count);
+    cuda_ok(cudaSetDevice(env->local_rank), "cudaSetDevice");
+    int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");
+    d->active = env->world_size > 1 || (launched && env->method == DIST_INIT_MPI);
+    if (!d->active) return;
+#ifdef NO_MULTI_GPU
+    DIE("rebuild without NO_MULTI_GPU=1 (NCCL is needed), or run one process",
+        "this build has no NCCL: %d processes were asked for", env->world_size);
+#else
+    ncclUniqueId id;
+    if (env->rank == 0 && ncclGetUniqueId(&id) != ncclSuccess) DIE("check the NCCL installation", "ncclGetUniqueId failed");
+    char err[1024];
+    if (env->method == DIST_INIT_MPI) {
+#ifdef NO_USE_MPI
+        DIE("rebuild without NO_USE_MPI=1, or launch with -pi tcp -ps ADDRESS / -pi fs -pf DIR",
+            "this build has no MPI, but -pi mpi (the default) was asked for %d processes", env->world_size);
+#else
+        MPI_Init(NULL, NULL);
+        d->mpi_initialized = 1;
+        int mr, mw;
+        MPI_Comm_rank(MPI_COMM_WORLD, &mr);
+        MPI_Comm_size(MPI_COMM_WORLD, &mw);
+        if (mr != env->rank || mw != env->world_size)
+            DIE("do not combine -pn/-pr with mpirun", "MPI says rank %d of %d, the flags say %d of %d", mr, mw, env->rank, env->world_size);
+        MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
+#endif
+    } else if (env->method == DIST_INIT_TCP) {
+        if (dist_share_blob_tcp(env, &id, sizeof(id), err, sizeof(err)) != 0) DIE("fix the rendezvous (-ps, --dist-port)", "%s", err);
+    } else {
+        if (dist_share_blob_fs(env, &id, sizeof(id), err, sizeof(err)) != 0) DIE("fix the rendezvous directory (-pf)", "%s", err);
+    }
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0; /* non-blocking: the watchdog can give up on a peer that never arrives */
+    ncclComm_t comm;
+    ncclResult_t r = ncclCommInitRankConfig(&comm, env->world_size, id, env->rank, &config);
+    if (r != ncclSuccess && r != ncclInProgress)
+        DIE("check NCCL's environment (NCCL_DEBUG=INFO), the network between nodes", "ncclCommInitRankConfig: %s", ncclGetErrorString(r));
+    d->comm = comm;
+    wait_nccl(d, 0, "NCCL communicator setup");
+    cuda_ok(cudaStreamCreate(&d->stream), "cudaStreamCreate");
+    cuda_ok(cudaMalloc(&d->scratch, 64), "cudaMalloc");
+    if (env->rank == 0)
+        printf("distributed: %d processes, NCCL %s rendezvous, %d per node\n", env->world_size,
+               env->method == DIST_INIT_MPI ? "MPI" : env->method == DIST_INIT_TCP ? "TCP" : "file-system", env->local_size);
+#endif
+}
+
+void dist_finalize(Dist *d) {
+#ifndef NO_MULTI_GPU
+    if (d->active) {
+        ncclCommFinalize(comm_of(d));
+        wait_nccl(d, 0, "NCCL finalize");
+        ncclCommDestroy(comm_of(d));
+        cudaFree(d->scratch);
+        cudaStreamDestroy(d->stream);
+    }
+#endif
+#ifndef NO_USE_MPI
+    if (d->mpi_initialized) MPI_Finalize();
+#endif
+    d->active = 0;
+}
+
+void dist_wait(Dist *d, cudaStream_t s, const char *what) {
+#ifndef NO_MULTI_GPU
+    if (d->active) { wait_nccl(d, s, what); return; }
+#endif
+    cuda_ok(cudaStreamSynchronize(s), what);
+}
+
+void dist_allreduce_avg_bf16(Dist *d, void *buf, size_t n, cudaStream_t s) {
+#ifndef NO_MULTI_GPU
+    if (!d->active || n == 0) return;
+    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclBfloat16, ncclAvg, comm_of(d), s);
+    if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclAllReduce (gradients): %s", ncclGetErrorString(r));
+#else
+    (void)d; (void)buf; (void)n; (void)s;
+#endif
+}
+
+void dist_allreduce_sum_f32(Dist *d, float *buf, size_t n, cudaStream_t s) {
+#ifndef NO_MULTI_GPU
+    if (!d->active || n == 0) return;
+    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, comm_of(d), s);
+    if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclAllReduce: %s", ncclGetErrorString(r));
+#else
+    (void)d; (void)buf; (void)n; (void)s;
+#endif
+}
+
+double dist_sum_host(Dist *d, double value) {
+#ifndef NO_MULTI_GPU
+    if (!d->active) return value;
+    cuda_ok(cudaMemcpyAsync(d->scratch, &value, sizeof(double), cudaMemcpyHostToDevice, d->stream), "dist_sum_host");
+    ncclResult_t r = ncclAllReduce(d->scratch, d->scratch, 1, ncclFloat64, ncclSum, comm_of(d), d->stream);
+    if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclAllReduce: %s", ncclGetErrorString(r));
+    double out;
+    cuda_ok(cudaMemcpyAsync(&out, d->scratch, sizeof(double), cudaMemcpyDeviceToHost, d->stream), "dist_sum_host");
+    wait_nccl(d, d->stream, "a scalar all-reduce");
+    return out;
+#else
+    (void)d;
+    return value;
+#endif
+}
+
+void dist_check_equal_u64(Dist *d, uint64_t value, const char *what) {
+#ifndef NO_MULTI_GPU
+    if (!d->active) return;
+    uint64_t v[2] = {value, value}, out[2];
+    char *sc = (char *)d->scratch;
+    cuda_ok(cudaMemcpyAsync(sc, v, sizeof(v), cudaMemcpyHostToDevice, d->stream), "dist_check_equal_u64");
+    ncclGroupStart();
+    ncclAllReduce(sc, sc, 1, ncclUint64, ncclMin, comm_of(d), d->stream);
+    ncclAllReduce(sc + 8, sc + 8, 1, ncclUint64, ncclMax, comm_of(d), d->stream);
+    ncclGroupEnd();
+    cuda_ok(cudaMemcpyAsync(out, sc, sizeof(out), cudaMemcpyDeviceToHost, d->stream), "dist_check_equal_u64");
+    wait_nccl(d, d->stream, what);
+    if (out[0] != out[1])
+        DIE("the ranks have diverged (different weights or builds); restart from the last checkpoint on identical builds",
+            "rank %d: %s differs across ranks (min %016llx, max %016llx, this rank %016llx)", d->env.rank, what,
+            (unsigned long long)out[0], (unsigned long long)out[1], (unsigned long long)value);
+#else
+    (void)d; (void)value; (void)what;
+#endif
+}
+
+void dist_barrier(Dist *d, const char *what) {
+    if (!d->active) return;
+    dist_sum_host(d, 1.0);
+    (void)what;
+}
