@@ -431,7 +431,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     if (!validate_dw(c, "xover dW", c->dwf, NULL, nvb, vb)) valid[K_XO_DW] = 0;
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
     if (g_variants) {
-        for (int v = 0; v < 10; v++) {
+        for (int v = 0; v < 13; v++) {
             bsr_tune_set(BSR_OP_FWD, v);
             bsr_tune_set(BSR_OP_DINP, v);
             bsr_tune_set(BSR_OP_DW, v <= 8 ? v : -1);
@@ -455,6 +455,16 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
         bsr_tune_set(BSR_OP_FWD, -1);
         bsr_tune_set(BSR_OP_DINP, -1);
         bsr_tune_set(BSR_OP_DW, -1);
+        const int splits[] = {1, 2, 3, 4, 6, 8, 12};
+        for (int q = 0; q < 7; q++) {
+            bsr_tune_set(3, splits[q]);
+            CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
+            bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            const int okw = validate_dw(c, "split dW", c->dwf, NULL, nvb, vb);
+            printf("  dW splits %2d: %7.1f us\n", splits[q], okw ? time_k(c, K_SP_DW, reps) : NAN);
+        }
+        bsr_tune_set(3, -1);
     }
     free(hw); free(hb); free(rf); free(rd);
 

@@ -1169,9 +1169,9 @@ static void launch_spmm_wgmma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf1
 }
 
 /* Kernel variants, selectable for tuning (bsr_tune_set); -1 = default. */
-static int g_variant[3] = {-1, -1, -1};
+static int g_variant[4] = {-1, -1, -1, -1}; /* fwd, dinp, dW kernel; [3]: forced dW split count */
 extern "C" void bsr_tune_set(int op, int variant) {
-    if (op >= 0 && op < 3) g_variant[op] = variant;
+    if (op >= 0 && op < 4) g_variant[op] = variant;
 }
 
 static int num_sms(void) {
@@ -1232,7 +1232,8 @@ static void launch_spmm_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const b
  *   4: persistent, BM 256, 8 warps 4x2, 4 stages      | BM 256 BN 64, 8 warps 4x2
  *   5: wgmma, one warpgroup, BM 128 x BN 64, 3 stages (both block sizes)
  *   6: wgmma, BM 128, 4 stages;  7: wgmma, BM 64, 4 stages
- *   8: wgmma, BM 128, 4 stages, one wgmma group in flight; 9: same with 3 stages */
+ *   8: wgmma, BM 128, 4 stages, one wgmma group in flight; 9: same with 3 stages
+ *   10: wgmma BM 256, 2 stages; 11: wgmma BM 128, 2 stages; 12: wgmma BM 256, 3 stages */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
@@ -1250,6 +1251,9 @@ static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const b
         case 7: launch_spmm_wgmma<64, 64, 4, BT>(SPMM_ARGS); break;
         case 8: launch_spmm_wgmma<64, 128, 4, BT, true>(SPMM_ARGS); break;
         case 9: launch_spmm_wgmma<64, 128, 3, BT, true>(SPMM_ARGS); break;
+        case 10: launch_spmm_wgmma<64, 256, 2, BT>(SPMM_ARGS); break;
+        case 11: launch_spmm_wgmma<64, 128, 2, BT>(SPMM_ARGS); break;
+        case 12: launch_spmm_wgmma<64, 256, 3, BT>(SPMM_ARGS); break;
         default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
         }
     } else {
@@ -1263,6 +1267,9 @@ static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const b
         case 7: launch_spmm_wgmma<128, 64, 4, BT>(SPMM_ARGS); break;
         case 8: launch_spmm_wgmma<128, 128, 4, BT, true>(SPMM_ARGS); break;
         case 9: launch_spmm_wgmma<128, 128, 3, BT, true>(SPMM_ARGS); break;
+        case 10: launch_spmm_wgmma<128, 256, 2, BT>(SPMM_ARGS); break;
+        case 11: launch_spmm_wgmma<128, 128, 2, BT>(SPMM_ARGS); break;
+        case 12: launch_spmm_wgmma<128, 256, 3, BT>(SPMM_ARGS); break;
         default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         }
     }
@@ -1334,12 +1341,13 @@ static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
 static int dw_nsplit(const BsrDeviceLayout *L, int N) {
     if (L->nnz <= 0) return 1;
     const int mode = dw_mode(L);
-    const int per_sm = dw_use_wgmma(L) ? 2 : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
+    const int per_sm = dw_use_wgmma(L) ? 3 : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
                        : mode == 0 ? dw_ctas_per_sm<DW_ONE64>()
                        : mode == 1 ? dw_ctas_per_sm<DW_COL64>() : dw_ctas_per_sm<DW_ROW64>();
     const int ng = dw_ngroups(L, mode);
     const int slots = num_sms() * per_sm;
     int ns = (2 * slots + ng - 1) / ng;
+    if (g_variant[3] > 0) ns = g_variant[3];
     const int maxs = N / 512 > 1 ? N / 512 : 1;
     if (ns > maxs) ns = maxs;
     if (ns > 32) ns = 32;

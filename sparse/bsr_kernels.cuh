@@ -105,7 +105,8 @@ void bsr_pack_add_f32(void *dw, int dw_fp32, int accumulate, const float *dense,
                       cudaStream_t stream);
 
 /* Tuning hook (benchmarks): select kernel variant `variant` for op BSR_OP_FWD / BSR_OP_DINP /
- * BSR_OP_DW (enum below); -1 restores the default. Variants are listed in bsr_kernels.cu. */
+ * BSR_OP_DW (enum below); op 3 forces the weight gradient's split-N count; -1 restores the
+ * default. Variants are listed in bsr_kernels.cu. */
 void bsr_tune_set(int op, int variant);
 
 /* ---- dense cuBLASLt paths (on an unpacked weight) --------------------------------- */
