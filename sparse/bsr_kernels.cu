@@ -639,7 +639,7 @@ __device__ __forceinline__ void wgmma_64x64(float (&d)[32], uint64_t da, uint64_
 
 /* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
  * instructions per k16), BK = 64, per-tile CTAs, bf16-staged epilogue. */
-template <int BS, int BM, int STAGES, bool BT, bool WGP>
+template <int BS, int BM, int STAGES, bool BT, bool WGP, bool EARLY>
 static __global__ void __launch_bounds__(128)
 bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
                       const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
@@ -657,11 +657,28 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
     const int m0 = blockIdx.y * BM;
     const int e0 = offsets[j], e1 = offsets[j + 1];
     const int T = (e1 - e0) * KPB;
+    /* EARLY: the tile's index list is staged in the alignment slack after the pipeline
+     * (when it fits), and each step's wgmmas are issued before the next stage's loads, so
+     * the dependent index loads overlap the tensor work. */
+    int2 *s_idx = (int2 *)(smem + STAGES * STAGE_BYTES);
+    const bool idx_smem = EARLY && (size_t)(e1 - e0) * sizeof(int2) + STAGES * STAGE_BYTES + (smem - smem_dyn) <=
+                                       (size_t)STAGES * STAGE_BYTES + 1024;
+    if (idx_smem) {
+        for (int i = tid; i < e1 - e0; i += NT) s_idx[i] = make_int2(acol[e0 + i], blk ? blk[e0 + i] : e0 + i);
+        __syncthreads();
+    }
 
     auto load_stage = [&](int slot, int t) {
         const int e = e0 + t / KPB, kk = t % KPB;
-        const int ac = acol[e];
-        const int k = blk ? blk[e] : e;
+        int ac, k;
+        if (idx_smem) {
+            const int2 v = s_idx[t / KPB];
+            ac = v.x;
+            k = v.y;
+        } else {
+            ac = acol[e];
+            k = blk ? blk[e] : e;
+        }
         bf16 *sA = (bf16 *)(smem + slot * STAGE_BYTES);
         bf16 *sB = sA + BM * BK;
         const bf16 *gA = A + (size_t)ac * BS + kk * BK;
@@ -702,7 +719,7 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
         cp_async_wait<PF - 1>();
         fence_proxy_async();
         __syncthreads();
-        {
+        if (!EARLY) {
             const int tn = t + PF;
             if (tn < T) load_stage(tn % STAGES, tn);
             cp_async_commit();
@@ -716,6 +733,11 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
             for (int h = 0; h < MH; h++) wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
         }
         wg_commit();
+        if (EARLY) {
+            const int tn = t + PF;
+            if (tn < T) load_stage(tn % STAGES, tn);
+            cp_async_commit();
+        }
         if (WGP) wg_wait<1>();
         else wg_wait<0>();
     }
@@ -1152,12 +1174,13 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
 /* host: launchers                                                               */
 /* ============================================================================ */
 
-template <int BS, int BM, int STAGES, bool BT, bool WGP = false>
+template <int BS, int BM, int STAGES, bool BT, bool WGP = false, bool EARLY = false>
 static void launch_spmm_wgmma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                               const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                               int ldo, int flags, cudaStream_t stream) {
     constexpr int SMEM = STAGES * (BM * 64 + 64 * 64) * 2 + 1024;
-    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT, WGP>;
+    static_assert(!(WGP && EARLY), "EARLY assumes every wgmma group is waited within its step");
+    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT, WGP, EARLY>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1233,13 +1256,19 @@ static void launch_spmm_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const b
  *   5: wgmma, one warpgroup, BM 128 x BN 64, 3 stages (both block sizes)
  *   6: wgmma, BM 128, 4 stages;  7: wgmma, BM 64, 4 stages
  *   8: wgmma, BM 128, 4 stages, one wgmma group in flight; 9: same with 3 stages
- *   10: wgmma BM 256, 2 stages; 11: wgmma BM 128, 2 stages; 12: wgmma BM 256, 3 stages */
+ *   10: wgmma BM 256, 2 stages; 11: wgmma BM 128, 2 stages; 12: wgmma BM 256, 3 stages
+ *   13: as 5 with the index list in shared memory and wgmmas issued before the next loads;
+ *   14: as 13 with 4 stages */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
-static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
+static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
                           int N, int lda, int ldo, int flags, cudaStream_t st) {
-    if (variant < 0) variant = 5;
+    if (variant < 0) {
+        /* default: wgmma; short index lists (few k-steps per output tile: memory/latency
+         * bound) run 2 stages at 4 CTAs per SM, long ones 3 stages (dev/NOTES_bsr.md) */
+        variant = avg_steps <= 6 ? 11 : 5;
+    }
     if (bs == 64) {
         switch (variant) {
         case 1: launch_spmm<64, 128, 64, 64, 4, 2, 3, BT>(SPMM_ARGS); break;
@@ -1254,6 +1283,8 @@ static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const b
         case 10: launch_spmm_wgmma<64, 256, 2, BT>(SPMM_ARGS); break;
         case 11: launch_spmm_wgmma<64, 128, 2, BT>(SPMM_ARGS); break;
         case 12: launch_spmm_wgmma<64, 256, 3, BT>(SPMM_ARGS); break;
+        case 13: launch_spmm_wgmma<64, 128, 3, BT, false, true>(SPMM_ARGS); break;
+        case 14: launch_spmm_wgmma<64, 128, 4, BT, false, true>(SPMM_ARGS); break;
         default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
         }
     } else {
@@ -1270,6 +1301,8 @@ static void spmm_dispatch(int variant, int bs, bf16 *out, bf16 *pre_out, const b
         case 10: launch_spmm_wgmma<128, 256, 2, BT>(SPMM_ARGS); break;
         case 11: launch_spmm_wgmma<128, 128, 2, BT>(SPMM_ARGS); break;
         case 12: launch_spmm_wgmma<128, 256, 3, BT>(SPMM_ARGS); break;
+        case 13: launch_spmm_wgmma<128, 128, 3, BT, false, true>(SPMM_ARGS); break;
+        case 14: launch_spmm_wgmma<128, 128, 4, BT, false, true>(SPMM_ARGS); break;
         default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         }
     }
@@ -1286,7 +1319,8 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
                             const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream) {
     check_layout(L, "bsr_forward");
     if (N <= 0) return;
-    spmm_dispatch<false>(g_variant[0], L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->col_indices, NULL,
+    const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
+    spmm_dispatch<false>(g_variant[0], steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->col_indices, NULL,
                          L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, stream);
 }
 
@@ -1294,7 +1328,8 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
                                    int N, int accumulate, cudaStream_t stream) {
     check_layout(L, "bsr_backward_input");
     if (N <= 0) return;
-    spmm_dispatch<true>(g_variant[1], L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
+    const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
+    spmm_dispatch<true>(g_variant[1], steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, stream);
 }
 
@@ -1346,7 +1381,10 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N) {
                        : mode == 1 ? dw_ctas_per_sm<DW_COL64>() : dw_ctas_per_sm<DW_ROW64>();
     const int ng = dw_ngroups(L, mode);
     const int slots = num_sms() * per_sm;
-    int ns = (2 * slots + ng - 1) / ng;
+    /* wgmma single blocks: one split when the groups cover every SM (all CTAs then stream the
+     * same token range together, L2-friendly, and no partials); else enough splits to cover
+     * the SMs once. mma.sync: about two waves. */
+    int ns = dw_use_wgmma(L) ? (num_sms() + ng - 1) / ng : (2 * slots + ng - 1) / ng;
     if (g_variant[3] > 0) ns = g_variant[3];
     const int maxs = N / 512 > 1 ? N / 512 : 1;
     if (ns > maxs) ns = maxs;
