@@ -223,6 +223,14 @@ typedef struct {
     MatmulContext mm;
     BsrCtx bsr;
     cudaStream_t stream;
+    /* data parallelism: when reduce_grads is set (the last micro-step of a step),
+     * the backward pass hands each layer's finished gradients to an all-reduce on
+     * comm_stream while it goes on with the layers below */
+    Dist *dist;                  /* NULL: one process */
+    int reduce_grads;
+    cudaStream_t comm_stream;
+    cudaEvent_t *layer_done;     /* [L + 1] */
+    cudaEvent_t comm_done;
     int *inputs_host;            /* the last forward's tokens (the encoder backward buckets them on the host) */
     float *norm_partials, *norm_out;
 } GPT2;
@@ -309,6 +317,44 @@ static void mlp_backward(GPT2 *g, int m, bf16 *dinp, const bf16 *dout, const bf1
     }
 }
 
+/* Average layer l's gradients over the ranks on the communication stream, once
+ * the main stream has finished them. The per-layer slices of the llm.c tensors,
+ * and the packed live blocks of the layer's two MLP matrices (adjacent in the
+ * flat vector), go out as one NCCL group; sparse layers send only live blocks. */
+static void reduce_layer_grads(GPT2 *g, int l) {
+    Parameters *p = &g->p;
+    CUDA_CHECK(cudaEventRecord(g->layer_done[l], g->stream));
+    CUDA_CHECK(cudaStreamWaitEvent(g->comm_stream, g->layer_done[l], 0));
+    static const int per_layer[] = {P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_ATTPROJW, P_ATTPROJB, P_LN2W, P_LN2B, P_FCB, P_FCPROJB};
+    dist_group_start(g->dist);
+    for (size_t i = 0; i < sizeof(per_layer) / sizeof(per_layer[0]); i++)
+        dist_allreduce_avg_bf16(g->dist, grad(p, per_layer[i], l), gpt2_tensor_elems_per_layer(&p->config, per_layer[i]),
+                                g->comm_stream);
+    if (p->layouts) {
+        dist_allreduce_avg_bf16(g->dist, sparse_grad(p, 2 * l), p->P.sparse_size[2 * l] + p->P.sparse_size[2 * l + 1], g->comm_stream);
+    } else {
+        dist_allreduce_avg_bf16(g->dist, grad(p, P_FCW, l), gpt2_tensor_elems_per_layer(&p->config, P_FCW), g->comm_stream);
+        dist_allreduce_avg_bf16(g->dist, grad(p, P_FCPROJW, l), gpt2_tensor_elems_per_layer(&p->config, P_FCPROJW), g->comm_stream);
+    }
+    dist_group_end(g->dist);
+}
+
+/* The embeddings and the final layernorm, after the encoder backward; then the
+ * main stream waits for every reduction of this step. */
+static void reduce_remaining_grads(GPT2 *g) {
+    Parameters *p = &g->p;
+    const int L = p->config.num_layers;
+    CUDA_CHECK(cudaEventRecord(g->layer_done[L], g->stream));
+    CUDA_CHECK(cudaStreamWaitEvent(g->comm_stream, g->layer_done[L], 0));
+    static const int rest[] = {P_WTE, P_WPE, P_LNFW, P_LNFB};
+    dist_group_start(g->dist);
+    for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++)
+        dist_allreduce_avg_bf16(g->dist, grad(p, rest[i], 0), p->P.tensor_size[rest[i]], g->comm_stream);
+    dist_group_end(g->dist);
+    CUDA_CHECK(cudaEventRecord(g->comm_done, g->comm_stream));
+    CUDA_CHECK(cudaStreamWaitEvent(g->stream, g->comm_done, 0));
+}
+
 /* Backward of the last forward (which wrote dlogits); accumulates into grads. */
 static void gpt2_backward(GPT2 *g) {
     Parameters *p = &g->p;
@@ -343,9 +389,11 @@ static void gpt2_backward(GPT2 *g) {
                         param(p, P_QKVW, l), NULL, N, C, 3 * C, s);
         layernorm_backward(a->dresidual, grad(p, P_LN1W, l), grad(p, P_LN1B, l), a->scratch, a->dmid, residual,
                            param(p, P_LN1W, l), a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, N, C, s);
+        if (g->reduce_grads) reduce_layer_grads(g, l); /* layer l's gradients are final: overlap their all-reduce */
     }
     encoder_backward(grad(p, P_WTE, 0), grad(p, P_WPE, 0), a->dresidual, g->inputs_host, a->enc_ws_host, a->enc_ws_dev, B,
                      T, C, s);
+    if (g->reduce_grads) reduce_remaining_grads(g);
 }
 
 /* ------------------------------------------------------------------ update */
@@ -490,6 +538,10 @@ static void gpt2_init(GPT2 *g, const GPT2Config *cfg, int block_size, uint8_t *c
     g->inputs_host = (int *)malloc_check(sizeof(int) * B * T);
     g->norm_partials = (float *)device_alloc(sizeof(float) * GLOBAL_NORM_BLOCKS, "norm partials");
     g->norm_out = (float *)device_alloc(sizeof(float), "norm");
+    CUDA_CHECK(cudaStreamCreate(&g->comm_stream));
+    g->layer_done = (cudaEvent_t *)malloc_check(sizeof(cudaEvent_t) * (cfg->num_layers + 1));
+    for (int l = 0; l <= cfg->num_layers; l++) CUDA_CHECK(cudaEventCreateWithFlags(&g->layer_done[l], cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&g->comm_done, cudaEventDisableTiming));
     CUDA_CHECK(cudaStreamSynchronize(g->stream));
 }
 
@@ -791,6 +843,7 @@ int main(int argc, char **argv) {
     TrainState rs;
     init_model(r, &rs);
     GPT2 *g = &r->model;
+    g->dist = r->dist.active ? &r->dist : NULL;
     const GPT2Config *c = &g->p.config;
     const int B = a->batch_size, T = a->seq_len;
     if (r->master)
@@ -895,11 +948,12 @@ int main(int argc, char **argv) {
             dataloader_next_batch(r->train_loader, r->inputs, r->targets);
             gpt2_set_batch(g, r->inputs, r->targets);
             gpt2_forward(g, 1, dloss, 1);
+            /* on the last micro-step the backward pass averages each layer's live
+             * gradients over the ranks as soon as they are final (bytes shrink with density) */
+            g->reduce_grads = g->dist != NULL && micro == r->grad_accum_steps - 1;
             gpt2_backward(g);
         }
-        /* average the live gradients over the ranks: the flat vector holds only
-         * live blocks, so the bytes shrink with density */
-        dist_allreduce_avg_bf16(&r->dist, g->p.grads, g->p.P.total, g->stream);
+        g->reduce_grads = 0;
         dist_wait(&r->dist, g->stream, "the gradient all-reduce");
         double loss = dist_sum_host(&r->dist, gpt2_take_loss_sum(g)) / ((double)B * T * r->grad_accum_steps * world);
         float norm = gpt2_grad_norm(g);

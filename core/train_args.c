@@ -52,7 +52,7 @@ static const Opt OPTS[] = {
     {"n", "checkpoint-every", OPT_INT, F(checkpoint_every), 0, "0", 0, 1 << 30, NULL, BOTH, "write a checkpoint every this many steps, and at the end (0 = never)"},
     {"nk", "keep-checkpoints", OPT_INT, F(keep_checkpoints), 0, "0", 0, 1 << 30, NULL, BOTH, "keep only the newest this many checkpoints (0 = all)"},
     {"y", "resume", OPT_INT, F(resume), 0, "0", 0, 1, NULL, BOTH, "1 = resume from the newest complete checkpoint in -o"},
-    {"r", "recompute", OPT_INT, F(recompute), 0, "1", 0, 2, NULL, TRAINER_GPU, "recompute activations in backward (0 none, 1 GELU, 2 GELU+layernorm)"},
+    {"r", "recompute", OPT_INT, F(recompute), 0, "1", 0, 1, NULL, TRAINER_GPU, "recompute the GELU output in backward instead of storing it (0 store, 1 recompute)"},
     {"z", "zero", OPT_INT, F(zero_stage), 0, "0", 0, 0, NULL, TRAINER_GPU, "ZeRO stage (only 0 for now: ZeRO-1 is not implemented yet)"},
     {"pi", "dist-init", OPT_STR, S(dist_init), "mpi", 0, -1, "mpi|tcp|fs", TRAINER_GPU, "how processes find each other: mpirun (MPI), a TCP server (-ps), or a shared directory (-pf)"},
     {"ps", "dist-server", OPT_STR, S(dist_server), "", 0, -1, NULL, TRAINER_GPU, "-pi tcp: address of the process with rank 0"},

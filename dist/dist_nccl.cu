@@ -140,6 +140,25 @@ void dist_allreduce_avg_bf16(Dist *d, void *buf, size_t n, cudaStream_t s) {
 #endif
 }
 
+void dist_group_start(Dist *d) {
+#ifndef NO_MULTI_GPU
+    if (d->active) ncclGroupStart();
+#else
+    (void)d;
+#endif
+}
+
+void dist_group_end(Dist *d) {
+#ifndef NO_MULTI_GPU
+    if (d->active) {
+        ncclResult_t r = ncclGroupEnd();
+        if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclGroupEnd: %s", ncclGetErrorString(r));
+    }
+#else
+    (void)d;
+#endif
+}
+
 void dist_allreduce_sum_f32(Dist *d, float *buf, size_t n, cudaStream_t s) {
 #ifndef NO_MULTI_GPU
     if (!d->active || n == 0) return;

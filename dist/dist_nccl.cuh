@@ -39,6 +39,9 @@ void dist_finalize(Dist *d);
 
 /* In-place all-reduce averaging n bf16 values (gradients) on stream s. */
 void dist_allreduce_avg_bf16(Dist *d, void *buf, size_t n, cudaStream_t s);
+/* Batch several all-reduces into one NCCL launch (ncclGroupStart/End). */
+void dist_group_start(Dist *d);
+void dist_group_end(Dist *d);
 /* In-place all-reduce summing n fp32 values on stream s. */
 void dist_allreduce_sum_f32(Dist *d, float *buf, size_t n, cudaStream_t s);
 /* Host value summed over ranks (synchronous). */
