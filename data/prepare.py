@@ -3,6 +3,7 @@
 
     python3 data/prepare.py --input FILES_OR_DIRS_OR_GLOBS... --out DIR
                             [--shard-tokens N] [--val-fraction F | --val-tokens N] [--max-bytes N]
+                            [--workers N]
     python3 data/prepare.py --default-corpus --out data/default      (what `make data` runs)
     python3 data/prepare.py --tokenizer-only --out DIR
 
@@ -28,6 +29,7 @@ own "gpt2" encoding if it is already cached. Requires numpy and tiktoken (data/r
 """
 
 import argparse
+import collections
 import glob
 import importlib.util
 import json
@@ -268,6 +270,17 @@ def documents(files, max_bytes):
 
 # ---------------------------------------------------------------------------------------- main
 
+def encode_documents(texts):
+    """One batch of documents -> uint16 tokens, <|endoftext|> before each document (runs in a worker)."""
+    import numpy as np
+    enc = gpt2_encoding()
+    parts = []
+    for text in texts:
+        parts.append(np.array([EOT], dtype="<u2"))
+        parts.append(np.asarray(enc.encode_ordinary(text), dtype="<u2"))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype="<u2")
+
+
 def split_sizes(n, max_per_shard):
     """n tokens cut into the fewest shards of at most max_per_shard, sizes as equal as possible."""
     if n == 0:
@@ -299,6 +312,8 @@ def main(argv=None):
                      help="fraction of the tokens for validation (default 0.01)")
     val.add_argument("--val-tokens", type=int, default=None, metavar="N", help="tokens for validation")
     ap.add_argument("--max-bytes", type=int, default=None, metavar="N", help="read at most N bytes of input")
+    ap.add_argument("--workers", type=int, default=0, metavar="N",
+                    help="tokenizer processes (default 0 = one per CPU core; 1 = in this process)")
     args = ap.parse_args(argv)
 
     if not (args.input or args.default_corpus or args.tokenizer_only):
@@ -311,6 +326,8 @@ def main(argv=None):
         ap.error("--val-tokens must be >= 0")
     if args.max_bytes is not None and args.max_bytes <= 0:
         ap.error("--max-bytes must be positive")
+    if args.workers < 0:
+        ap.error("--workers must be >= 0")
 
     try:
         import numpy as np
@@ -335,27 +352,45 @@ def main(argv=None):
     if not files:
         fail("no input files", "pass --input PATH... or --default-corpus")
 
-    # pass 1: tokenize every document into a temporary token file
+    # pass 1: tokenize every document into a temporary token file. Batches of documents go to a pool of
+    # worker processes (tiktoken's own threads hold the GIL for much of the work, so they barely scale);
+    # results are written in submission order, so the output does not depend on the worker count.
     tmp_path = os.path.join(args.out, ".tokens.tmp.%d" % os.getpid())
     n_docs = n_bytes = n_tokens = 0
     files_seen = set()
     last_report = time.time()
     batch, batch_bytes = [], 0
+    workers = args.workers if args.workers > 0 else max(1, os.cpu_count() or 1)
+    pool = None
+    if workers > 1:
+        import multiprocessing as mp
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        pool = ctx.Pool(workers)
+    pending = collections.deque()
     try:
         with open(tmp_path, "wb") as tmp:
 
-            def flush():
-                nonlocal n_tokens, batch, batch_bytes
-                if not batch:
-                    return
-                for ids in enc.encode_ordinary_batch(batch, num_threads=max(1, os.cpu_count() or 1)):
-                    arr = np.empty(len(ids) + 1, dtype="<u2")
-                    arr[0] = EOT
-                    arr[1:] = ids
+            def write_done(keep):
+                nonlocal n_tokens
+                while len(pending) > keep:
+                    arr = pending.popleft().get()
                     arr.tofile(tmp)
                     n_tokens += len(arr)
+
+            def flush():
+                nonlocal batch, batch_bytes, n_tokens
+                if not batch:
+                    return
+                if pool is None:
+                    arr = encode_documents(batch)
+                    arr.tofile(tmp)
+                    n_tokens += len(arr)
+                else:
+                    pending.append(pool.apply_async(encode_documents, (batch,)))
+                    write_done(2 * workers)  # bounded: at most ~2 batches per worker in memory
                 batch, batch_bytes = [], 0
 
+            limit = 8 << 20 if pool is None else 2 << 20
             for path, text in documents(files, args.max_bytes):
                 files_seen.add(path)
                 n_docs += 1
@@ -363,13 +398,18 @@ def main(argv=None):
                 n_bytes += b
                 batch.append(text)
                 batch_bytes += b
-                if batch_bytes >= 8 << 20 or len(batch) >= 4096:
+                if batch_bytes >= limit or len(batch) >= 4096:
                     flush()
                 if time.time() - last_report > 5:
                     log("  read %d/%d files, %.1f MB, %d tokens so far" % (len(files_seen), len(files),
                                                                           n_bytes / 1e6, n_tokens))
                     last_report = time.time()
             flush()
+            write_done(0)
+        if pool is not None:
+            pool.close()
+            pool.join()
+            pool = None
         log("tokenized %d document(s) from %d file(s): %.2f MB of text -> %d tokens (%.2f bytes/token) in %.1fs"
             % (n_docs, len(files_seen), n_bytes / 1e6, n_tokens, n_bytes / max(1, n_tokens), time.time() - t0))
         if n_tokens == 0:
@@ -398,6 +438,8 @@ def main(argv=None):
                 log("  wrote %s: %d tokens" % (path, size))
         del tokens
     finally:
+        if pool is not None:
+            pool.terminate()
         if os.path.exists(tmp_path):
             os.remove(tmp_path)
 
