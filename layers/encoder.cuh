@@ -14,8 +14,8 @@ long encoder_backward_workspace_ints(int B, int T);
 
 /* dwpe[t] += sum_b dout[b,t];  dwte[v] += sum over (b,t) with tokens[b,t] == v of dout[b,t].
  * Deterministic: positions are bucketed by token on the host (from tokens_host, the same tokens as on
- * the device), each bucket is summed in fp32 in ascending position order by one thread per channel,
- * then added to the bf16 gradient (round to nearest). ws_host and ws_dev hold
+ * the device, stable counting sort), each bucket is summed in fp32 in a fixed order (positions split
+ * over 16 warps by index, warp sums added in warp order), then added to the bf16 gradient (round to nearest). ws_host and ws_dev hold
  * encoder_backward_workspace_ints(B, T) ints each (ws_host: pageable host memory, NOT pinned; it may be reused as
  * soon as the call returns). C % 8 == 0. */
 void encoder_backward(bf16 *dwte, bf16 *dwpe, const bf16 *dout, const int *tokens_host, int *ws_host,

@@ -130,13 +130,12 @@ static void expect(const char *name, int ok)
 }
 
 /* ------------------------------------------------------------------ encoder */
-static void test_encoder(void)
+static void test_encoder(int B, int T, int C, int V, int ntok)
 {
-    printf("encoder\n");
-    int B = 4, T = 64, C = 768, V = 500;
+    printf("encoder B=%d T=%d C=%d V=%d\n", B, T, C, V);
     long BT = (long)B * T;
     int *tok = (int *)malloc_check(sizeof(int) * BT);
-    for (long i = 0; i < BT; i++) tok[i] = (int)rng_below(&rng, 50); /* many repeats */
+    for (long i = 0; i < BT; i++) tok[i] = V - 1 - (int)rng_below(&rng, ntok); /* many repeats */
     float *wte = hrand((long)V * C, 1), *wpe = hrand((long)T * C, 1), *dout = hrand(BT * C, 1);
     int *dtok;
     CUDA_CHECK(cudaMalloc(&dtok, sizeof(int) * BT));
@@ -452,7 +451,8 @@ int main(void)
     CUDA_CHECK(cudaStreamCreate(&st));
     MatmulContext ctx;
     matmul_context_init(&ctx, 0);
-    test_encoder();
+    test_encoder(4, 64, 768, 500, 50);
+    test_encoder(2, 48, 64, 70000, 9000); /* token ids above 65535: two-pass host sort */
     test_layernorm(1000, 768); /* N not a multiple of the chunk sizes */
     test_layernorm(77, 1600);  /* GPT-2 1.5B width */
     test_layernorm(300, 2560); /* wider than the fused kernel: two-kernel path */
