@@ -1258,7 +1258,7 @@ static void launch_spmm_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const b
  *   8: wgmma, BM 128, 4 stages, one wgmma group in flight; 9: same with 3 stages
  *   10: wgmma BM 256, 2 stages; 11: wgmma BM 128, 2 stages; 12: wgmma BM 256, 3 stages
  *   13: as 5 with the index list in shared memory and wgmmas issued before the next loads;
- *   14: as 13 with 4 stages */
+ *   14: as 13 with 4 stages; 15: wgmma BM 64, 2 stages; 16: wgmma BM 64, 3 stages */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
@@ -1285,6 +1285,8 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         case 12: launch_spmm_wgmma<64, 256, 3, BT>(SPMM_ARGS); break;
         case 13: launch_spmm_wgmma<64, 128, 3, BT, false, true>(SPMM_ARGS); break;
         case 14: launch_spmm_wgmma<64, 128, 4, BT, false, true>(SPMM_ARGS); break;
+        case 15: launch_spmm_wgmma<64, 64, 2, BT>(SPMM_ARGS); break;
+        case 16: launch_spmm_wgmma<64, 64, 3, BT>(SPMM_ARGS); break;
         default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
         }
     } else {
@@ -1303,6 +1305,8 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         case 12: launch_spmm_wgmma<128, 256, 3, BT>(SPMM_ARGS); break;
         case 13: launch_spmm_wgmma<128, 128, 3, BT, false, true>(SPMM_ARGS); break;
         case 14: launch_spmm_wgmma<128, 128, 4, BT, false, true>(SPMM_ARGS); break;
+        case 15: launch_spmm_wgmma<128, 64, 2, BT>(SPMM_ARGS); break;
+        case 16: launch_spmm_wgmma<128, 64, 3, BT>(SPMM_ARGS); break;
         default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         }
     }
