@@ -70,10 +70,11 @@ static void lt_gemm(MatmulContext *ctx, bf16 *D, const bf16 *A, const bf16 *B, i
     CUBLAS_CHECK(cublasLtMatmulDescDestroy(op));
 }
 
+/* C and OC are the leading dimensions (16-byte aligned rows of bf16); N (the token count) is free */
 static void check_dims(const char *fn, int N, int C, int OC)
 {
-    if (N % 8 || C % 8 || OC % 8) {
-        fprintf(stderr, "%s: N=%d C=%d OC=%d must be multiples of 8\n", fn, N, C, OC);
+    if (N <= 0 || C % 8 || OC % 8) {
+        fprintf(stderr, "%s: N=%d C=%d OC=%d: C and OC must be multiples of 8, N positive\n", fn, N, C, OC);
         exit(1);
     }
 }

@@ -2,7 +2,7 @@
  * matmul.cuh - dense linear layers through cuBLASLt (bf16 operands, fp32 accumulation),
  * with the bias and GELU epilogues, and a deterministic bias-gradient kernel.
  * Shapes follow llm.c: inp [N, C], weight [OC, C] (out, in), out [N, OC], all row-major.
- * N, C and OC must be multiples of 8 (16-byte alignment of bf16 rows).
+ * C and OC must be multiples of 8 (16-byte alignment of bf16 rows); N is any positive count.
  */
 #ifndef LAYERS_MATMUL_CUH
 #define LAYERS_MATMUL_CUH
