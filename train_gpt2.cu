@@ -14,7 +14,6 @@
  *
  *   ./train_gpt2cu -e d12 -b 64 -t 1024 -x 5000 --sparsity 0.9 --block 64 -o log_d12
  */
-#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +38,7 @@
 #include "layers/matmul.cuh"
 #include "model/checkpoint.h"
 #include "model/gpt2.h"
+#include "model/train_setup.h"
 #include "sparse/bsr.h"
 #include "sparse/bsr_kernels.cuh"
 #include "sparse/bsr_prune.cuh"
@@ -580,35 +580,24 @@ typedef struct {
     Dist dist;                /* data parallelism: rank, world size, NCCL */
     int master;               /* rank 0: prints, logs, writes the model file */
     GPT2 model;
-    DataLoader *train_loader, *val_loader;
-    Tokenizer *tokenizer;
+    TrainData data;
     Logger logger;
-    PruneSchedule schedule;
+    PruneSetup prune;
     int pruning;
-    BsrScoreKind score;
-    int prune_global;
-    long last_prune_step;
-    int grad_accum_steps, max_steps, start_step;
+    int start_step;
     Rng rng;
     int *inputs, *targets;
 } Run;
 
-static int pattern_matches(const char *pattern) {
-    glob_t gl;
-    int rc = glob(pattern, 0, NULL, &gl);
-    int n = rc == 0 ? (int)gl.gl_pathc : 0;
-    if (rc == 0) globfree(&gl);
-    return n;
-}
-
+/* Mean validation loss over every rank's share of up to val_max_steps batches. */
 static double evaluate(Run *r) {
     GPT2 *g = &r->model;
-    dataloader_reset(r->val_loader);
-    long long n = dataloader_samples_per_epoch(r->val_loader);
+    dataloader_reset(r->data.val);
+    long long n = dataloader_samples_per_epoch(r->data.val);
     if (r->args.val_max_steps >= 0 && r->args.val_max_steps < n) n = r->args.val_max_steps;
     CUDA_CHECK(cudaMemsetAsync(g->a.losses, 0, sizeof(float) * g->B * g->T, g->stream));
     for (long long i = 0; i < n; i++) {
-        dataloader_next_batch(r->val_loader, r->inputs, r->targets);
+        dataloader_next_batch(r->data.val, r->inputs, r->targets);
         gpt2_set_batch(g, r->inputs, r->targets);
         gpt2_forward(g, 1, 0.0f, 0);
     }
@@ -616,11 +605,13 @@ static double evaluate(Run *r) {
     return n > 0 ? sum / ((double)n * g->B * g->T * r->dist.env.world_size) : NAN;
 }
 
+/* Generate gen_tokens tokens from <|endoftext|> (rank 0 only); its own RNG
+ * stream, so sampling never changes the training trajectory. */
 static void sample_and_print(Run *r, int step) {
     GPT2 *g = &r->model;
     const GPT2Config *c = &g->p.config;
     const int B = g->B, T = g->T;
-    int eot = tokenizer_eot(r->tokenizer);
+    int eot = tokenizer_eot(r->data.tokenizer);
     Rng rng;
     rng_seed(&rng, (uint64_t)r->args.seed * 1000003ULL + (uint64_t)step);
     for (int i = 0; i < B * T; i++) r->inputs[i] = eot;
@@ -641,7 +632,7 @@ static void sample_and_print(Run *r, int step) {
         for (int v = 0; v < c->vocab_size; v++) probs[v] = (float)(probs[v] / sum);
         int next = sample_from_probs(probs, c->vocab_size, rng_uniform_f32(&rng));
         r->inputs[t] = next;
-        tokenizer_print_safe(tokenizer_decode(r->tokenizer, (uint32_t)next));
+        tokenizer_print_safe(tokenizer_decode(r->data.tokenizer, (uint32_t)next));
         fflush(stdout);
     }
     printf("\n---\n");
@@ -649,156 +640,47 @@ static void sample_and_print(Run *r, int step) {
     free(probs);
 }
 
-/* Every rank writes its state file, rank 0 the model file; after a barrier rank 0
- * writes the DONE marker, so a checkpoint only counts once every rank has written. */
+static void checkpoint_barrier(void *ctx) { dist_barrier((Dist *)ctx, "the checkpoint barrier"); }
+
+/* The fp32 masters, both moments and the exact bf16 weights go to the host;
+ * model/train_setup.c writes the files (rank 0 the model, every rank its state,
+ * DONE after the barrier). */
 static void save_checkpoint(Run *r, long step) {
-    const char *dir = r->args.output_dir;
     GPT2 *g = &r->model;
     Parameters *p = &g->p;
-    const int rank = r->dist.env.rank;
-    char path[1200], err[CKPT_ERR_LEN];
     CUDA_CHECK(cudaStreamSynchronize(g->stream));
     float *flat = gpt2_download(g, p->master), *mom = gpt2_download(g, p->m), *vel = gpt2_download(g, p->v);
-    long prev = checkpoint_find_latest(dir);
-    char prev_note[128];
-    if (prev >= 0) snprintf(prev_note, sizeof(prev_note), "the previous checkpoint (step %ld) is intact", prev);
-    else snprintf(prev_note, sizeof(prev_note), "no earlier checkpoint exists");
-    const char *hint = "free disk space or fix the permissions of -o, then resume with -y 1";
-    long long model_bytes = 0;
-    checkpoint_model_path(path, sizeof(path), dir, step);
-    if (r->master) {
-        if (model_file_write(path, &p->config, p->layouts, flat, err, sizeof(err)) != 0)
-            DIE(hint, "checkpoint at step %ld not written: %s; %s", step, err, prev_note);
-        model_bytes = file_size_bytes(path);
-    }
-    DataLoaderState ls;
-    dataloader_get_state(r->train_loader, &ls);
-    TrainState st;
-    memset(&st, 0, sizeof(st));
-    st.step = step;
-    st.rank = rank;
-    st.world_size = r->dist.env.world_size;
-    memcpy(st.rng, r->rng.s, sizeof(st.rng));
-    st.schedule = r->schedule;
-    st.score_kind = r->score;
-    st.prune_global = r->prune_global;
-    st.last_prune_step = r->last_prune_step;
-    st.mask_checksum = p->layouts ? gpt2_mask_checksum(p->layouts, p->P.num_sparse) : 0;
-    st.loader = &ls;
-    st.loader_bytes = sizeof(ls);
-    st.m = mom;
-    st.v = vel;
-    st.num_params = p->P.total;
     uint16_t *pbf = (uint16_t *)malloc_check(sizeof(uint16_t) * p->P.total);
     CUDA_CHECK(cudaMemcpy(pbf, p->params, sizeof(uint16_t) * p->P.total, cudaMemcpyDeviceToHost));
-    st.params_bf16 = pbf;
-    st.num_params_bf16 = p->P.total;
-    checkpoint_state_path(path, sizeof(path), dir, step, rank);
-    if (state_file_write(path, &st, err, sizeof(err)) != 0) DIE(hint, "checkpoint at step %ld not written: %s; %s", step, err, prev_note);
-    dist_barrier(&r->dist, "the checkpoint barrier");
-    if (r->master) {
-        if (checkpoint_write_done(dir, step, err, sizeof(err)) != 0)
-            DIE(hint, "checkpoint at step %ld not completed: %s; %s", step, err, prev_note);
-        printf("checkpoint: step %ld written to %s (model file %.1f MB, %d state file(s))\n", step, dir, model_bytes / 1e6,
-               r->dist.env.world_size);
-        if (r->args.keep_checkpoints > 0 && r->args.checkpoint_every > 0) {
-            long old = step - (long)r->args.keep_checkpoints * r->args.checkpoint_every;
-            if (old > 0) checkpoint_remove(dir, old, r->dist.env.world_size);
-        }
-    }
+    CheckpointWrite w = {r->args.output_dir, step, r->dist.env.rank, r->dist.env.world_size, &p->config, p->layouts, flat, mom,
+                         vel, p->P.total, pbf, r->data.train, &r->rng, &r->prune, r->args.keep_checkpoints,
+                         r->args.checkpoint_every, r->dist.active ? checkpoint_barrier : NULL, &r->dist};
+    checkpoint_save(&w, r->master);
     free(flat); free(mom); free(vel); free(pbf);
 }
 
-/* The model from the newest checkpoint (resume), a model file (-e), or a
- * descriptor with random init; a dense model that is to be pruned becomes
- * block-sparse with every block live. */
-static void init_model(Run *r, TrainState *rs) {
+/* The model on the GPU from the shared set-up (checkpoint, model file or
+ * descriptor), with the optimizer state and exact bf16 weights when resuming. */
+static void init_model(Run *r, InitialModel *im) {
     TrainArgs *a = &r->args;
-    char err[CKPT_ERR_LEN];
-    ModelFile mf;
-    int have_file = 0;
-    long resume_step = -1;
-    memset(rs, 0, sizeof(*rs));
-    if (a->resume) {
-        if (!a->output_dir[0]) DIE("pass the run's output directory with -o", "-y 1 needs -o: resume reads checkpoints from there");
-        resume_step = checkpoint_find_latest(a->output_dir);
-        if (resume_step < 0) {
-            printf("resume: no complete checkpoint (DONE_*) in %s, starting from scratch\n", a->output_dir);
-        } else {
-            char path[1200];
-            checkpoint_model_path(path, sizeof(path), a->output_dir, resume_step);
-            if (model_file_read(path, &mf, err, sizeof(err)) != 0) DIE("resume from an earlier checkpoint or start over", "%s", err);
-            const int rank = r->dist.env.rank, world = r->dist.env.world_size;
-            checkpoint_state_path(path, sizeof(path), a->output_dir, resume_step, rank);
-            if (!file_exists(path))
-                DIE("resume with as many processes as wrote the checkpoint", "rank %d: no state file %s in checkpoint %ld", rank,
-                    path, resume_step);
-            if (state_file_read(path, rs, err, sizeof(err)) != 0) DIE("resume from an earlier checkpoint or start over", "%s", err);
-            if (rs->world_size != world)
-                DIE("resume with the same number of processes (mpirun -np / -pn): changing the world size would change the data order",
-                    "checkpoint %ld was written by %d processes; this run has %d", resume_step, rs->world_size, world);
-            have_file = 1;
-            if (r->master) printf("resume: step %ld from %s\n", resume_step, a->output_dir);
-        }
-    }
-    if (!have_file && file_exists(a->model_init)) {
-        if (model_file_read(a->model_init, &mf, err, sizeof(err)) != 0)
-            DIE("pass an llm.c or block-sparse model file, or a descriptor such as d12", "%s", err);
-        have_file = 1;
-        if (r->master) printf("model: loaded %s (version %d)\n", a->model_init, mf.version);
-    }
-    GPT2Config cfg;
-    float *flat = NULL, *owned = NULL;
-    int block_size = 0;
-    uint8_t **masks = NULL;
-    if (have_file) {
-        cfg = mf.config;
-        flat = mf.params;
-        block_size = mf.block_size;
-        masks = mf.masks;
-    } else {
-        if (gpt2_config_from_descriptor(a->model_init, &cfg, err, sizeof(err)) != 0)
-            DIE("-e takes a model file that exists or a descriptor", "%s", err);
-        owned = (float *)malloc_check(sizeof(float) * gpt2_num_dense_params(&cfg));
-        gpt2_random_init_dense(&cfg, (uint64_t)a->seed, owned);
-        flat = owned;
-        if (r->master) printf("model: random init of %s (seed %lld)\n", a->model_init, a->seed);
-    }
-    if (a->seq_len > cfg.max_seq_len)
-        DIE("use a smaller -t, or a model with a longer context", "-t %d exceeds the model's max_seq_len %d", a->seq_len, cfg.max_seq_len);
-    if (cfg.channels % 64 != 0 || (cfg.channels / cfg.num_heads) != 64)
+    static const int gpu_blocks[] = {64, 128, 0};
+    initial_model_load(im, a, r->dist.env.rank, r->dist.env.world_size, r->master, gpu_blocks);
+    const GPT2Config *cfg = &im->config;
+    if (cfg->channels % 64 != 0 || (cfg->channels / cfg->num_heads) != 64)
         DIE("use a GPT-2 shape (d12, d24, d36, d48: head size 64, C a multiple of 64)",
-            "the GPU kernels need head size 64 and C %% 64 == 0; this model has C = %d, %d heads", cfg.channels, cfg.num_heads);
-    if (block_size > 0 && train_args_given(a, "block") && a->block_size != block_size)
-        DIE("drop --block or start from a dense model", "--block %d given, but the model file is block-sparse with block %d",
-            a->block_size, block_size);
-    if (block_size == 0 && a->sparsity > 0) {
-        if (a->block_size != 64 && a->block_size != 128)
-            DIE("use --block 64 or --block 128 on the GPU", "--block %d: the GPU block-sparse kernels support 64 and 128", a->block_size);
-        BsrLayout *lay = (BsrLayout *)calloc_check(gpt2_num_sparse_matrices(&cfg), sizeof(BsrLayout));
-        if (gpt2_sparse_layouts_init(&cfg, a->block_size, lay, err, sizeof(err)) != 0)
-            DIE("choose --block that divides C (64 or 128)", "--block %d: %s", a->block_size, err);
-        ParamLayout P;
-        param_layout_init(&P, &cfg, lay, a->block_size);
-        float *sp = (float *)malloc_check(sizeof(float) * P.total);
-        gpt2_flat_dense_to_sparse(&cfg, lay, flat, sp);
-        param_layout_free(&P);
-        gpt2_sparse_layouts_free(&cfg, lay);
-        free(lay);
-        free(owned);
-        owned = flat = sp;
-        block_size = a->block_size;
-    }
-    gpt2_init(&r->model, &cfg, block_size, masks, flat, a->batch_size, a->seq_len, a->recompute);
-    if (have_file) model_file_free(&mf);
-    free(owned);
-    if (resume_step >= 0) {
+            "the GPU kernels need head size 64 and C %% 64 == 0; this model has C = %d, %d heads", cfg->channels, cfg->num_heads);
+    if (im->block_size != 0 && im->block_size != 64 && im->block_size != 128)
+        DIE("convert the model with the CPU trainer or retrain with --block 64/128", "the model's block size %d: the GPU kernels support 64 and 128",
+            im->block_size);
+    gpt2_init(&r->model, cfg, im->block_size, im->masks, im->flat, a->batch_size, a->seq_len, a->recompute);
+    if (im->resume_step >= 0) {
         Parameters *p = &r->model.p;
+        const TrainState *rs = &im->state;
         if (rs->num_params != p->P.total)
             DIE("the state file does not belong to this model file; resume from an intact checkpoint",
                 "state has %zu optimizer entries, model has %zu parameters", rs->num_params, p->P.total);
         if (p->layouts && rs->mask_checksum != gpt2_mask_checksum(p->layouts, p->P.num_sparse))
-            DIE("the model and state files come from different checkpoints", "mask checksum mismatch in checkpoint %ld", resume_step);
+            DIE("the model and state files come from different checkpoints", "mask checksum mismatch in checkpoint %ld", im->resume_step);
         CUDA_CHECK(cudaMemcpy(p->m, rs->m, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
         CUDA_CHECK(cudaMemcpy(p->v, rs->v, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
         if (rs->params_bf16) /* the exact bf16 weights; without them they are re-rounded from the masters */
@@ -839,9 +721,9 @@ int main(int argc, char **argv) {
     const int rank = r->dist.env.rank, world = r->dist.env.world_size;
     if (r->master) train_args_print(a, TRAINER_GPU);
 
-    /* the model */
-    TrainState rs;
-    init_model(r, &rs);
+    /* the model: the newest checkpoint (-y 1), a model file or a descriptor (-e) */
+    InitialModel im;
+    init_model(r, &im);
     GPT2 *g = &r->model;
     g->dist = r->dist.active ? &r->dist : NULL;
     const GPT2Config *c = &g->p.config;
@@ -850,62 +732,19 @@ int main(int argc, char **argv) {
         printf("model: L=%d C=%d NH=%d V=%d maxT=%d, %zu parameters (%zu dense), %.1f MiB on the GPU\n", c->num_layers, c->channels,
                c->num_heads, c->vocab_size, c->max_seq_len, g->p.P.total, gpt2_num_dense_params(c), g_device_bytes / 1048576.0);
 
-    /* the data: each rank reads its own share of every shard */
-    if (!pattern_matches(a->train_data))
-        DIE("run `make data` for the default corpus, or pass -i with your shards", "no training shards match '%s'", a->train_data);
-    r->train_loader = dataloader_create(a->train_data, B, T, rank, world, a->shuffle, (uint64_t)a->seed, c->vocab_size);
-    if (a->val_data[0]) {
-        if (pattern_matches(a->val_data)) r->val_loader = dataloader_create(a->val_data, B, T, rank, world, 0, 0, c->vocab_size);
-        else if (train_args_given(a, "j")) DIE("pass -j with existing shards, or -j \"\" for none", "no validation shards match '%s'", a->val_data);
-        else if (r->master) printf("validation: no shards match '%s', skipping validation\n", a->val_data);
-    }
-    const int total = a->total_batch_size > 0 ? a->total_batch_size : B * T * world;
-    r->grad_accum_steps = dist_grad_accum_steps(total, B, T, world);
-    if (r->grad_accum_steps < 1)
-        DIE("make -d a multiple of B*T*processes", "-d %d is not a multiple of B*T*processes = %d*%d*%d", total, B, T, world);
-    long long per_epoch = dataloader_samples_per_epoch(r->train_loader) / r->grad_accum_steps;
-    r->max_steps = a->max_steps > 0 ? a->max_steps : (int)per_epoch;
-    if (r->max_steps < 1) DIE("use more data or a smaller -b/-t/-d", "the training data holds less than one step of %d tokens", total);
-    if (r->master)
-        printf("data: %lld training tokens in %d shards; %d tokens per step (%d process(es) x %d micro-steps); %d steps\n",
-               dataloader_num_tokens(r->train_loader), dataloader_num_shards(r->train_loader), total, world, r->grad_accum_steps,
-               r->max_steps);
+    /* the data (each rank reads its share) and the pruning schedule (restored when resuming) */
+    train_data_open(&r->data, a, c->vocab_size, rank, world, r->master, r->master);
+    const int total = r->data.tokens_per_step, max_steps = r->data.max_steps;
     r->inputs = (int *)malloc_check(sizeof(int) * B * T);
     r->targets = (int *)malloc_check(sizeof(int) * B * T);
-    char tok_path[1200];
-    snprintf(tok_path, sizeof(tok_path), "%s", a->train_data);
-    char *slash = strrchr(tok_path, '/');
-    if (slash) strcpy(slash + 1, "gpt2_tokenizer.bin"); else strcpy(tok_path, "gpt2_tokenizer.bin");
-    r->tokenizer = (r->master && file_exists(tok_path)) ? tokenizer_load(tok_path) : NULL;
-    if (r->master && !r->tokenizer && a->sample_every > 0) printf("sampling: no tokenizer at %s, skipping samples\n", tok_path);
-
-    /* the pruning schedule */
-    char err[512];
-    if (prune_schedule_from_args(a, r->max_steps, &r->schedule, err, sizeof(err)) != 0) DIE("fix the sparsity flags", "%s", err);
-    r->score = !strcmp(a->score, "l1") ? BSR_SCORE_L1 : BSR_SCORE_L2;
-    r->prune_global = !strcmp(a->prune_scope, "global");
-    r->last_prune_step = -1;
-    rng_seed(&r->rng, (uint64_t)a->seed);
-    if (r->start_step > 0) {
-        if (!prune_schedule_flags_given(a)) {
-            r->schedule = rs.schedule;
-            r->score = (BsrScoreKind)rs.score_kind;
-            r->prune_global = rs.prune_global;
-        }
-        r->last_prune_step = (long)rs.last_prune_step;
-        memcpy(r->rng.s, rs.rng, sizeof(rs.rng));
-        if (rs.loader_bytes != sizeof(DataLoaderState))
-            DIE("resume with the build that wrote the checkpoint", "dataloader state of %zu bytes, expected %zu", rs.loader_bytes,
-                sizeof(DataLoaderState));
-        dataloader_set_state(r->train_loader, (const DataLoaderState *)rs.loader);
-        state_file_free(&rs);
-    }
-    r->pruning = g->p.layouts && r->schedule.s_final > 0;
+    train_resume_setup(&r->prune, &r->rng, a, max_steps, &im, r->data.train);
+    initial_model_free(&im);
+    const PruneSchedule *S = &r->prune.schedule;
+    r->pruning = g->p.layouts && S->s_final > 0;
     if (r->pruning && r->master)
         printf("pruning: %s schedule %.3f -> %.3f over steps %d..%d, masks every %d steps, block %d, score %s, %s ranking\n",
-               prune_schedule_kind_name(r->schedule.kind), r->schedule.s_init, r->schedule.s_final, r->schedule.t_start,
-               r->schedule.t_end, r->schedule.every, g->p.block_size, r->score == BSR_SCORE_L1 ? "l1" : "l2",
-               r->prune_global ? "global" : "per-matrix");
+               prune_schedule_kind_name(S->kind), S->s_init, S->s_final, S->t_start, S->t_end, S->every, g->p.block_size,
+               r->prune.score == BSR_SCORE_L1 ? "l1" : "l2", r->prune.global ? "global" : "per-matrix");
     if (g->p.layouts) /* every rank must start from the same masks */
         dist_check_equal_u64(&r->dist, gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse), "the initial mask checksum");
     if (world > 1 && r->master) printf("gradient all-reduce: %.1f MB per step\n", 2.0 * g->p.P.total / 1e6);
@@ -922,18 +761,18 @@ int main(int argc, char **argv) {
     CUDA_CHECK(cudaEventCreate(&ev_end));
     double loop_start = wall_clock_seconds(), timed_ms = 0;
     int timed_steps = 0;
-    for (int step = r->start_step; step <= r->max_steps; step++) {
-        int last = step == r->max_steps;
-        if (r->val_loader && ((a->val_every > 0 && step % a->val_every == 0) || last)) {
+    for (int step = r->start_step; step <= max_steps; step++) {
+        int last = step == max_steps;
+        if (r->data.val && ((a->val_every > 0 && step % a->val_every == 0) || last)) {
             double vl = evaluate(r);
             if (r->master) printf("step %5d | val loss %.6f\n", step, vl);
             logger_val(&r->logger, step, vl);
         }
-        if (r->tokenizer && a->sample_every > 0 && (step % a->sample_every == 0 || last) && step > 0) sample_and_print(r, step);
+        if (r->data.tokenizer && a->sample_every > 0 && (step % a->sample_every == 0 || last) && step > 0) sample_and_print(r, step);
         if (last) break;
 
-        if (r->pruning && gpt2_prune(g, &r->schedule, step, r->score, r->prune_global)) {
-            r->last_prune_step = step;
+        if (r->pruning && gpt2_prune(g, S, step, r->prune.score, r->prune.global)) {
+            r->prune.last_prune_step = step;
             /* masks come from identical weights with deterministic ties; prove it */
             dist_check_equal_u64(&r->dist, gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse), "the mask checksum");
             char what[160];
@@ -943,22 +782,22 @@ int main(int argc, char **argv) {
         }
         CUDA_CHECK(cudaEventRecord(ev_start, g->stream));
         CUDA_CHECK(cudaMemsetAsync(g->p.grads, 0, sizeof(bf16) * g->p.P.total, g->stream));
-        const float dloss = 1.0f / (float)(B * T * r->grad_accum_steps);
-        for (int micro = 0; micro < r->grad_accum_steps; micro++) {
-            dataloader_next_batch(r->train_loader, r->inputs, r->targets);
+        const float dloss = 1.0f / (float)(B * T * r->data.grad_accum_steps);
+        for (int micro = 0; micro < r->data.grad_accum_steps; micro++) {
+            dataloader_next_batch(r->data.train, r->inputs, r->targets);
             gpt2_set_batch(g, r->inputs, r->targets);
             gpt2_forward(g, 1, dloss, 1);
             /* on the last micro-step the backward pass averages each layer's live
              * gradients over the ranks as soon as they are final (bytes shrink with density) */
-            g->reduce_grads = g->dist != NULL && micro == r->grad_accum_steps - 1;
+            g->reduce_grads = g->dist != NULL && micro == r->data.grad_accum_steps - 1;
             gpt2_backward(g);
         }
         g->reduce_grads = 0;
         dist_wait(&r->dist, g->stream, "the gradient all-reduce");
-        double loss = dist_sum_host(&r->dist, gpt2_take_loss_sum(g)) / ((double)B * T * r->grad_accum_steps * world);
+        double loss = dist_sum_host(&r->dist, gpt2_take_loss_sum(g)) / ((double)B * T * r->data.grad_accum_steps * world);
         float norm = gpt2_grad_norm(g);
         float scale = (a->grad_clip > 0 && norm > a->grad_clip) ? a->grad_clip / norm : 1.0f;
-        float lr = lr_schedule_value(a->lr_schedule, a->learning_rate, step, a->warmup_iters, r->max_steps, a->final_lr_frac);
+        float lr = lr_schedule_value(a->lr_schedule, a->learning_rate, step, a->warmup_iters, max_steps, a->final_lr_frac);
         gpt2_update(g, lr, a->weight_decay, scale, step + 1, (uint64_t)a->seed);
         CUDA_CHECK(cudaEventRecord(ev_end, g->stream));
         CUDA_CHECK(cudaEventSynchronize(ev_end));
@@ -970,17 +809,17 @@ int main(int argc, char **argv) {
         double per_gpu = (ms / 1000.0) * peak_flops * world;
         if (r->master)
             printf("step %5d/%d | loss %.6f | norm %.4f | lr %.2e | sparsity %.3f | %.1f ms | %.0f tok/s | MFU %.1f%% (dense-equiv %.1f%%)\n",
-                   step + 1, r->max_steps, loss, norm, lr, sp, ms, total / (ms / 1000.0), 100.0 * live_flops / per_gpu,
+                   step + 1, max_steps, loss, norm, lr, sp, ms, total / (ms / 1000.0), 100.0 * live_flops / per_gpu,
                    100.0 * dense_flops / per_gpu);
         logger_train(&r->logger, step + 1, loss, sp, lr, norm, ms);
-        if (a->output_dir[0] && a->checkpoint_every > 0 && ((step + 1) % a->checkpoint_every == 0 || step + 1 == r->max_steps))
+        if (a->output_dir[0] && a->checkpoint_every > 0 && ((step + 1) % a->checkpoint_every == 0 || step + 1 == max_steps))
             save_checkpoint(r, step + 1);
     }
     size_t free_b, total_b;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     if (r->master)
         printf("done: %d steps in %.1f s; mean step %.2f ms (%.0f tok/s) after the first; GPU memory in use %.1f MiB\n",
-               r->max_steps - r->start_step, wall_clock_seconds() - loop_start, timed_steps ? timed_ms / timed_steps : 0.0,
+               max_steps - r->start_step, wall_clock_seconds() - loop_start, timed_steps ? timed_ms / timed_steps : 0.0,
                timed_steps ? total / (timed_ms / timed_steps / 1000.0) : 0.0, (total_b - free_b) / 1048576.0);
     if (a->export_dense[0] && r->master) {
         float *flat = gpt2_download(g, g->p.master);
@@ -990,9 +829,7 @@ int main(int argc, char **argv) {
         free(flat);
     }
     logger_close(&r->logger);
-    dataloader_free(r->train_loader);
-    if (r->val_loader) dataloader_free(r->val_loader);
-    if (r->tokenizer) tokenizer_free(r->tokenizer);
+    train_data_close(&r->data);
     free(r->inputs);
     free(r->targets);
     dist_finalize(&r->dist);
