@@ -40,6 +40,18 @@ CUDA_LIBS  := -lcublas -lcublasLt -lcudnn -lcusparse -lgomp -lm
 HAVE_NVCC  := $(shell command -v $(NVCC) 2>/dev/null)
 CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(realpath $(HAVE_NVCC)))
 
+# ---------------------------------------------------------------- cuDNN attention (optional)
+# The cuDNN frontend headers (C++, header-only): .cudnn/include, or where
+# `pip install nvidia-cudnn-frontend` put them; CUDNN_FRONTEND_INCLUDE=dir overrides,
+# NO_CUDNN=1 builds only our own flash attention.
+PY_PLATLIB := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])' 2>/dev/null)
+CUDNN_FRONTEND_INCLUDE ?= $(patsubst %/cudnn_frontend.h,%,$(firstword $(wildcard .cudnn/include/cudnn_frontend.h $(PY_PLATLIB)/include/cudnn_frontend.h)))
+ifeq ($(NO_CUDNN),)
+  ifneq ($(CUDNN_FRONTEND_INCLUDE),)
+    NVCCFLAGS += -DHAVE_CUDNN_FRONTEND -I$(CUDNN_FRONTEND_INCLUDE)
+  endif
+endif
+
 # ---------------------------------------------------------------- NCCL and MPI (multi-GPU)
 # NO_MULTI_GPU=1 builds without NCCL, NO_USE_MPI=1 without MPI (then launch with
 # -pi tcp or -pi fs); both are also picked automatically when the headers are absent.

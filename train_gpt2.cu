@@ -223,6 +223,7 @@ typedef struct {
     MatmulContext mm;
     BsrCtx bsr;
     cudaStream_t stream;
+    AttentionCudnn *cudnn_attention; /* NULL: our own flash attention */
     /* data parallelism: when reduce_grads is set (the last micro-step of a step),
      * the backward pass hands each layer's finished gradients to an all-reduce on
      * comm_stream while it goes on with the layers below */
@@ -273,7 +274,8 @@ static void gpt2_forward(GPT2 *g, int with_targets, float dloss, int write_dlogi
         float *lse = a->att_lse + (size_t)l * B * NH * T;
 
         matmul_forward(&g->mm, qkv, NULL, ln1, param(p, P_QKVW, l), param(p, P_QKVB, l), N, C, 3 * C, s);
-        attention_forward(atty, lse, qkv, B, T, C, NH, s);
+        if (g->cudnn_attention) attention_forward_cudnn(g->cudnn_attention, atty, lse, qkv, B, T, C, NH, s);
+        else attention_forward(atty, lse, qkv, B, T, C, NH, s);
         matmul_forward(&g->mm, a->proj_out, NULL, atty, param(p, P_ATTPROJW, l), param(p, P_ATTPROJB, l), N, C, C, s);
         fused_residual_layernorm_forward(residual2, ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, residual,
                                          a->proj_out, param(p, P_LN2W, l), param(p, P_LN2B, l), N, C, s);
@@ -384,7 +386,10 @@ static void gpt2_backward(GPT2 *g) {
         /* dresidual is now the gradient of residual2[l] = residual + attproj(...) */
         matmul_backward(&g->mm, a->dmid, grad(p, P_ATTPROJW, l), grad(p, P_ATTPROJB, l), a->scratch, a->dresidual,
                         a->atty + l * nc, param(p, P_ATTPROJW, l), NULL, N, C, C, s);
-        attention_backward(a->dbig, a->scratch, a->dmid, a->qkv + l * 3 * nc, a->atty + l * nc, lse, B, T, C, NH, s);
+        if (g->cudnn_attention)
+            attention_backward_cudnn(g->cudnn_attention, a->dbig, a->dmid, a->qkv + l * 3 * nc, a->atty + l * nc, lse, B, T, C, NH, s);
+        else
+            attention_backward(a->dbig, a->scratch, a->dmid, a->qkv + l * 3 * nc, a->atty + l * nc, lse, B, T, C, NH, s);
         matmul_backward(&g->mm, a->dmid, grad(p, P_QKVW, l), grad(p, P_QKVB, l), a->scratch, a->dbig, a->ln1 + l * nc,
                         param(p, P_QKVW, l), NULL, N, C, 3 * C, s);
         layernorm_backward(a->dresidual, grad(p, P_LN1W, l), grad(p, P_LN1B, l), a->scratch, a->dmid, residual,
@@ -673,6 +678,12 @@ static void init_model(Run *r, InitialModel *im) {
         DIE("convert the model with the CPU trainer or retrain with --block 64/128", "the model's block size %d: the GPU kernels support 64 and 128",
             im->block_size);
     gpt2_init(&r->model, cfg, im->block_size, im->masks, im->flat, a->batch_size, a->seq_len, a->recompute);
+    if (!strcmp(a->attention, "cudnn") && !attention_cudnn_available())
+        DIE("rebuild with the cuDNN frontend headers (pip install nvidia-cudnn-frontend; make) or use --attention own",
+            "--attention cudnn: this build has no cuDNN attention");
+    if (strcmp(a->attention, "own") != 0 && attention_cudnn_available())
+        r->model.cudnn_attention = attention_cudnn_create(1); /* deterministic backward: bit-exact resume, identical ranks */
+    if (r->master) printf("attention: %s\n", r->model.cudnn_attention ? "cuDNN fused SDPA (deterministic)" : "own flash attention");
     if (im->resume_step >= 0) {
         Parameters *p = &r->model.p;
         const TrainState *rs = &im->state;

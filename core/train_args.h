@@ -43,6 +43,7 @@ typedef struct {
     /* GPU-only */
     int recompute;            /* -r */
     int zero_stage;           /* -z */
+    char attention[8];        /* --attention: auto | own | cudnn */
     char dist_init[8];        /* -pi: mpi | tcp | fs */
     char dist_server[256];    /* -ps: rank 0's address (tcp) */
     char dist_fs_path[512];   /* -pf: shared directory (fs) */
