@@ -304,152 +304,6 @@ bsr_spmm_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *
     }
 }
 
-/* Persistent version (v2): grid = resident CTAs; CTA b processes tiles b, b+G, ...
- * (tile id: output tile fastest, then token tile). The cp.async pipeline runs on a
- * flat k-step stream across the CTA's tiles, so the next tile's loads are in
- * flight during a tile's last steps and its epilogue; the epilogue stores straight
- * from registers (bf16x2), so it touches no shared memory. */
-template <int BS, int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES, bool BT>
-static __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
-bsr_spmm_persist_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
-                        const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
-                        const int *__restrict__ acol, const int *__restrict__ blk, int n_out_blocks, int N, int lda,
-                        int ldo, int flags) {
-    typedef SpmmCfg<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT> Cfg;
-    constexpr int NT = Cfg::NT, MI = Cfg::MI, NI = Cfg::NI, WM = Cfg::WM, WN = Cfg::WN;
-    constexpr int CA = BK / 8;
-    constexpr int CB = BT ? BN / 8 : BK / 8;
-    extern __shared__ __align__(128) unsigned char smem_raw[];
-    bf16 *smem = (bf16 *)smem_raw;
-
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int wm = warp / WARPS_N, wn = warp % WARPS_N;
-    const int n_out_tiles = n_out_blocks * Cfg::TILES_N;
-    const int ntiles = n_out_tiles * ((N + BM - 1) / BM);
-
-    auto tile_steps = [&](int tile) -> int {
-        if (tile >= ntiles) return 0;
-        const int j = (tile % n_out_tiles) / Cfg::TILES_N;
-        return (offsets[j + 1] - offsets[j]) * Cfg::KPB;
-    };
-    auto load_stage = [&](int slot, int tile, int t) {
-        const int ot = tile % n_out_tiles, j = ot / Cfg::TILES_N, nt = ot % Cfg::TILES_N;
-        const int m0 = (tile / n_out_tiles) * BM;
-        const int e = offsets[j] + t / Cfg::KPB, kk = t % Cfg::KPB;
-        const int ac = acol[e];
-        const int k = blk ? blk[e] : e;
-        bf16 *sA = smem + slot * Cfg::STAGE_ELEMS;
-        bf16 *sB = sA + Cfg::A_ELEMS;
-        const bf16 *gA = A + (size_t)ac * BS + kk * BK;
-#pragma unroll
-        for (int it = 0; it < BM * CA / NT; it++) {
-            const int i = tid + it * NT;
-            const int row = i / CA, ch = i % CA;
-            const int grow = m0 + row;
-            const bf16 *src = gA + (size_t)(grow < N ? grow : 0) * lda + ch * 8;
-            cp_async16(smem_u32(sA + swz<CA>(row, ch)), src, grow < N ? 16 : 0);
-        }
-        const bf16 *gB = W + (size_t)k * BS * BS;
-        if (!BT) {
-#pragma unroll
-            for (int it = 0; it < BN * CB / NT; it++) {
-                const int i = tid + it * NT;
-                const int row = i / CB, ch = i % CB;
-                cp_async16(smem_u32(sB + swz<CB>(row, ch)), gB + (size_t)(nt * BN + row) * BS + kk * BK + ch * 8, 16);
-            }
-        } else {
-#pragma unroll
-            for (int it = 0; it < BK * CB / NT; it++) {
-                const int i = tid + it * NT;
-                const int row = i / CB, ch = i % CB;
-                cp_async16(smem_u32(sB + swz<CB>(row, ch)), gB + (size_t)(kk * BK + row) * BS + nt * BN + ch * 8, 16);
-            }
-        }
-    };
-
-    /* producer cursor */
-    int tile_p = blockIdx.x, step_p = 0, T_p = tile_steps(tile_p);
-    auto produce = [&](int slot) {
-        while (tile_p < ntiles && step_p >= T_p) {
-            tile_p += gridDim.x;
-            step_p = 0;
-            T_p = tile_steps(tile_p);
-        }
-        if (tile_p < ntiles) {
-            load_stage(slot, tile_p, step_p);
-            step_p++;
-        }
-        cp_async_commit();
-    };
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) produce(s);
-    int slot_c = 0, slot_p = STAGES - 1;
-
-    const int g = lane >> 2, tq = lane & 3;
-    for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
-        const int T = tile_steps(tile);
-        float acc[MI][NI][4];
-#pragma unroll
-        for (int a = 0; a < MI; a++)
-#pragma unroll
-            for (int b = 0; b < NI; b++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) acc[a][b][c] = 0.f;
-
-        for (int t = 0; t < T; t++) {
-            cp_async_wait<STAGES - 2>();
-            __syncthreads();
-            produce(slot_p);
-            slot_p = slot_p + 1 == STAGES ? 0 : slot_p + 1;
-            const bf16 *sA = smem + slot_c * Cfg::STAGE_ELEMS;
-            slot_c = slot_c + 1 == STAGES ? 0 : slot_c + 1;
-            const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sA + Cfg::A_ELEMS);
-            mma_stage<MI, NI, BK / 16, CA, CB, false, BT>(acc, aBase, bBase, wm * WM, wn * WN, lane);
-        }
-
-        /* epilogue from registers */
-        const int ot = tile % n_out_tiles, j = ot / Cfg::TILES_N, nt = ot % Cfg::TILES_N;
-        const int m0 = (tile / n_out_tiles) * BM;
-        const int colbase = j * BS + nt * BN + wn * WN + 2 * tq;
-        float2 bv[NI];
-#pragma unroll
-        for (int ni = 0; ni < NI; ni++) {
-            bv[ni] = make_float2(0.f, 0.f);
-            if (bias) {
-                const __nv_bfloat162 b2 = *(const __nv_bfloat162 *)(bias + colbase + ni * 8);
-                bv[ni] = make_float2(__bfloat162float(b2.x), __bfloat162float(b2.y));
-            }
-        }
-#pragma unroll
-        for (int mi = 0; mi < MI; mi++)
-#pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int row = m0 + wm * WM + mi * 16 + g + 8 * h;
-                if (row >= N) continue;
-                bf16 *orow = out + (size_t)row * ldo + colbase;
-#pragma unroll
-                for (int ni = 0; ni < NI; ni++) {
-                    float v0 = acc[mi][ni][2 * h] + bv[ni].x, v1 = acc[mi][ni][2 * h + 1] + bv[ni].y;
-                    __nv_bfloat162 *dst = (__nv_bfloat162 *)(orow + ni * 8);
-                    if (flags & EPI_ACCUM) {
-                        const __nv_bfloat162 o = *dst;
-                        v0 += __bfloat162float(o.x);
-                        v1 += __bfloat162float(o.y);
-                    }
-                    if (flags & EPI_GELU) {
-                        if (pre_out)
-                            *(__nv_bfloat162 *)(pre_out + (size_t)row * ldo + colbase + ni * 8) =
-                                __floats2bfloat162_rn(v0, v1);
-                        v0 = gelu_tanh(v0);
-                        v1 = gelu_tanh(v1);
-                    }
-                    *dst = __floats2bfloat162_rn(v0, v1);
-                }
-            }
-    }
-    cp_async_wait<0>();
-}
-
 /* ============================================================================ */
 /* weight gradient                                                               */
 /* ============================================================================ */
@@ -617,12 +471,31 @@ __device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32
     d |= (uint64_t)1 << 62;
     return d;
 }
-__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void wg_wait() {
-    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+/* wgmma needs sm_90a; on other targets these compile to a trap and the host never selects
+ * the wgmma kernels (bsr_have_wgmma). */
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define BSR_WGMMA 1
+#endif
+__device__ __forceinline__ void wg_fence() {
+#ifdef BSR_WGMMA
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
 }
-__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+__device__ __forceinline__ void wg_commit() {
+#ifdef BSR_WGMMA
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+template <int N> __device__ __forceinline__ void wg_wait() {
+#ifdef BSR_WGMMA
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+#endif
+}
+__device__ __forceinline__ void fence_proxy_async() {
+#ifdef BSR_WGMMA
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
 template <int N> __device__ __forceinline__ void reg_fence(float (&d)[N]) {
 #pragma unroll
     for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
@@ -630,11 +503,15 @@ template <int N> __device__ __forceinline__ void reg_fence(float (&d)[N]) {
 /* D[64x64] (+)= A[64x16] B[16x64]; TA/TB: 1 = operand is MN-major in shared memory */
 template <int TA, int TB>
 __device__ __forceinline__ void wgmma_64x64(float (&d)[32], uint64_t da, uint64_t db) {
+#ifndef BSR_WGMMA
+    __trap();
+#else
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
                  "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
                  "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, %34, %35;\n}\n"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
                  : "l"(da), "l"(db), "n"(TA), "n"(TB));
+#endif
 }
 
 /* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
@@ -1191,6 +1068,28 @@ static void launch_spmm_wgmma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf1
     CUDA_CHECK(cudaGetLastError());
 }
 
+static __global__ void bsr_probe_wgmma_kernel(int *out) {
+#ifdef BSR_WGMMA
+    *out = 1;
+#else
+    *out = 0;
+#endif
+}
+/* 1 when this binary's device code for the current GPU has the wgmma kernels (sm_90a). */
+static int bsr_have_wgmma(void) {
+    static int have = -1;
+    if (have < 0) {
+        int *d, h = 0;
+        CUDA_CHECK(cudaMalloc(&d, sizeof(int)));
+        bsr_probe_wgmma_kernel<<<1, 1>>>(d);
+        CUDA_CHECK(cudaGetLastError());
+        CUDA_CHECK(cudaMemcpy(&h, d, sizeof(int), cudaMemcpyDeviceToHost));
+        CUDA_CHECK(cudaFree(d));
+        have = h;
+    }
+    return have;
+}
+
 /* Kernel variants, selectable for tuning (bsr_tune_set); -1 = default. */
 static int g_variant[4] = {-1, -1, -1, -1}; /* fwd, dinp, dW kernel; [3]: forced dW split count */
 extern "C" void bsr_tune_set(int op, int variant) {
@@ -1223,27 +1122,6 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
     CUDA_CHECK(cudaGetLastError());
 }
 
-template <int BS, int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES, bool BT>
-static void launch_spmm_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
-                                const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
-                                int ldo, int flags, cudaStream_t stream) {
-    typedef SpmmCfg<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT> Cfg;
-    auto kern = bsr_spmm_persist_kernel<BS, BM, BN, BK, WARPS_M, WARPS_N, STAGES, BT>;
-    static int per_sm = 0;
-    if (!per_sm) {
-        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::PIPE_BYTES));
-        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, Cfg::NT, Cfg::PIPE_BYTES));
-        if (per_sm < 1) per_sm = 1;
-    }
-    const long ntiles = (long)n_out_blocks * Cfg::TILES_N * ((N + BM - 1) / BM);
-    long grid = (long)num_sms() * per_sm;
-    if (grid > ntiles) grid = ntiles;
-    if (grid < 1) return;
-    kern<<<(unsigned)grid, Cfg::NT, Cfg::PIPE_BYTES, stream>>>(out, pre_out, A, W, bias, offsets, acol, blk,
-                                                               n_out_blocks, N, lda, ldo, flags);
-    CUDA_CHECK(cudaGetLastError());
-}
-
 
 /* forward (BT = false) and input gradient (BT = true) through one dispatcher */
 /* forward (BT = false) and input gradient (BT = true) through one dispatcher.
@@ -1251,19 +1129,21 @@ static void launch_spmm_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const b
  *   0: per-tile CTAs, BM 128, 4 warps 2x2, 3 stages   | BM 128 BN 128, 8 warps 2x4
  *   1: per-tile CTAs, BM 128, 8 warps 4x2, 3 stages   | BM 128 BN 64, 8 warps 4x2
  *   2: per-tile CTAs, BM 64, 4 warps 2x2, 4 stages    | BM 64 BN 128, 8 warps 2x4
- *   3: persistent, BM 128, 4 warps 2x2, 4 stages      | BM 128 BN 128, 8 warps 2x4, 3 stages
- *   4: persistent, BM 256, 8 warps 4x2, 4 stages      | BM 256 BN 64, 8 warps 4x2
+ *   (3, 4, 17-19: persistent versions, removed as slower: see dev/NOTES_bsr.md)
  *   5: wgmma, one warpgroup, BM 128 x BN 64, 3 stages (both block sizes)
  *   6: wgmma, BM 128, 4 stages;  7: wgmma, BM 64, 4 stages
  *   8: wgmma, BM 128, 4 stages, one wgmma group in flight; 9: same with 3 stages
  *   10: wgmma BM 256, 2 stages; 11: wgmma BM 128, 2 stages; 12: wgmma BM 256, 3 stages
  *   13: as 5 with the index list in shared memory and wgmmas issued before the next loads;
- *   14: as 13 with 4 stages; 15: wgmma BM 64, 2 stages; 16: wgmma BM 64, 3 stages */
+ *   14: as 13 with 4 stages; 15: wgmma BM 64, 2 stages; 16: wgmma BM 64, 3 stages
+ */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
                           int N, int lda, int ldo, int flags, cudaStream_t st) {
+    if (variant >= 5 && !bsr_have_wgmma()) variant = 0;
+    if (variant < 0 && !bsr_have_wgmma()) variant = 0;
     if (variant < 0) {
         /* default: wgmma; short index lists (few k-steps per output tile: memory/latency
          * bound) run 2 stages at 4 CTAs per SM, long ones 3 stages (dev/NOTES_bsr.md) */
@@ -1273,8 +1153,6 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         switch (variant) {
         case 1: launch_spmm<64, 128, 64, 64, 4, 2, 3, BT>(SPMM_ARGS); break;
         case 2: launch_spmm<64, 64, 64, 64, 2, 2, 4, BT>(SPMM_ARGS); break;
-        case 3: launch_spmm_persist<64, 128, 64, 64, 2, 2, 4, BT>(SPMM_ARGS); break;
-        case 4: launch_spmm_persist<64, 256, 64, 64, 4, 2, 4, BT>(SPMM_ARGS); break;
         case 5: launch_spmm_wgmma<64, 128, 3, BT>(SPMM_ARGS); break;
         case 6: launch_spmm_wgmma<64, 128, 4, BT>(SPMM_ARGS); break;
         case 7: launch_spmm_wgmma<64, 64, 4, BT>(SPMM_ARGS); break;
@@ -1293,8 +1171,6 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         switch (variant) {
         case 1: launch_spmm<128, 128, 64, 64, 4, 2, 3, BT>(SPMM_ARGS); break;
         case 2: launch_spmm<128, 64, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
-        case 3: launch_spmm_persist<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
-        case 4: launch_spmm_persist<128, 256, 64, 64, 4, 2, 4, BT>(SPMM_ARGS); break;
         case 5: launch_spmm_wgmma<128, 128, 3, BT>(SPMM_ARGS); break;
         case 6: launch_spmm_wgmma<128, 128, 4, BT>(SPMM_ARGS); break;
         case 7: launch_spmm_wgmma<128, 64, 4, BT>(SPMM_ARGS); break;
@@ -1369,8 +1245,7 @@ static int dw_mode(const BsrDeviceLayout *L) {
     return L->dw_ngroups_col <= L->dw_ngroups_row ? 1 : 2;
 }
 static int dw_use_wgmma(const BsrDeviceLayout *L) {
-    if (L->bs == 128) return g_variant[2] >= 4 || g_variant[2] < 0;
-    return g_variant[2] >= 4 || g_variant[2] < 0;
+    return bsr_have_wgmma() && (g_variant[2] >= 4 || g_variant[2] < 0);
 }
 static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
     return mode == 0 ? L->nnz : mode == 1 ? L->dw_ngroups_col : L->dw_ngroups_row;
