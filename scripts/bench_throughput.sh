@@ -9,7 +9,9 @@
 #
 # Env: DATA (shard directory, default data/default), CONFIGS ("depth:batch ..."),
 # STEPS (optimizer steps per run; the median of the second half is reported),
-# TORCH=0 to skip PyTorch, RECOMPUTE (train_gpt2cu -r, default 1).
+# TORCH=0 to skip PyTorch, RECOMPUTE (train_gpt2cu -r, default 1),
+# LLMC=/path/to/llm.c/train_gpt2cu to run llm.c too (built outside this repository,
+# e.g. with USE_CUDNN=1; it reads the same shards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/default}
@@ -29,7 +31,16 @@ for cfg in $CONFIGS; do
     ours=$(grep -E "^step +[0-9]+/" "$log" | awk -v n=$STEPS '{ for (i=1;i<=NF;i++) if ($i=="ms") ms=$(i-1); k++; if (k > n/2) print ms }' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     ours_tok=$(awk -v ms=$ours -v b=$b -v t=$T 'BEGIN { printf "%.0f", b*t/(ms/1000) }')
     mem=$(grep -oE "GPU memory in use [0-9.]+ MiB" "$log" | grep -oE "[0-9.]+" | head -1)
-    torch_tok="-"; torch_mem="-"
+    torch_tok="-"; torch_mem="-"; llmc_tok="-"; llmc_mem="-"
+    if [ -n "${LLMC:-}" ]; then
+        "$LLMC" -e d$d -i "$DATA/train_*.bin" -j "$(ls $DATA/val_*.bin | head -1)" -b $b -t $T -x $STEPS -v 100000 -s 100000 \
+            -r $RECOMPUTE -z 0 > "$log.llmc" 2>&1 || { tail -5 "$log.llmc"; }
+        llmc_ms=$(grep -E "^step +[0-9]+/" "$log.llmc" | awk -v n=$STEPS '{ for (i=1;i<=NF;i++) if ($i=="ms") ms=$(i-1); k++; if (k > n/2) print ms }' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+        [ -n "$llmc_ms" ] && llmc_tok=$(awk -v ms=$llmc_ms -v b=$b -v t=$T 'BEGIN { printf "%.0f", b*t/(ms/1000) }')
+        llmc_mem=$(grep -oE "device memory usage: [0-9]+ MiB" "$log.llmc" | grep -oE "[0-9]+" | head -1)
+        echo "llm.c d$d B=$b: median step ${llmc_ms:-?} ms, $llmc_tok tok/s, device memory usage ${llmc_mem:-?} MiB"
+        rm -f "$log.llmc"
+    fi
     if [ "${TORCH:-1}" = 1 ]; then
         tl=$(python3 dev/torch_gpt2.py bench --depth $d --batch $b --seq $T --steps $STEPS 2>&1 | tail -1)
         echo "$tl"
@@ -37,13 +48,15 @@ for cfg in $CONFIGS; do
         torch_mem=$(echo "$tl" | grep -oE "peak memory [0-9.]+ GiB" | grep -oE "[0-9.]+")
     fi
     echo "ours d$d B=$b: median step $ours ms, $ours_tok tok/s, GPU memory in use ${mem} MiB"
-    results+=("d$d $b $ours_tok $torch_tok $mem $torch_mem")
+    results+=("d$d $b $ours_tok $torch_tok $llmc_tok $mem $torch_mem ${llmc_mem:--}")
     rm -f "$log"
 done
 echo
-printf "%-6s %-4s %-14s %-14s %-8s %-16s %-14s\n" model B "ours tok/s" "torch tok/s" ratio "ours mem (MiB)" "torch peak (GiB)"
+printf "%-6s %-4s %-11s %-12s %-12s %-12s %-15s %-17s %-15s\n" model B "ours tok/s" "torch tok/s" "llm.c tok/s" "ours/best" \
+    "ours mem (MiB)" "torch peak (GiB)" "llm.c mem (MiB)"
 for r in "${results[@]}"; do
     set -- $r
-    ratio=$( [ "$4" != "-" ] && awk -v a=$3 -v b=$4 'BEGIN { printf "%.3f", a/b }' || echo "-")
-    printf "%-6s %-4s %-14s %-14s %-8s %-16s %-14s\n" $1 $2 $3 $4 $ratio $5 $6
+    best=$(awk -v a="$4" -v b="$5" 'BEGIN { x = (a == "-" ? 0 : a); y = (b == "-" ? 0 : b); print (x > y ? x : y) }')
+    ratio=$(awk -v a=$3 -v b=$best 'BEGIN { if (b > 0) printf "%.3f", a/b; else print "-" }')
+    printf "%-6s %-4s %-11s %-12s %-12s %-12s %-15s %-17s %-15s\n" $1 $2 $3 $4 $5 $ratio $6 $7 $8
 done
