@@ -431,7 +431,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     if (!validate_dw(c, "xover dW", c->dwf, NULL, nvb, vb)) valid[K_XO_DW] = 0;
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
     if (g_variants) {
-        for (int v = 0; v < 17; v++) {
+        for (int v = 0; v < 21; v++) {
         if (v == 3 || v == 4) continue; /* removed variants */
             bsr_tune_set(BSR_OP_FWD, v);
             bsr_tune_set(BSR_OP_DINP, v);
@@ -456,16 +456,19 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
         bsr_tune_set(BSR_OP_FWD, -1);
         bsr_tune_set(BSR_OP_DINP, -1);
         bsr_tune_set(BSR_OP_DW, -1);
-        const int splits[] = {1, 2, 3, 4, 6, 8, 12};
-        for (int q = 0; q < 7; q++) {
-            bsr_tune_set(3, splits[q]);
+        const int splits[] = {1, 2, 3, 4, 6, 7, 8};
+        for (int q = 0; q < 14; q++) {
+            bsr_tune_set(BSR_OP_DW, q < 7 ? -1 : 5); /* default (wgmma single), then column groups */
+            bsr_tune_set(3, splits[q % 7]);
             CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
             bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
             const int okw = validate_dw(c, "split dW", c->dwf, NULL, nvb, vb);
-            printf("  dW splits %2d: %7.1f us\n", splits[q], okw ? time_k(c, K_SP_DW, reps) : NAN);
+            printf("  dW %s splits %2d: %7.1f us\n", q < 7 ? "single" : "col-groups", splits[q % 7],
+                   okw ? time_k(c, K_SP_DW, reps) : NAN);
         }
         bsr_tune_set(3, -1);
+        bsr_tune_set(BSR_OP_DW, -1);
     }
     free(hw); free(hb); free(rf); free(rd);
 
