@@ -20,6 +20,7 @@ STEPS=${STEPS:-20}
 RECOMPUTE=${RECOMPUTE:-1}
 T=1024
 [ -x ./train_gpt2cu ] || { echo "error: ./train_gpt2cu not built (make train_gpt2cu)"; exit 1; }
+[ -z "${LLMC:-}" ] || [ -x "$LLMC" ] || { echo "error: LLMC=$LLMC is not an executable (build llm.c's train_gpt2cu first)"; exit 1; }
 ls "$DATA"/train_*.bin >/dev/null 2>&1 || { echo "error: no shards in $DATA (make data, or DATA=dir)"; exit 1; }
 nvidia-smi --query-gpu=name --format=csv,noheader
 results=()
@@ -35,9 +36,10 @@ for cfg in $CONFIGS; do
     if [ -n "${LLMC:-}" ]; then
         "$LLMC" -e d$d -i "$DATA/train_*.bin" -j "$(ls $DATA/val_*.bin | head -1)" -b $b -t $T -x $STEPS -v 100000 -s 100000 \
             -r $RECOMPUTE -z 0 > "$log.llmc" 2>&1 || { tail -5 "$log.llmc"; }
-        llmc_ms=$(grep -E "^step +[0-9]+/" "$log.llmc" | awk -v n=$STEPS '{ for (i=1;i<=NF;i++) if ($i=="ms") ms=$(i-1); k++; if (k > n/2) print ms }' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+        llmc_ms=$(grep -E "^step +[0-9]+/" "$log.llmc" || true)
+        llmc_ms=$(echo "$llmc_ms" | grep -E "^step" | awk -v n=$STEPS '{ for (i=1;i<=NF;i++) if ($i=="ms") ms=$(i-1); k++; if (k > n/2) print ms }' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
         [ -n "$llmc_ms" ] && llmc_tok=$(awk -v ms=$llmc_ms -v b=$b -v t=$T 'BEGIN { printf "%.0f", b*t/(ms/1000) }')
-        llmc_mem=$(grep -oE "device memory usage: [0-9]+ MiB" "$log.llmc" | grep -oE "[0-9]+" | head -1)
+        llmc_mem=$(grep -oE "device memory usage: [0-9]+ MiB" "$log.llmc" | grep -oE "[0-9]+" | head -1 || true)
         echo "llm.c d$d B=$b: median step ${llmc_ms:-?} ms, $llmc_tok tok/s, device memory usage ${llmc_mem:-?} MiB"
         rm -f "$log.llmc"
     fi
