@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/cuda_common.cuh"
 #include "../core/utils.h"
 
 #ifndef NO_MULTI_GPU
@@ -14,6 +15,7 @@
 #include <mpi.h>
 #endif
 
+/* CUDA errors in a named step of the set-up or of a collective */
 static void cuda_ok(cudaError_t e, const char *what) {
     if (e != cudaSuccess) DIE("check the GPUs with nvidia-smi", "CUDA error in %s: %s", what, cudaGetErrorString(e));
 }

@@ -1,6 +1,6 @@
 /*
- * common.cuh - shared pieces of the GPU dense layers (the .cu files of layers/): error-check
- * macros, the bf16 type, 128-bit packed loads, warp/block reductions and the
+ * common.cuh - shared pieces of the GPU dense layers (the .cu files of layers/), on top of
+ * core/cuda_common.cuh (bf16, CUDA_CHECK, CUBLAS_CHECK): 128-bit packed loads, warp/block reductions and the
  * stochastic-rounding hash. Header-only; device helpers are static inline.
  *
  * Conventions of every layers/ GPU function:
@@ -14,27 +14,10 @@
 #define LAYERS_COMMON_CUH
 
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <cuda_runtime.h>
-#include <cuda_bf16.h>
+#include "../core/cuda_common.cuh" /* bf16, CUDA_CHECK, CUBLAS_CHECK */
 
-typedef __nv_bfloat16 bf16;
-
-/* CUDA_CHECK(call): on failure print the error, file:line and a hint, then exit(1). */
-#ifndef CUDA_CHECK
-#define CUDA_CHECK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { \
-    fprintf(stderr, "CUDA error %s at %s:%d: %s\n  hint: check the device is present (nvidia-smi), " \
-            "that there is enough free memory (smaller -b), and run under compute-sanitizer\n", \
-            cudaGetErrorName(e_), __FILE__, __LINE__, cudaGetErrorString(e_)); exit(1); } } while (0)
-#endif
-#ifndef CUBLAS_CHECK
-#define CUBLAS_CHECK(call) do { cublasStatus_t s_ = (call); if (s_ != CUBLAS_STATUS_SUCCESS) { \
-    fprintf(stderr, "cuBLAS error %d at %s:%d\n  hint: shapes/leading dimensions must be multiples of 8 " \
-            "for bf16 epilogues; workspace must be allocated\n", (int)s_, __FILE__, __LINE__); exit(1); } } while (0)
-#endif
 /* Check the last kernel launch (configuration errors; asynchronous faults surface at the next sync). */
-#define LAYERS_LAUNCH_CHECK() CUDA_CHECK(cudaGetLastError())
+#define LAYERS_LAUNCH_CHECK() LAUNCH_CHECK()
 
 #define LAYERS_WARP 32
 

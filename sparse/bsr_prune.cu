@@ -4,15 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define PRUNE_THREADS 256
+#include "../core/cuda_common.cuh"
 
-static void prune_check(cudaError_t e, const char *what, int line) {
-    if (e != cudaSuccess) {
-        fprintf(stderr, "error: CUDA %s in %s at %s:%d\n  hint: check the GPU state (nvidia-smi)\n",
-                cudaGetErrorString(e), what, __FILE__, line);
-        exit(1);
-    }
-}
+#define PRUNE_THREADS 256
 
 /* one thread block per live block: strided partial sums per thread, then a
  * fixed-shape tree in shared memory (deterministic) */
@@ -37,7 +31,7 @@ void bsr_block_scores_gpu(double *scores, const float *w_packed, int nnz, long b
                           cudaStream_t stream) {
     if (nnz <= 0) return;
     block_scores_kernel<<<nnz, PRUNE_THREADS, 0, stream>>>(scores, w_packed, block_elems, kind == BSR_SCORE_L1);
-    prune_check(cudaGetLastError(), "bsr_block_scores_gpu", __LINE__);
+    LAUNCH_CHECK();
 }
 
 /* one thread block per kept block, 16-byte copies */
@@ -57,5 +51,5 @@ void bsr_gather_blocks_gpu(void *dst, const void *src, const int *keep, int n_ke
         exit(1);
     }
     gather_blocks_kernel<<<n_keep, PRUNE_THREADS, 0, stream>>>((uint4 *)dst, (const uint4 *)src, keep, bytes / 16);
-    prune_check(cudaGetLastError(), "bsr_gather_blocks_gpu", __LINE__);
+    LAUNCH_CHECK();
 }
