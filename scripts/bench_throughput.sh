@@ -23,39 +23,46 @@ T=1024
 [ -z "${LLMC:-}" ] || [ -x "$LLMC" ] || { echo "error: LLMC=$LLMC is not an executable (build llm.c's train_gpt2cu first)"; exit 1; }
 ls "$DATA"/train_*.bin >/dev/null 2>&1 || { echo "error: no shards in $DATA (make data, or DATA=dir)"; exit 1; }
 nvidia-smi --query-gpu=name --format=csv,noheader
+# Peak memory, measured the same way for all three: nvidia-smi's memory.used of
+# GPU 0 sampled every 100 ms while the run lasts (process memory incl. context).
+peak_start() { nvidia-smi -i 0 --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$1" 2>/dev/null & PEAK_PID=$!; }
+peak_stop() { kill $PEAK_PID 2>/dev/null; wait $PEAK_PID 2>/dev/null; sort -g "$1" | tail -1; }
 results=()
 for cfg in $CONFIGS; do
     d=${cfg%%:*}; b=${cfg##*:}
     log=$(mktemp)
+    peak_start "$log.mem"
     ./train_gpt2cu -e d$d -i "$DATA/train_*.bin" -j "" -b $b -t $T -x $STEPS -v 0 -s 0 -r $RECOMPUTE > "$log" 2>&1 || { tail -5 "$log"; exit 1; }
+    mem=$(peak_stop "$log.mem")
     # median step time over the second half of the run
     ours=$(grep -E "^step +[0-9]+/" "$log" | awk -v n=$STEPS '{ for (i=1;i<=NF;i++) if ($i=="ms") ms=$(i-1); k++; if (k > n/2) print ms }' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     ours_tok=$(awk -v ms=$ours -v b=$b -v t=$T 'BEGIN { printf "%.0f", b*t/(ms/1000) }')
-    mem=$(grep -oE "GPU memory in use [0-9.]+ MiB" "$log" | grep -oE "[0-9.]+" | head -1)
     torch_tok="-"; torch_mem="-"; llmc_tok="-"; llmc_mem="-"
     if [ -n "${LLMC:-}" ]; then
+        peak_start "$log.mem"
         "$LLMC" -e d$d -i "$DATA/train_*.bin" -j "$(ls $DATA/val_*.bin | head -1)" -b $b -t $T -x $STEPS -v 100000 -s 100000 \
             -r $RECOMPUTE -z 0 > "$log.llmc" 2>&1 || { tail -5 "$log.llmc"; }
+        llmc_mem=$(peak_stop "$log.mem")
         llmc_ms=$(grep -E "^step +[0-9]+/" "$log.llmc" || true)
         llmc_ms=$(echo "$llmc_ms" | grep -E "^step" | awk -v n=$STEPS '{ for (i=1;i<=NF;i++) if ($i=="ms") ms=$(i-1); k++; if (k > n/2) print ms }' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
         [ -n "$llmc_ms" ] && llmc_tok=$(awk -v ms=$llmc_ms -v b=$b -v t=$T 'BEGIN { printf "%.0f", b*t/(ms/1000) }')
-        llmc_mem=$(grep -oE "device memory usage: [0-9]+ MiB" "$log.llmc" | grep -oE "[0-9]+" | head -1 || true)
-        echo "llm.c d$d B=$b: median step ${llmc_ms:-?} ms, $llmc_tok tok/s, device memory usage ${llmc_mem:-?} MiB"
+        echo "llm.c d$d B=$b: median step ${llmc_ms:-?} ms, $llmc_tok tok/s, peak memory ${llmc_mem:-?} MiB"
         rm -f "$log.llmc"
     fi
     if [ "${TORCH:-1}" = 1 ]; then
+        peak_start "$log.mem"
         tl=$(python3 dev/torch_gpt2.py bench --depth $d --batch $b --seq $T --steps $STEPS 2>&1 | tail -1)
+        torch_mem=$(peak_stop "$log.mem")
         echo "$tl"
         torch_tok=$(echo "$tl" | grep -oE "[0-9]+ tok/s" | grep -oE "[0-9]+")
-        torch_mem=$(echo "$tl" | grep -oE "peak memory [0-9.]+ GiB" | grep -oE "[0-9.]+")
     fi
-    echo "ours d$d B=$b: median step $ours ms, $ours_tok tok/s, GPU memory in use ${mem} MiB"
+    echo "ours d$d B=$b: median step $ours ms, $ours_tok tok/s, peak memory ${mem} MiB"
     results+=("d$d $b $ours_tok $torch_tok $llmc_tok $mem $torch_mem ${llmc_mem:--}")
-    rm -f "$log"
+    rm -f "$log" "$log.mem"
 done
 echo
 printf "%-6s %-4s %-11s %-12s %-12s %-12s %-15s %-17s %-15s\n" model B "ours tok/s" "torch tok/s" "llm.c tok/s" "ours/best" \
-    "ours mem (MiB)" "torch peak (GiB)" "llm.c mem (MiB)"
+    "ours peak MiB" "torch peak MiB" "llm.c peak MiB"
 for r in "${results[@]}"; do
     set -- $r
     best=$(awk -v a="$4" -v b="$5" 'BEGIN { x = (a == "-" ? 0 : a); y = (b == "-" ? 0 : b); print (x > y ? x : y) }')
