@@ -516,7 +516,7 @@ __device__ __forceinline__ void wgmma_64x64(float (&d)[32], uint64_t da, uint64_
 
 /* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
  * instructions per k16), BK = 64, per-tile CTAs, bf16-staged epilogue. */
-template <int BS, int BM, int STAGES, bool BT, bool WGP, bool EARLY>
+template <int BS, int BM, int STAGES, bool BT, bool WGP, bool EARLY, bool STCS>
 static __global__ void __launch_bounds__(128)
 bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
                       const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
@@ -665,7 +665,8 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
 #pragma unroll
             for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
         }
-        *(uint4 *)dst = v.u;
+        if (STCS) __stcs((uint4 *)dst, v.u); /* streaming: keep L2 for the re-read activations */
+        else *(uint4 *)dst = v.u;
     }
 }
 
@@ -1205,13 +1206,13 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
 /* host: launchers                                                               */
 /* ============================================================================ */
 
-template <int BS, int BM, int STAGES, bool BT, bool WGP = false, bool EARLY = false>
+template <int BS, int BM, int STAGES, bool BT, bool WGP = false, bool EARLY = false, bool STCS = false>
 static void launch_spmm_wgmma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                               const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                               int ldo, int flags, cudaStream_t stream) {
     constexpr int SMEM = STAGES * (BM * 64 + 64 * 64) * 2 + 1024;
     static_assert(!(WGP && EARLY), "EARLY assumes every wgmma group is waited within its step");
-    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT, WGP, EARLY>;
+    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT, WGP, EARLY, STCS>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1307,7 +1308,8 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
  *   13: as 5 with the index list in shared memory and wgmmas issued before the next loads;
  *   14: as 13 with 4 stages; 15: wgmma BM 64, 2 stages; 16: wgmma BM 64, 3 stages
  *   17-20: swapped operands (weight block = A, tokens = N of m64n128 / m64n256):
- *          17 BM 128 3 stages, 18 BM 128 2 stages, 19 BM 256 2 stages, 20 BM 256 3 stages */
+ *          17 BM 128 3 stages, 18 BM 128 2 stages, 19 BM 256 2 stages, 20 BM 256 3 stages
+ *   21, 22: 11 and 5 with streaming (evict-first) output stores */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
@@ -1340,6 +1342,8 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         case 18: launch_spmm_wgmma_t<64, 128, 2, BT>(SPMM_ARGS); break;
         case 19: launch_spmm_wgmma_t<64, 256, 2, BT>(SPMM_ARGS); break;
         case 20: launch_spmm_wgmma_t<64, 256, 3, BT>(SPMM_ARGS); break;
+        case 21: launch_spmm_wgmma<64, 128, 2, BT, false, false, true>(SPMM_ARGS); break;
+        case 22: launch_spmm_wgmma<64, 128, 3, BT, false, false, true>(SPMM_ARGS); break;
         default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
         }
     } else {
@@ -1362,6 +1366,8 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         case 18: launch_spmm_wgmma_t<128, 128, 2, BT>(SPMM_ARGS); break;
         case 19: launch_spmm_wgmma_t<128, 256, 2, BT>(SPMM_ARGS); break;
         case 20: launch_spmm_wgmma_t<128, 256, 3, BT>(SPMM_ARGS); break;
+        case 21: launch_spmm_wgmma<128, 128, 2, BT, false, false, true>(SPMM_ARGS); break;
+        case 22: launch_spmm_wgmma<128, 128, 3, BT, false, false, true>(SPMM_ARGS); break;
         default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         }
     }
