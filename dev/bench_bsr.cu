@@ -431,7 +431,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     if (!validate_dw(c, "xover dW", c->dwf, NULL, nvb, vb)) valid[K_XO_DW] = 0;
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
     if (g_variants) {
-        for (int v = 0; v < 26; v++) {
+        for (int v = 0; v < 28; v++) {
         if (v == 3 || v == 4) continue; /* removed variants */
             bsr_tune_set(BSR_OP_FWD, v);
             bsr_tune_set(BSR_OP_DINP, v);

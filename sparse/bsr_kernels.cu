@@ -25,6 +25,8 @@
 #include "bsr_kernels.cuh"
 #include <stdint.h>
 #include <string.h>
+#include <cuda.h>         /* CUtensorMap (header only; the encoder is fetched from the runtime) */
+#include <cudaTypedefs.h> /* PFN_cuTensorMapEncodeTiled */
 
 /* ============================================================================ */
 /* PTX helpers                                                                   */
@@ -1013,6 +1015,153 @@ bsr_spmm_wgmma_persist_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out
     cp_async_wait<0>();
 }
 
+/* ---- TMA (bulk tensor copy) version of the forward / input gradient (variants 26, 27) ----
+ * Same tiles as bsr_spmm_wgmma_kernel, but one thread issues each stage as two 2D bulk tensor
+ * copies (activation tile 128 x 64, weight tile 64 x 64, 128B swizzle = the wgmma layout)
+ * completing on an mbarrier, and the output tile leaves through a bulk tensor store: far fewer
+ * instructions per byte (ncu showed the cp.async version instruction-heavy). No accumulate
+ * (the launcher falls back to the cp.async kernel for it). */
+__device__ __forceinline__ void mbar_init(uint32_t addr, int count) {
+#ifdef BSR_WGMMA
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(addr), "r"(count) : "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t addr, int bytes) {
+#ifdef BSR_WGMMA
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(addr), "r"(bytes) : "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_wait(uint32_t addr, int parity) {
+#ifdef BSR_WGMMA
+    uint32_t done = 0;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(addr), "r"(parity) : "memory");
+    } while (!done);
+#endif
+}
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map, int c0, int c1, uint32_t mbar) {
+#ifdef BSR_WGMMA
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n"
+                 ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar) : "memory");
+#endif
+}
+__device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, int c0, int c1, uint32_t src) {
+#ifdef BSR_WGMMA
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
+                 ::"l"((uint64_t)map), "r"(c0), "r"(c1), "r"(src) : "memory");
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void bulk_wait_read0() {
+#ifdef BSR_WGMMA
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+#endif
+}
+
+template <int BS, int STAGES, bool BT>
+static __global__ void __launch_bounds__(128)
+bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
+                    const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
+                    const bf16 *__restrict__ bias, const int *__restrict__ offsets, const int *__restrict__ acol,
+                    const int *__restrict__ blk, int flags, int has_pre) {
+    constexpr int BM = 128, BN = 64, BK = 64, MH = 2;
+    constexpr int TILES_N = BS / BN, KPB = BS / BK;
+    constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2;
+    static_assert(STAGES * STAGE_BYTES >= 2 * BM * BN * 2, "two output buffers fit");
+    extern __shared__ unsigned char smem_dyn[];
+    __shared__ __align__(8) uint64_t mbar[STAGES];
+    unsigned char *smem = (unsigned char *)(((uintptr_t)smem_dyn + 1023) & ~(uintptr_t)1023);
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int j = blockIdx.x / TILES_N, nt = blockIdx.x % TILES_N;
+    const int m0 = blockIdx.y * BM;
+    const int e0 = offsets[j], e1 = offsets[j + 1];
+    const int T = (e1 - e0) * KPB;
+    if (tid == 0) {
+        for (int s = 0; s < STAGES; s++) mbar_init(smem_u32(&mbar[s]), 1);
+#ifdef BSR_WGMMA
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+    }
+    __syncthreads();
+
+    auto issue = [&](int t) { /* thread 0 only */
+        const int slot = t % STAGES;
+        const int e = e0 + t / KPB, kk = t % KPB;
+        const int ac = acol[e];
+        const int k = blk ? blk[e] : e;
+        const uint32_t sA = smem_u32(smem + slot * STAGE_BYTES), mb = smem_u32(&mbar[slot]);
+        mbar_expect_tx(mb, STAGE_BYTES);
+        tma_load_2d(sA, &mapA, ac * BS + kk * BK, m0, mb);
+        if (BT) tma_load_2d(sA + A_BYTES, &mapW, nt * BN, k * BS + kk * BK, mb);
+        else tma_load_2d(sA + A_BYTES, &mapW, kk * BK, k * BS + nt * BN, mb);
+    };
+    if (tid == 0)
+        for (int s = 0; s < STAGES - 1 && s < T; s++) issue(s);
+
+    float acc[MH][32];
+#pragma unroll
+    for (int h = 0; h < MH; h++)
+#pragma unroll
+        for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
+    for (int t = 0; t < T; t++) {
+        __syncthreads(); /* every warp is done with step t-1, whose slot is refilled now */
+        if (tid == 0 && t + STAGES - 1 < T) issue(t + STAGES - 1);
+        mbar_wait(smem_u32(&mbar[t % STAGES]), (t / STAGES) & 1);
+        const uint32_t aB = smem_u32(smem + (t % STAGES) * STAGE_BYTES), bB = aB + A_BYTES;
+        wg_fence();
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++) {
+            const uint64_t db = BT ? wg_desc(bB + ks * 2048, 1024, 1024) : wg_desc(bB + ks * 32, 16, 1024);
+#pragma unroll
+            for (int h = 0; h < MH; h++) wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
+        }
+        wg_commit();
+        wg_wait<0>();
+    }
+#pragma unroll
+    for (int h = 0; h < MH; h++) reg_fence(acc[h]);
+    __syncthreads(); /* all wgmmas done: the stage memory becomes the output buffers */
+
+    /* output tile(s) in the 128B-swizzled layout of the store tensor map */
+    unsigned char *o0 = smem, *o1 = smem + BM * BN * 2;
+    const int g = lane >> 2, tq = lane & 3;
+    const int colbase = j * BS + nt * BN;
+#pragma unroll
+    for (int jn = 0; jn < 8; jn++) {
+        float b0 = 0.f, b1 = 0.f;
+        if (bias) {
+            const __nv_bfloat162 b2 = *(const __nv_bfloat162 *)(bias + colbase + jn * 8 + 2 * tq);
+            b0 = __bfloat162float(b2.x);
+            b1 = __bfloat162float(b2.y);
+        }
+#pragma unroll
+        for (int h = 0; h < MH; h++)
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                const int row = h * 64 + warp * 16 + g + 8 * hh;
+                const int off = row * 128 + ((jn ^ (row & 7)) << 4) + tq * 4;
+                const float v0 = acc[h][4 * jn + 2 * hh] + b0, v1 = acc[h][4 * jn + 2 * hh + 1] + b1;
+                if (flags & EPI_GELU) {
+                    *(__nv_bfloat162 *)(o1 + off) = __floats2bfloat162_rn(v0, v1);
+                    const __nv_bfloat162 r = __floats2bfloat162_rn(v0, v1); /* GELU of the rounded value */
+                    *(__nv_bfloat162 *)(o0 + off) =
+                        __floats2bfloat162_rn(gelu_tanh(__bfloat162float(r.x)), gelu_tanh(__bfloat162float(r.y)));
+                } else {
+                    *(__nv_bfloat162 *)(o0 + off) = __floats2bfloat162_rn(v0, v1);
+                }
+            }
+    }
+    fence_proxy_async();
+    __syncthreads();
+    if (tid == 0) {
+        tma_store_2d(&mapO, colbase, m0, smem_u32(o0));
+        if ((flags & EPI_GELU) && has_pre) tma_store_2d(&mapP, colbase, m0, smem_u32(o1));
+        bulk_wait_read0();
+    }
+}
+
 /* weight gradient with wgmma (bs 64): a group of GA dY slabs x GB X slabs (see DwCfg),
  * each slab tile [BK tokens][64] MN-major; GA*GB m64n64k16 products per k16. */
 template <int GA, int GB, int BK, int STAGES, bool WGP, int OBS>
@@ -1505,6 +1654,57 @@ static void launch_spmm_wgmma_persist(bf16 *out, bf16 *pre_out, const bf16 *A, c
     CUDA_CHECK(cudaGetLastError());
 }
 
+/* 2D row-major bf16 tensor map: rows x cols (cols contiguous, row stride ld elements),
+ * box box_rows x 64, 128B swizzle, zero fill out of bounds. */
+static PFN_cuTensorMapEncodeTiled_v12000 g_encode = NULL;
+static int tma_available(void) {
+    static int state = -1;
+    if (state < 0) {
+        cudaDriverEntryPointQueryResult q;
+        void *fn = NULL;
+        state = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) ==
+                        cudaSuccess &&
+                    q == cudaDriverEntryPointSuccess && fn;
+        g_encode = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+        cudaGetLastError();
+    }
+    return state;
+}
+static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long ld, int box_rows) {
+    cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)(rows > 0 ? rows : 1)};
+    cuuint64_t strides[1] = {(cuuint64_t)ld * 2};
+    cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
+    cuuint32_t es[2] = {1, 1};
+    CUresult r = g_encode(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void *)ptr, dims, strides, box, es,
+                          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                          CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    if (r != CUDA_SUCCESS) {
+        fprintf(stderr, "cuTensorMapEncodeTiled failed (%d): rows %ld cols %ld ld %ld\n", (int)r, rows, cols, ld);
+        exit(1);
+    }
+}
+
+template <int BS, int STAGES, bool BT>
+static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
+                            const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
+                            int ldo, int flags, int nnz, cudaStream_t stream) {
+    constexpr int SMEM = STAGES * (128 * 64 + 64 * 64) * 2 + 1024;
+    auto kern = bsr_spmm_tma_kernel<BS, STAGES, BT>;
+    static int attr_set = 0;
+    if (!attr_set) {
+        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+        attr_set = 1;
+    }
+    CUtensorMap mA, mW, mO, mP;
+    make_map(&mA, A, N, lda, lda, 128);
+    make_map(&mW, W, (long)nnz * BS, BS, BS, 64);
+    make_map(&mO, out, N, ldo, ldo, 128);
+    make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, 128);
+    dim3 grid(n_out_blocks * (BS / 64), (N + 127) / 128);
+    kern<<<grid, 128, SMEM, stream>>>(mA, mW, mO, mP, bias, offsets, acol, blk, flags, pre_out != NULL);
+    CUDA_CHECK(cudaGetLastError());
+}
+
 /* forward (BT = false) and input gradient (BT = true) through one dispatcher.
  * Variants (bs 64 | bs 128), see dev/NOTES_bsr.md for their timings:
  *   0: per-tile CTAs, BM 128, 4 warps 2x2, 3 stages   | BM 128 BN 128, 8 warps 2x4
@@ -1520,12 +1720,25 @@ static void launch_spmm_wgmma_persist(bf16 *out, bf16 *pre_out, const bf16 *A, c
  *   17-20: swapped operands (weight block = A, tokens = N of m64n128 / m64n256):
  *          17 BM 128 3 stages, 18 BM 128 2 stages, 19 BM 256 2 stages, 20 BM 256 3 stages
  *   21, 22: 11 and 5 with streaming (evict-first) output stores
- *   23, 24, 25: persistent wgmma with 6, 8, 4 stages (1, 1, 2 CTAs/SM), experimental */
+ *   23, 24, 25: persistent wgmma with 6, 8, 4 stages (1, 1, 2 CTAs/SM), experimental
+ *   26, 27: TMA loads (mbarrier) + TMA store, 2 / 3 stages (no accumulate: falls back) */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
-                          int N, int lda, int ldo, int flags, cudaStream_t st) {
+                          int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
+    if ((variant == 26 || variant == 27) && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM)))
+        variant = -1;
+    if (variant == 26 || variant == 27) {
+        if (bs == 64) {
+            if (variant == 26) launch_spmm_tma<64, 2, BT>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st);
+            else launch_spmm_tma<64, 3, BT>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st);
+        } else {
+            if (variant == 26) launch_spmm_tma<128, 2, BT>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st);
+            else launch_spmm_tma<128, 3, BT>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st);
+        }
+        return;
+    }
     if (variant >= 5 && !bsr_have_wgmma()) variant = 0;
     if (variant < 0 && !bsr_have_wgmma()) variant = 0;
     if (variant < 0) {
@@ -1603,7 +1816,7 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     spmm_dispatch<false>(g_variant[0], steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->col_indices, NULL,
-                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, stream);
+                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
 }
 
 extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
@@ -1612,7 +1825,7 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     if (N <= 0) return;
     const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
     spmm_dispatch<true>(g_variant[1], steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
-                        L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, stream);
+                        L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, stream);
 }
 
 /* dW configurations: <BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES> */

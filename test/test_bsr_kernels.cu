@@ -251,7 +251,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     (void)wsb;
 
     /* ---- every kernel variant (tuning hook): forward GELU+pre, dinp accumulate, dW split fp32 */
-    for (int v = 0; v < 26; v++) {
+    for (int v = 0; v < 28; v++) {
         if (v == 3 || v == 4) continue; /* removed variants */
         char what[64];
         bsr_tune_set(BSR_OP_FWD, v);
