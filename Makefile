@@ -154,7 +154,7 @@ endif
 # make test: build everything (CUDA compile + link included), then run the CPU tests.
 test: train_gpt2 cuda test-cpu
 
-test-cpu: train_gpt2 $(CPU_TESTS)
+test-cpu: train_gpt2 $(if $(wildcard train_gpt2.cu),train_gpt2cu) $(CPU_TESTS)
 	@set -e; for t in $(CPU_TESTS); do echo "== $$t"; ./$$t; done
 	$(PYTHON) -m pytest -q test
 	@echo "all CPU tests passed"
