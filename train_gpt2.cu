@@ -449,6 +449,18 @@ static void compact_flat(void *flat, int elem_bytes, const ParamLayout *old_P, c
                                (new_P->total - new_P->dense_part) * elem_bytes, cudaMemcpyDeviceToDevice, s));
 }
 
+/* Move a flat array into a fresh allocation of n elements (pruning shrinks the
+ * model: give the memory back). One array at a time, so the extra memory needed
+ * is at most one copy of the new size. */
+static void *shrink_allocation(void *old, size_t n, size_t old_n, int elem_bytes, const char *what, cudaStream_t s) {
+    void *fresh = device_alloc(n * elem_bytes, what);
+    CUDA_CHECK(cudaMemcpyAsync(fresh, old, n * elem_bytes, cudaMemcpyDeviceToDevice, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    CUDA_CHECK(cudaFree(old));
+    g_device_bytes -= old_n * elem_bytes;
+    return fresh;
+}
+
 /* At a mask-update step: score live blocks on the device from the fp32 master
  * weights, select the masks on the host with the CPU trainer's code, compact
  * params, master weights, gradients and both moments on the device. Returns 1
@@ -517,6 +529,15 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
         free(keep_dev);
         param_layout_free(&old_P);
         p->P = new_P;
+        if (p->P.total < p->capacity - p->capacity / 8) { /* at least 1/8 of the storage freed: hand it back */
+            size_t n = p->P.total, old_n = p->capacity;
+            p->params = (bf16 *)shrink_allocation(p->params, n, old_n, 2, "bf16 parameters", g->stream);
+            p->master = (float *)shrink_allocation(p->master, n, old_n, 4, "fp32 master weights", g->stream);
+            p->grads = (bf16 *)shrink_allocation(p->grads, n, old_n, 2, "gradients", g->stream);
+            p->m = (float *)shrink_allocation(p->m, n, old_n, 4, "AdamW first moment", g->stream);
+            p->v = (float *)shrink_allocation(p->v, n, old_n, 4, "AdamW second moment", g->stream);
+            p->capacity = n;
+        }
         /* densities changed: the sparse-vs-dense crossover is measured again */
         bsr_ctx_reset_decisions(&g->bsr);
     }
