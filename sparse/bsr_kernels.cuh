@@ -32,17 +32,7 @@
 #include <cublasLt.h>
 #include "bsr.h"
 
-#ifndef CUDA_CHECK
-#define CUDA_CHECK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) { \
-    fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorName(e_), __FILE__, __LINE__, \
-            cudaGetErrorString(e_)); exit(1); } } while (0)
-#endif
-#ifndef CUBLAS_CHECK
-#define CUBLAS_CHECK(call) do { cublasStatus_t s_ = (call); if (s_ != CUBLAS_STATUS_SUCCESS) { \
-    fprintf(stderr, "cuBLAS error %d at %s:%d\n", (int)s_, __FILE__, __LINE__); exit(1); } } while (0)
-#endif
-
-typedef __nv_bfloat16 bf16;
+#include "../core/cuda_common.cuh" /* bf16, CUDA_CHECK, CUBLAS_CHECK */
 
 /* Device copy of a BsrLayout's index arrays (capacity brows*bcols entries). */
 typedef struct {
