@@ -49,10 +49,9 @@
 
 /* ------------------------------------------------------------------ device memory */
 
-static size_t g_device_bytes = 0; /* total device memory this process allocated (for the report) */
-
-/* cudaMalloc that says what it was for and what to do when the GPU is full */
-static void *device_alloc(size_t bytes, const char *what) {
+/* cudaMalloc that says what it was for and what to do when the GPU is full;
+ * *allocated counts the bytes this model holds (for the report and the error) */
+static void *device_alloc(size_t *allocated, size_t bytes, const char *what) {
     void *p = NULL;
     if (bytes == 0) bytes = 16;
     cudaError_t e = cudaMalloc(&p, bytes);
@@ -62,10 +61,10 @@ static void *device_alloc(size_t bytes, const char *what) {
         cudaMemGetInfo(&free_b, &total_b);
         DIE("use a smaller micro-batch (-b; keep the total with -d) or recompute activations (-r 1)",
             "out of GPU memory allocating %.1f MiB for %s (%.1f MiB free of %.1f MiB, %.1f MiB already taken by this run)",
-            bytes / 1048576.0, what, free_b / 1048576.0, total_b / 1048576.0, g_device_bytes / 1048576.0);
+            bytes / 1048576.0, what, free_b / 1048576.0, total_b / 1048576.0, *allocated / 1048576.0);
     }
     CUDA_CHECK(e);
-    g_device_bytes += bytes;
+    *allocated += bytes;
     return p;
 }
 
@@ -105,7 +104,7 @@ static void f32_to_bf16(bf16 *dst, const float *src, size_t n, cudaStream_t s) {
 
 /* Upload a flat fp32 parameter vector (and, for a sparse model, its masks). */
 static void parameters_init(Parameters *p, const GPT2Config *cfg, int block_size, uint8_t *const *masks,
-                            const float *flat_host, cudaStream_t s) {
+                            const float *flat_host, size_t *mem, cudaStream_t s) {
     memset(p, 0, sizeof(*p));
     p->config = *cfg;
     p->block_size = block_size;
@@ -124,11 +123,11 @@ static void parameters_init(Parameters *p, const GPT2Config *cfg, int block_size
     }
     param_layout_init(&p->P, cfg, p->layouts, block_size);
     p->capacity = p->P.total;
-    p->params = (bf16 *)device_alloc(sizeof(bf16) * p->capacity, "bf16 parameters");
-    p->master = (float *)device_alloc(sizeof(float) * p->capacity, "fp32 master weights");
-    p->grads = (bf16 *)device_alloc(sizeof(bf16) * p->capacity, "gradients");
-    p->m = (float *)device_alloc(sizeof(float) * p->capacity, "AdamW first moment");
-    p->v = (float *)device_alloc(sizeof(float) * p->capacity, "AdamW second moment");
+    p->params = (bf16 *)device_alloc(mem, sizeof(bf16) * p->capacity, "bf16 parameters");
+    p->master = (float *)device_alloc(mem, sizeof(float) * p->capacity, "fp32 master weights");
+    p->grads = (bf16 *)device_alloc(mem, sizeof(bf16) * p->capacity, "gradients");
+    p->m = (float *)device_alloc(mem, sizeof(float) * p->capacity, "AdamW first moment");
+    p->v = (float *)device_alloc(mem, sizeof(float) * p->capacity, "AdamW second moment");
     CUDA_CHECK(cudaMemcpy(p->master, flat_host, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
     f32_to_bf16(p->params, p->master, p->P.total, s);
     CUDA_CHECK(cudaMemsetAsync(p->grads, 0, sizeof(bf16) * p->capacity, s));
@@ -174,44 +173,44 @@ typedef struct {
     int *tokens, *targets;       /* (B,T) on the device */
 } Activations;
 
-static void activations_init(Activations *a, const GPT2Config *c, int B, int T, int recompute) {
+static void activations_init(Activations *a, const GPT2Config *c, int B, int T, int recompute, size_t *mem) {
     size_t L = c->num_layers, C = c->channels, NH = c->num_heads, Vp = c->padded_vocab_size, N = (size_t)B * T;
     memset(a, 0, sizeof(*a));
-    a->encoded = (bf16 *)device_alloc(2 * N * C, "activations (encoded)");
-    a->ln1 = (bf16 *)device_alloc(2 * L * N * C, "activations (ln1)");
-    a->ln2 = (bf16 *)device_alloc(2 * L * N * C, "activations (ln2)");
-    a->ln1_mean = (float *)device_alloc(4 * L * N, "activations (ln1 stats)");
-    a->ln1_rstd = (float *)device_alloc(4 * L * N, "activations (ln1 stats)");
-    a->ln2_mean = (float *)device_alloc(4 * L * N, "activations (ln2 stats)");
-    a->ln2_rstd = (float *)device_alloc(4 * L * N, "activations (ln2 stats)");
-    a->qkv = (bf16 *)device_alloc(2 * L * N * 3 * C, "activations (qkv)");
-    a->atty = (bf16 *)device_alloc(2 * L * N * C, "activations (attention out)");
-    a->att_lse = (float *)device_alloc(4 * L * B * NH * T, "activations (attention lse)");
-    a->residual2 = (bf16 *)device_alloc(2 * L * N * C, "activations (residual2)");
-    a->residual3 = (bf16 *)device_alloc(2 * L * N * C, "activations (residual3)");
-    a->fch = (bf16 *)device_alloc(2 * L * N * 4 * C, "activations (fch)");
-    a->fch_gelu = (bf16 *)device_alloc(2 * (recompute >= 1 ? 1 : L) * N * 4 * C, "activations (fch_gelu)");
-    a->lnf = (bf16 *)device_alloc(2 * N * C, "activations (lnf)");
-    a->lnf_mean = (float *)device_alloc(4 * N, "activations (lnf stats)");
-    a->lnf_rstd = (float *)device_alloc(4 * N, "activations (lnf stats)");
-    a->logits = (bf16 *)device_alloc(2 * N * Vp, "activations (logits)");
-    a->proj_out = (bf16 *)device_alloc(2 * N * C, "activations (projection out)");
-    a->losses = (float *)device_alloc(4 * N, "losses");
-    a->dresidual = (bf16 *)device_alloc(2 * N * C, "backward (dresidual)");
-    a->dbig = (bf16 *)device_alloc(2 * N * 4 * C, "backward (dfch)");
-    a->dmid = (bf16 *)device_alloc(2 * N * C, "backward (dln)");
+    a->encoded = (bf16 *)device_alloc(mem, 2 * N * C, "activations (encoded)");
+    a->ln1 = (bf16 *)device_alloc(mem, 2 * L * N * C, "activations (ln1)");
+    a->ln2 = (bf16 *)device_alloc(mem, 2 * L * N * C, "activations (ln2)");
+    a->ln1_mean = (float *)device_alloc(mem, 4 * L * N, "activations (ln1 stats)");
+    a->ln1_rstd = (float *)device_alloc(mem, 4 * L * N, "activations (ln1 stats)");
+    a->ln2_mean = (float *)device_alloc(mem, 4 * L * N, "activations (ln2 stats)");
+    a->ln2_rstd = (float *)device_alloc(mem, 4 * L * N, "activations (ln2 stats)");
+    a->qkv = (bf16 *)device_alloc(mem, 2 * L * N * 3 * C, "activations (qkv)");
+    a->atty = (bf16 *)device_alloc(mem, 2 * L * N * C, "activations (attention out)");
+    a->att_lse = (float *)device_alloc(mem, 4 * L * B * NH * T, "activations (attention lse)");
+    a->residual2 = (bf16 *)device_alloc(mem, 2 * L * N * C, "activations (residual2)");
+    a->residual3 = (bf16 *)device_alloc(mem, 2 * L * N * C, "activations (residual3)");
+    a->fch = (bf16 *)device_alloc(mem, 2 * L * N * 4 * C, "activations (fch)");
+    a->fch_gelu = (bf16 *)device_alloc(mem, 2 * (recompute >= 1 ? 1 : L) * N * 4 * C, "activations (fch_gelu)");
+    a->lnf = (bf16 *)device_alloc(mem, 2 * N * C, "activations (lnf)");
+    a->lnf_mean = (float *)device_alloc(mem, 4 * N, "activations (lnf stats)");
+    a->lnf_rstd = (float *)device_alloc(mem, 4 * N, "activations (lnf stats)");
+    a->logits = (bf16 *)device_alloc(mem, 2 * N * Vp, "activations (logits)");
+    a->proj_out = (bf16 *)device_alloc(mem, 2 * N * C, "activations (projection out)");
+    a->losses = (float *)device_alloc(mem, 4 * N, "losses");
+    a->dresidual = (bf16 *)device_alloc(mem, 2 * N * C, "backward (dresidual)");
+    a->dbig = (bf16 *)device_alloc(mem, 2 * N * 4 * C, "backward (dfch)");
+    a->dmid = (bf16 *)device_alloc(mem, 2 * N * C, "backward (dln)");
     size_t s = (size_t)layernorm_backward_scratch_floats((int)N, (int)C);
     size_t s2 = (size_t)matmul_dbias_scratch_floats((int)N, (int)(4 * C));
     size_t s3 = (size_t)attention_backward_scratch_floats(B, T, (int)NH);
     if (s2 > s) s = s2;
     if (s3 > s) s = s3;
     a->scratch_floats = s;
-    a->scratch = (float *)device_alloc(4 * s, "backward scratch");
+    a->scratch = (float *)device_alloc(mem, 4 * s, "backward scratch");
     long ws = encoder_backward_workspace_ints(B, T);
     a->enc_ws_host = (int *)malloc_check(sizeof(int) * ws);
-    a->enc_ws_dev = (int *)device_alloc(sizeof(int) * ws, "encoder backward workspace");
-    a->tokens = (int *)device_alloc(sizeof(int) * N, "tokens");
-    a->targets = (int *)device_alloc(sizeof(int) * N, "targets");
+    a->enc_ws_dev = (int *)device_alloc(mem, sizeof(int) * ws, "encoder backward workspace");
+    a->tokens = (int *)device_alloc(mem, sizeof(int) * N, "tokens");
+    a->targets = (int *)device_alloc(mem, sizeof(int) * N, "targets");
 }
 
 /* ------------------------------------------------------------------ the model */
@@ -219,6 +218,7 @@ static void activations_init(Activations *a, const GPT2Config *c, int B, int T, 
 typedef struct {
     Parameters p;
     Activations a;
+    size_t device_bytes;         /* device memory this model holds */
     int B, T, recompute;
     MatmulContext mm;
     BsrCtx bsr;
@@ -452,12 +452,12 @@ static void compact_flat(void *flat, int elem_bytes, const ParamLayout *old_P, c
 /* Move a flat array into a fresh allocation of n elements (pruning shrinks the
  * model: give the memory back). One array at a time, so the extra memory needed
  * is at most one copy of the new size. */
-static void *shrink_allocation(void *old, size_t n, size_t old_n, int elem_bytes, const char *what, cudaStream_t s) {
-    void *fresh = device_alloc(n * elem_bytes, what);
+static void *shrink_allocation(size_t *mem, void *old, size_t n, size_t old_n, int elem_bytes, const char *what, cudaStream_t s) {
+    void *fresh = device_alloc(mem, n * elem_bytes, what);
     CUDA_CHECK(cudaMemcpyAsync(fresh, old, n * elem_bytes, cudaMemcpyDeviceToDevice, s));
     CUDA_CHECK(cudaStreamSynchronize(s));
     CUDA_CHECK(cudaFree(old));
-    g_device_bytes -= old_n * elem_bytes;
+    *mem -= old_n * elem_bytes;
     return fresh;
 }
 
@@ -467,6 +467,7 @@ static void *shrink_allocation(void *old, size_t n, size_t old_n, int elem_bytes
  * if any block was removed. */
 static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score, int global) {
     Parameters *p = &g->p;
+    size_t *mem = &g->device_bytes;
     if (!p->layouts || !prune_schedule_is_update_step(S, t)) return 0;
     const int M = p->P.num_sparse;
     const long be = bsr_block_elems(&p->layouts[0]);
@@ -475,7 +476,7 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
     uint8_t **masks = (uint8_t **)malloc_check(sizeof(uint8_t *) * M);
     int **keep = (int **)malloc_check(sizeof(int *) * M);
     int *n_keep = (int *)malloc_check(sizeof(int) * M);
-    double *scores_dev = (double *)device_alloc(sizeof(double) * (p->layouts[0].brows * p->layouts[0].bcols + 1), "block scores");
+    double *scores_dev = (double *)device_alloc(mem, sizeof(double) * (p->layouts[0].brows * p->layouts[0].bcols + 1), "block scores");
     long grid_total = 0, live_before = 0, live_after = 0;
     for (int m = 0; m < M; m++) {
         BsrLayout *L = &p->layouts[m];
@@ -509,10 +510,10 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
         param_layout_init(&new_P, &p->config, p->layouts, p->block_size);
         int **keep_dev = (int **)malloc_check(sizeof(int *) * M);
         for (int m = 0; m < M; m++) {
-            keep_dev[m] = (int *)device_alloc(sizeof(int) * (n_keep[m] + 1), "prune keep list");
+            keep_dev[m] = (int *)device_alloc(mem, sizeof(int) * (n_keep[m] + 1), "prune keep list");
             CUDA_CHECK(cudaMemcpy(keep_dev[m], keep[m], sizeof(int) * n_keep[m], cudaMemcpyHostToDevice));
         }
-        void *scratch = device_alloc(sizeof(float) * (new_P.total - new_P.dense_part), "compaction scratch");
+        void *scratch = device_alloc(mem, sizeof(float) * (new_P.total - new_P.dense_part), "compaction scratch");
         compact_flat(p->params, 2, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
         compact_flat(p->master, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
         compact_flat(p->grads, 2, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
@@ -520,10 +521,10 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
         compact_flat(p->v, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
         CUDA_CHECK(cudaStreamSynchronize(g->stream));
         CUDA_CHECK(cudaFree(scratch));
-        g_device_bytes -= sizeof(float) * (new_P.total - new_P.dense_part);
+        *mem -= sizeof(float) * (new_P.total - new_P.dense_part);
         for (int m = 0; m < M; m++) {
             CUDA_CHECK(cudaFree(keep_dev[m]));
-            g_device_bytes -= sizeof(int) * (n_keep[m] + 1);
+            *mem -= sizeof(int) * (n_keep[m] + 1);
             bsr_device_layout_upload(&p->dlayouts[m], &p->layouts[m]);
         }
         free(keep_dev);
@@ -531,18 +532,18 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
         p->P = new_P;
         if (p->P.total < p->capacity - p->capacity / 8) { /* at least 1/8 of the storage freed: hand it back */
             size_t n = p->P.total, old_n = p->capacity;
-            p->params = (bf16 *)shrink_allocation(p->params, n, old_n, 2, "bf16 parameters", g->stream);
-            p->master = (float *)shrink_allocation(p->master, n, old_n, 4, "fp32 master weights", g->stream);
-            p->grads = (bf16 *)shrink_allocation(p->grads, n, old_n, 2, "gradients", g->stream);
-            p->m = (float *)shrink_allocation(p->m, n, old_n, 4, "AdamW first moment", g->stream);
-            p->v = (float *)shrink_allocation(p->v, n, old_n, 4, "AdamW second moment", g->stream);
+            p->params = (bf16 *)shrink_allocation(mem, p->params, n, old_n, 2, "bf16 parameters", g->stream);
+            p->master = (float *)shrink_allocation(mem, p->master, n, old_n, 4, "fp32 master weights", g->stream);
+            p->grads = (bf16 *)shrink_allocation(mem, p->grads, n, old_n, 2, "gradients", g->stream);
+            p->m = (float *)shrink_allocation(mem, p->m, n, old_n, 4, "AdamW first moment", g->stream);
+            p->v = (float *)shrink_allocation(mem, p->v, n, old_n, 4, "AdamW second moment", g->stream);
             p->capacity = n;
         }
         /* densities changed: the sparse-vs-dense crossover is measured again */
         bsr_ctx_reset_decisions(&g->bsr);
     }
     CUDA_CHECK(cudaFree(scores_dev));
-    g_device_bytes -= sizeof(double) * (p->layouts[0].brows * p->layouts[0].bcols + 1);
+    *mem -= sizeof(double) * (p->layouts[0].brows * p->layouts[0].bcols + 1);
     for (int m = 0; m < M; m++) { free(scores[m]); free(masks[m]); free(keep[m]); }
     free(scores); free(masks); free(keep); free(n_keep);
     return changed;
@@ -557,13 +558,14 @@ static void gpt2_init(GPT2 *g, const GPT2Config *cfg, int block_size, uint8_t *c
     g->B = B;
     g->T = T;
     g->recompute = recompute;
-    parameters_init(&g->p, cfg, block_size, masks, flat, g->stream);
-    activations_init(&g->a, cfg, B, T, recompute);
+    size_t *mem = &g->device_bytes;
+    parameters_init(&g->p, cfg, block_size, masks, flat, mem, g->stream);
+    activations_init(&g->a, cfg, B, T, recompute, mem);
     matmul_context_init(&g->mm, 0);
     if (block_size > 0) bsr_ctx_init(&g->bsr, (size_t)4 * cfg->channels * cfg->channels, 0);
     g->inputs_host = (int *)malloc_check(sizeof(int) * B * T);
-    g->norm_partials = (float *)device_alloc(sizeof(float) * GLOBAL_NORM_BLOCKS, "norm partials");
-    g->norm_out = (float *)device_alloc(sizeof(float), "norm");
+    g->norm_partials = (float *)device_alloc(mem, sizeof(float) * GLOBAL_NORM_BLOCKS, "norm partials");
+    g->norm_out = (float *)device_alloc(mem, sizeof(float), "norm");
     CUDA_CHECK(cudaStreamCreate(&g->comm_stream));
     g->layer_done = (cudaEvent_t *)malloc_check(sizeof(cudaEvent_t) * (cfg->num_layers + 1));
     for (int l = 0; l <= cfg->num_layers; l++) CUDA_CHECK(cudaEventCreateWithFlags(&g->layer_done[l], cudaEventDisableTiming));
@@ -762,7 +764,7 @@ int main(int argc, char **argv) {
     const int B = a->batch_size, T = a->seq_len;
     if (r->master)
         printf("model: L=%d C=%d NH=%d V=%d maxT=%d, %zu parameters (%zu dense), %.1f MiB on the GPU\n", c->num_layers, c->channels,
-               c->num_heads, c->vocab_size, c->max_seq_len, g->p.P.total, gpt2_num_dense_params(c), g_device_bytes / 1048576.0);
+               c->num_heads, c->vocab_size, c->max_seq_len, g->p.P.total, gpt2_num_dense_params(c), g->device_bytes / 1048576.0);
 
     /* the data (each rank reads its share) and the pruning schedule (restored when resuming) */
     train_data_open(&r->data, a, c->vocab_size, rank, world, r->master, r->master);
