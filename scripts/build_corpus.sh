@@ -11,7 +11,8 @@
 # Steps: (1) walk the roots for text files (extensions below; man pages are gunzipped troff source), skip
 # files with NUL bytes, invalid UTF-8 or over MAX_FILE_BYTES; (2) drop exact duplicates (same bytes; the
 # first path in sorted order wins: the same header or license ships in many packages); (3) order the documents
-# by path; (4) hold out every document whose SHA-1 falls in the first VAL_PERMILLE/1000 of the hash range as
+# by the SHA-1 of their bytes, a deterministic shuffle, so that every shard (and so every stretch of a short
+# training run) mixes all sources instead of walking the tree one package at a time; (4) hold out every document whose SHA-1 falls in the first VAL_PERMILLE/1000 of the hash range as
 # the validation split (whole documents, ~0.5% of the tokens, spread over every source; the split is a
 # function of the file's bytes, so it is stable across machines); (5) tokenize both splits with
 # data/prepare.py (GPT-2 BPE, <|endoftext|> before each document, one worker per core).
@@ -108,10 +109,11 @@ for p in paths:
     by_root[root][0] += 1; by_root[root][1] += len(data)
     by_ext[ext][0] += 1; by_ext[ext][1] += len(data)
     split = "val" if int.from_bytes(h[:8], "big") % 1000 < val_permille else "train"
-    docs.append((split, text, len(data)))
+    docs.append((h, split, text, len(data)))
+docs.sort(key=lambda d: d[0])  # (3): hash order, a shuffle that every machine reproduces
 parts = {"train": [0, None, 0], "val": [0, None, 0]}
 n = {"train": [0, 0], "val": [0, 0]}
-for split, text, nb in docs:
+for _, split, text, nb in docs:
     st = parts[split]
     if st[1] is None or st[2] >= 64 << 20:
         if st[1] is not None:
@@ -126,7 +128,7 @@ for st in parts.values():
         st[1].close()
 with open(os.path.join(stage, "collect.md"), "w") as f:
     f.write("%d candidate files, %d documents kept (%.1f MB); train %d documents (%.1f MB), val %d documents (%.1f MB)\n\n"
-            % (len(paths), len(docs), sum(d[2] for d in docs) / 1e6, n["train"][0], n["train"][1] / 1e6,
+            % (len(paths), len(docs), sum(d[3] for d in docs) / 1e6, n["train"][0], n["train"][1] / 1e6,
                n["val"][0], n["val"][1] / 1e6))
     f.write("skipped: %s\n\n" % ", ".join("%s %d" % kv for kv in sorted(stats.items())))
     f.write("| root | documents | MB |\n|---|---|---|\n")
