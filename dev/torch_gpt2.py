@@ -12,6 +12,11 @@ Two modes (GPU machine with PyTorch; not part of CI):
           (GPT2_DUMP_DIR): an implementation independent of ours.
             python3 dev/torch_gpt2.py check DUMP_DIR
 
+  eval:   validation loss of a model file (dense v3 or block-sparse v6) in fp32 on a token shard,
+          read the way the trainers' validation loader reads it (consecutive windows of B*T+1
+          tokens from the start of the shard): an independent check of the val loss we log.
+            python3 dev/torch_gpt2.py eval MODEL.bin VAL_SHARD.bin --batch 64 --seq 1024 --steps 16
+
 The model follows GPT-2 / llm.c: learned positions, pre-layernorm blocks, GELU (tanh),
 weight-tied classifier over the padded vocabulary (padded logits masked out of the loss).
 """
@@ -214,6 +219,36 @@ def check(dump_dir):
     return 1 if failures else 0
 
 
+def evaluate(model_path, shard, B, T, steps, chunk):
+    """Mean fp32 loss over `steps` batches of B sequences of T tokens: batch k is tokens
+    [k*B*T, (k+1)*B*T + 1) of the shard, as in the trainers' (unshuffled) validation loader."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    cfg, tensors, _ = read_model(model_path)  # dead blocks are already zeros in the dense tensors
+    model = GPT(cfg["L"], cfg["C"], cfg["NH"], cfg["V"], cfg["Vp"], cfg["maxT"]).to(device)
+    load_into(model, cfg, tensors, None, device)
+    model.eval()
+    header = np.fromfile(shard, dtype="<i4", count=256)
+    if header[0] != 20240520:
+        raise SystemExit(f"{shard}: not a token shard (magic {header[0]})")
+    ntok = int(header[2])
+    tokens = np.memmap(shard, dtype="<u2", mode="r", offset=1024, shape=(ntok,))
+    steps = min(steps, (ntok - 1) // (B * T))
+    if steps < 1 or B % chunk:
+        raise SystemExit(f"{shard}: {ntok} tokens, need at least B*T+1 = {B * T + 1}; --batch must be a multiple of --chunk")
+    losses = []
+    with torch.no_grad():
+        for k in range(steps):
+            buf = torch.from_numpy(tokens[k * B * T: (k + 1) * B * T + 1].astype(np.int64)).to(device)
+            x, y = buf[:-1].view(B, T), buf[1:].view(B, T)
+            # equal-sized chunks: the mean of their means is the batch mean
+            parts = [model(x[i:i + chunk], y[i:i + chunk])[1].item() for i in range(0, B, chunk)]
+            losses.append(sum(parts) / len(parts))
+    print(f"torch fp32 eval of {model_path}: val loss {sum(losses) / len(losses):.6f} over {steps} batch(es) "
+          f"of {B}x{T} tokens from {shard}")
+
+
 def bench(depth, B, T, steps, compile_model):
     C, NH = DEPTHS[depth]
     torch.manual_seed(0)
@@ -253,8 +288,17 @@ if __name__ == "__main__":
     b.add_argument("--no-compile", action="store_true")
     c = sub.add_parser("check")
     c.add_argument("dump_dir")
+    e = sub.add_parser("eval")
+    e.add_argument("model")
+    e.add_argument("shard")
+    e.add_argument("--batch", type=int, default=64)
+    e.add_argument("--seq", type=int, default=1024)
+    e.add_argument("--steps", type=int, default=16)
+    e.add_argument("--chunk", type=int, default=8, help="sequences per forward pass (memory)")
     a = ap.parse_args()
     if a.mode == "bench":
         bench(a.depth, a.batch, a.seq, a.steps, not a.no_compile)
+    elif a.mode == "eval":
+        evaluate(a.model, a.shard, a.batch, a.seq, a.steps, a.chunk)
     else:
         sys.exit(check(a.dump_dir))
