@@ -573,6 +573,24 @@ static void gpt2_init(GPT2 *g, const GPT2Config *cfg, int block_size, uint8_t *c
     CUDA_CHECK(cudaStreamSynchronize(g->stream));
 }
 
+/* Which dense GEMMs the first step's timing moved off cuBLASLt's first pick (layers/matmul.cuh). */
+static void print_matmul_choices(const MatmulContext *mm) {
+    int changed = 0;
+    double saved = 0;
+    for (int i = 0; i < mm->nchoices; i++) {
+        const MatmulAlgoChoice *c = &mm->choices[i];
+        if (c->chosen_us > 0 && c->chosen_us < c->heuristic_us) { changed++; saved += c->heuristic_us - c->chosen_us; }
+    }
+    printf("matmul: %d GEMM problem(s); %d run on a faster algorithm than cuBLASLt's first pick (%.0f us less per call "
+           "of each)\n", mm->nchoices, changed, saved);
+    for (int i = 0; i < mm->nchoices; i++) {
+        const MatmulAlgoChoice *c = &mm->choices[i];
+        if (c->chosen_us > 0 && c->chosen_us < c->heuristic_us)
+            printf("  m=%d n=%d k=%d epilogue %d: %.1f us -> %.1f us\n", c->m, c->n, c->k, c->epilogue, c->heuristic_us,
+                   c->chosen_us);
+    }
+}
+
 /* Upload one micro-batch. */
 static void gpt2_set_batch(GPT2 *g, const int *inputs, const int *targets) {
     size_t n = (size_t)g->B * g->T;
@@ -838,6 +856,7 @@ int main(int argc, char **argv) {
         float ms;
         CUDA_CHECK(cudaEventElapsedTime(&ms, ev_start, ev_end));
         if (step > r->start_step) { timed_ms += ms; timed_steps++; } /* the first step includes warm-up and crossover timing */
+        if (step == r->start_step && r->master) print_matmul_choices(&g->mm);
         double sp = parameters_sparsity(&g->p);
         double live_flops = gpt2_flops_per_token(c, T, &g->p.P, 1) * total, dense_flops = gpt2_flops_per_token(c, T, &g->p.P, 0) * total;
         double per_gpu = (ms / 1000.0) * peak_flops * world;

@@ -254,6 +254,10 @@ def bench(depth, B, T, steps, compile_model):
     torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = True
     model = GPT(depth, C, NH, 50257, 50304, 1024).cuda()
+    with torch.no_grad():  # GPT-2's init (std 0.02), so the printed loss starts near ln(V) like ours
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.normal_(0.0, 0.02)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.0, fused=True)
     step_fn = torch.compile(model) if compile_model else model
     x = torch.randint(0, 50257, (B, T), device="cuda")
