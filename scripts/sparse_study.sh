@@ -7,6 +7,8 @@
 #   make train_gpt2cu && scripts/sparse_study.sh                   # builds the corpus first if it is missing
 #   SPARSITIES="0 0.9" STEPS=400 scripts/sparse_study.sh           # a subset / a shorter run
 #   scripts/sparse_study.sh --summary [RESULTS]                    # only (re)write the table from the logs
+#   (runs made in several sessions or on several machines: copy their RESULTS/<run> folders into one
+#   directory and run --summary on it; that is how docs/study was assembled)
 #
 # Defaults: d12, T=1024, B=64 (65536 tokens per step), 800 steps = 52.4M tokens per run; AdamW, LR 6e-4,
 # 40 warmup steps, cosine to 10%, weight decay 0.1, clip 1.0; pruning (block 64, per-matrix L2 block norm,
