@@ -165,8 +165,12 @@ static void lt_gemm(MatmulContext *ctx, bf16 *D, const bf16 *A, const bf16 *B, i
             choice = c;
     }
     if (!choice) {
+        /* a full table would re-time this problem on every call: take the heuristic's pick instead */
+        int full = ctx->nchoices >= MATMUL_MAX_CHOICES, autotune = ctx->autotune;
+        if (full) ctx->autotune = 0;
         choose_algo(ctx, &key, op, la, lb, ld, A, B, D, aux, beta, ldaux, stream);
-        if (ctx->nchoices < MATMUL_MAX_CHOICES) ctx->choices[ctx->nchoices++] = key;
+        ctx->autotune = autotune;
+        if (!full) ctx->choices[ctx->nchoices++] = key;
         choice = &key;
     }
     CUBLAS_CHECK(cublasLtMatmul(ctx->lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &choice->algo, ctx->workspace,
