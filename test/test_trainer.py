@@ -38,15 +38,6 @@ def write_shard(path, tokens, magic=20240520, version=1, header_count=None):
         f.write(np.asarray(tokens, dtype=np.uint16).tobytes())
 
 
-@pytest.fixture(scope="session")
-def corpus(tmp_path_factory):
-    """A small real corpus: Python standard library sources through data/prepare.py."""
-    out = tmp_path_factory.mktemp("corpus")
-    subprocess.run([sys.executable, os.path.join(ROOT, "data", "prepare.py"), "--default-corpus", "--out", str(out),
-                    "--max-bytes", "3000000", "--val-tokens", "40000"], check=True, capture_output=True, text=True)
-    return str(out)
-
-
 def data_args(corpus):
     return ["-i", os.path.join(corpus, "train_*.bin"), "-j", os.path.join(corpus, "val_*.bin")]
 
