@@ -826,7 +826,11 @@ int main(int argc, char **argv) {
         if (r->pruning && gpt2_prune(g, S, step, r->prune.score, r->prune.global)) {
             r->prune.last_prune_step = step;
             /* masks come from identical weights with deterministic ties; prove it */
-            dist_check_equal_u64(&r->dist, gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse), "the mask checksum");
+            uint64_t checksum = gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse);
+            /* fault injection for scripts/multi_gpu_checks.sh: this rank's masks look different */
+            const char *fault = getenv("TRAIN_GPT2_TEST_MASK_MISMATCH_RANK");
+            if (fault && atoi(fault) == rank) checksum ^= 1;
+            dist_check_equal_u64(&r->dist, checksum, "the mask checksum");
             char what[160];
             snprintf(what, sizeof(what), "prune sparsity %.4f params %zu", parameters_sparsity(&g->p), g->p.P.total);
             if (r->master) printf("step %5d | %s%s\n", step, what, world > 1 ? ", masks identical on every rank" : "");
