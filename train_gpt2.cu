@@ -719,6 +719,7 @@ static void init_model(Run *r, InitialModel *im) {
         DIE("convert the model with the CPU trainer or retrain with --block 64/128", "the model's block size %d: the GPU kernels support 64 and 128",
             im->block_size);
     gpt2_init(&r->model, cfg, im->block_size, im->masks, im->flat, a->batch_size, a->seq_len, a->recompute);
+    r->model.mm.autotune = a->gemm_tune; /* layers/matmul.cuh: timed choice among cuBLASLt's candidates */
     if (!strcmp(a->attention, "cudnn") && !attention_cudnn_available())
         DIE("rebuild with the cuDNN frontend headers (pip install nvidia-cudnn-frontend; make) or use --attention own",
             "--attention cudnn: this build has no cuDNN attention");

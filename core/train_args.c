@@ -55,6 +55,7 @@ static const Opt OPTS[] = {
     {"r", "recompute", OPT_INT, F(recompute), 0, "1", 0, 1, NULL, TRAINER_GPU, "recompute the GELU output in backward instead of storing it (0 store, 1 recompute)"},
     {"z", "zero", OPT_INT, F(zero_stage), 0, "0", 0, 0, NULL, TRAINER_GPU, "ZeRO stage (only 0 for now: ZeRO-1 is not implemented yet)"},
     {NULL, "attention", OPT_STR, S(attention), "auto", 0, -1, "auto|own|cudnn", TRAINER_GPU, "attention kernels: cuDNN's fused SDPA when built in (auto), or our flash attention (own)"},
+    {NULL, "gemm-tune", OPT_INT, F(gemm_tune), 0, "1", 0, 1, NULL, TRAINER_GPU, "time cuBLASLt's candidate algorithms for each dense GEMM on first use and keep a faster one (1), or always take cuBLASLt's first pick (0: same kernels on every run)"},
     {"pi", "dist-init", OPT_STR, S(dist_init), "mpi", 0, -1, "mpi|tcp|fs", TRAINER_GPU, "how processes find each other: mpirun (MPI), a TCP server (-ps), or a shared directory (-pf)"},
     {"ps", "dist-server", OPT_STR, S(dist_server), "", 0, -1, NULL, TRAINER_GPU, "-pi tcp: address of the process with rank 0"},
     {"pf", "dist-fs-path", OPT_STR, S(dist_fs_path), "", 0, -1, NULL, TRAINER_GPU, "-pi fs: a directory every process can read and write"},

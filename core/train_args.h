@@ -44,6 +44,7 @@ typedef struct {
     int recompute;            /* -r */
     int zero_stage;           /* -z */
     char attention[8];        /* --attention: auto | own | cudnn */
+    int gemm_tune;            /* --gemm-tune: time cuBLASLt's candidates on first use (1) or take its first pick (0) */
     char dist_init[8];        /* -pi: mpi | tcp | fs */
     char dist_server[256];    /* -ps: rank 0's address (tcp) */
     char dist_fs_path[512];   /* -pf: shared directory (fs) */
