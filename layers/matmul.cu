@@ -79,9 +79,10 @@ static void choose_algo(MatmulContext *ctx, MatmulAlgoChoice *choice, cublasLtMa
     size_t abytes = (size_t)choice->lda * (choice->transa ? m : k) * sizeof(bf16);
     size_t bbytes = (size_t)choice->ldb * (choice->transb ? k : n) * sizeof(bf16);
     size_t auxbytes = aux ? (size_t)ldaux * n * sizeof(bf16) : 0;
-    int epi_reads_aux = choice->epilogue == (int)CUBLASLT_EPILOGUE_DGELU;
+    /* aux is read by DGELU and written by GELU_AUX: either way it must not share memory with D, A or B */
     if (!ctx->autotune || beta != 0.0f || ranges_overlap(D, dbytes, A, abytes) || ranges_overlap(D, dbytes, B, bbytes) ||
-        (epi_reads_aux && ranges_overlap(D, dbytes, aux, auxbytes))) {
+        ranges_overlap(D, dbytes, aux, auxbytes) || ranges_overlap(aux, auxbytes, A, abytes) ||
+        ranges_overlap(aux, auxbytes, B, bbytes)) {
         CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
         return;
     }
