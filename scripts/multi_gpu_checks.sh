@@ -39,7 +39,7 @@ EQ_TOL=${EQ_TOL:-0.05}
 SCALE_STEPS=${SCALE_STEPS:-20}
 SCALE_CONFIGS=${SCALE_CONFIGS:-"24:16 48:8"}
 export NCCL_NVLS_ENABLE=0
-MPI="mpirun --allow-run-as-root --bind-to none -x NCCL_NVLS_ENABLE"
+MPI=(mpirun --allow-run-as-root --bind-to none -x NCCL_NVLS_ENABLE)
 [ -x ./train_gpt2cu ] || { echo "error: ./train_gpt2cu not built (make train_gpt2cu)"; exit 1; }
 ls "$DATA"/train_*.bin >/dev/null 2>&1 || { echo "error: no shards in $DATA (make data, or DATA=dir)"; exit 1; }
 [ "$NP" -ge 2 ] || { echo "error: NP=$NP: these checks need at least 2 GPUs"; exit 1; }
@@ -49,9 +49,8 @@ verdict() { # name ok(0/1) detail
     if [ "$2" = 1 ]; then echo "PASS $1: $3"; else echo "FAIL $1: $3"; FAILS=$((FAILS + 1)); fi
     echo "$([ "$2" = 1 ] && echo PASS || echo FAIL) $1: $3" >> "$RES/verdicts.txt"
 }
-TRAIN="./train_gpt2cu -i '$DATA/train_*.bin' -j '' -t 1024 -v 0 -s 0 -r 1"
+TRAIN=(./train_gpt2cu -i "$DATA/train_*.bin" -j "" -t 1024 -v 0 -s 0 -r 1)
 SPARSE_ARGS="--sparsity 0.8 --block 64 --schedule cubic --prune-start 10 --prune-end 30 --prune-every 10"
-train() { eval "$TRAIN" '"$@"'; }   # one process; arguments passed through unchanged (-o "" = no output dir)
 
 # losses of a main.log as "step loss" lines (the last value per step: a resumed log repeats steps)
 losses() { awk '{ split($1, a, ":"); if ($2 ~ /^trl:/) { split($2, b, ":"); v[a[2]] = b[2] } }
@@ -69,9 +68,9 @@ equiv)
     for kind in dense sparse; do
         args=""; [ $kind = sparse ] && args=$SPARSE_ARGS
         d1="$RES/equiv_${kind}_1gpu"; d2="$RES/equiv_${kind}_2gpu"; rm -rf "$d1" "$d2"
-        train -e d12 -b 8 -d 16384 -x 50 -o "$d1" $args > "$d1.log" 2>&1
-        # shellcheck disable=SC2086
-        eval "$MPI -np 2 $TRAIN" -e d12 -b 8 -d 16384 -x 50 -o "$d2" $args > "$d2.log" 2>&1
+        # shellcheck disable=SC2086  # $args: several words
+        "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -o "$d1" $args > "$d1.log" 2>&1
+        "${MPI[@]}" -np 2 "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -o "$d2" $args > "$d2.log" 2>&1
         read -r m n ok < <(compare_losses "$d1/main.log" "$d2/main.log" "$EQ_TOL" 1 50)
         verdict "equiv $kind: 2 GPUs x B=8 vs 1 GPU x 2 micro-steps" "$ok" "max |loss diff| $m over $n steps (tol $EQ_TOL)"
         if [ $kind = sparse ]; then
@@ -83,10 +82,10 @@ equiv)
     done ;;
 resume)
     full="$RES/resume_full"; part="$RES/resume_part"; rm -rf "$full" "$part"
-    eval "$MPI -np 2 $TRAIN" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$full" $SPARSE_ARGS > "$full.log" 2>&1
+    "${MPI[@]}" -np 2 "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$full" $SPARSE_ARGS > "$full.log" 2>&1
     cp -r "$full" "$part"
     rm -f "$part"/*00000050*
-    eval "$MPI -np 2 $TRAIN" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$part" -y 1 $SPARSE_ARGS > "$part.log" 2>&1
+    "${MPI[@]}" -np 2 "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$part" -y 1 $SPARSE_ARGS > "$part.log" 2>&1
     read -r m n ok < <(compare_losses "$full/main.log" "$part/main.log" 0 26 50)
     same=$(cmp -s "$full/model_00000050.bin" "$part/model_00000050.bin" && echo 1 || echo 0)
     verdict "resume (2 GPUs, sparse, from step 25)" "$([ "$ok" = 1 ] && [ "$n" = 25 ] && [ "$same" = 1 ] && echo 1 || echo 0)" \
@@ -96,6 +95,7 @@ scaling)
     table="$RES/scaling.md"
     echo "| model | B/GPU | sparsity | GPUs | step ms | tokens/s | efficiency | all-reduce MB/step |" > "$table"
     echo "|---|---|---|---|---|---|---|---|" >> "$table"
+    measured=1
     for cfg in $SCALE_CONFIGS; do
         dd=${cfg%%:*}; b=${cfg##*:}
         for sp in 0 0.9; do
@@ -104,11 +104,12 @@ scaling)
                 [ "$n" -le "$NP" ] || continue
                 log="$RES/scale_d${dd}_s${sp}_n${n}.log"
                 args=""; [ "$sp" != 0 ] && args="--sparsity $sp --block 64 --schedule oneshot --prune-start 0 --prune-end 0"
-                eval "$MPI -np $n $TRAIN" -e "d$dd" -b "$b" -d $((n * b * 1024)) -x "$SCALE_STEPS" -o "''" $args > "$log" 2>&1
+                "${MPI[@]}" -np "$n" "${TRAIN[@]}" -e "d$dd" -b "$b" -d $((n * b * 1024)) -x "$SCALE_STEPS" -o "" $args > "$log" 2>&1
                 ms=$(grep -E "^step +[0-9]+/" "$log" | awk -v n="$SCALE_STEPS" '{ for (i=1;i<=NF;i++) if ($i=="ms") ms=$(i-1); k++; if (k > n/2) print ms }' \
                      | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
                 params=$(grep -oE "params [0-9]+" "$log" | tail -1 | grep -oE "[0-9]+")
                 [ -n "$params" ] || params=$(grep -oE "[0-9]+ parameters" "$log" | head -1 | grep -oE "[0-9]+")
+                [ -n "$ms" ] || measured=0
                 tok=$(awk -v ms="${ms:-0}" -v t=$((n * b * 1024)) 'BEGIN { if (ms > 0) printf "%.0f", t / (ms / 1000); else print 0 }')
                 [ -z "$base" ] && base=$tok
                 eff=$(awk -v a="$tok" -v b="$base" -v n="$n" 'BEGIN { if (b > 0) printf "%.3f", a / (n * b); else print "-" }')
@@ -118,25 +119,24 @@ scaling)
         done
     done
     cat "$table"
-    verdict "scaling table" 1 "$table" ;;
+    verdict "scaling table" "$measured" "$table (every run timed: $([ "$measured" = 1 ] && echo yes || echo no))" ;;
 death)
     dir="$RES/death"; fsd="$RES/death_rendezvous"; rm -rf "$dir" "$fsd"; mkdir -p "$fsd"
     for r in 0 1; do
-        # exec: $! is then the trainer itself, which is what gets killed
-        eval "exec $TRAIN" -e d12 -b 8 -x 400 -n 5 -o "$dir" -pi fs -pf "$fsd" -pn 2 -pr $r -pg "$NP" --dist-timeout 30 \
+        "${TRAIN[@]}" -e d12 -b 8 -x 400 -n 5 -o "$dir" -pi fs -pf "$fsd" -pn 2 -pr $r -pg "$NP" --dist-timeout 30 \
             > "$dir.rank$r.log" 2>&1 &
-        eval "pid$r=$!"
+        pids[r]=$!   # a simple command in the background: $! is the trainer itself
     done
     for _ in $(seq 1 600); do grep -qE "^step +1[2-9]/" "$dir.rank0.log" 2>/dev/null && break; sleep 0.5; done
-    kill -9 "$pid1"; t0=$(date +%s)
-    wait "$pid0"; rc0=$?; t1=$(date +%s)
+    kill -9 "${pids[1]}"; t0=$(date +%s)
+    wait "${pids[0]}"; rc0=$?; t1=$(date +%s)
     last=$(ls "$dir"/DONE_* 2>/dev/null | sort | tail -1)
     verdict "death: rank 1 killed after step 12" "$([ "$rc0" != 0 ] && [ $((t1 - t0)) -le 90 ] && echo 1 || echo 0)" \
         "rank 0 exited with $rc0 after $((t1 - t0)) s: $(grep -E "error|another rank" "$dir.rank0.log" | head -2 | tr '\n' ' ')"
     # the newest complete checkpoint still loads: one more step from it on a single GPU
     step=${last##*DONE_}
     if [ -n "$last" ]; then
-        train -e "$dir/model_${step}.bin" -b 8 -x 1 -o "" > "$dir.reload.log" 2>&1
+        "${TRAIN[@]}" -e "$dir/model_${step}.bin" -b 8 -x 1 -o "" > "$dir.reload.log" 2>&1
         verdict "death: newest complete checkpoint ($last) loads" "$([ $? = 0 ] && echo 1 || echo 0)" "$(tail -1 "$dir.reload.log")"
     else
         verdict "death: a complete checkpoint exists" 0 "no DONE_* in $dir"
@@ -144,7 +144,7 @@ death)
 mismatch)
     dir="$RES/mismatch"; rm -rf "$dir"
     # mpirun -x forwards the variable; the trainer alters that rank's checksum (see train_gpt2.cu)
-    eval "$MPI -np 2 -x TRAIN_GPT2_TEST_MASK_MISMATCH_RANK=1 $TRAIN" -e d12 -b 8 -x 50 -n 5 -o "$dir" $SPARSE_ARGS \
+    "${MPI[@]}" -np 2 -x TRAIN_GPT2_TEST_MASK_MISMATCH_RANK=1 "${TRAIN[@]}" -e d12 -b 8 -x 50 -n 5 -o "$dir" $SPARSE_ARGS \
         > "$dir.log" 2>&1 < /dev/null
     rc=$?
     msg=$(grep -m1 "differs across ranks" "$dir.log")
