@@ -432,7 +432,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
     if (g_variants) {
         for (int v = 0; v < 28; v++) {
-        if (v == 3 || v == 4) continue; /* removed variants */
+        if (v == 3 || v == 4 || (v >= 23 && v <= 25)) continue; /* removed variants */
             bsr_tune_set(BSR_OP_FWD, v);
             bsr_tune_set(BSR_OP_DINP, v);
             bsr_tune_set(BSR_OP_DW, v <= 8 ? v : -1);

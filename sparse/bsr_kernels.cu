@@ -826,195 +826,6 @@ bsr_spmm_wgmma_t_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, cons
     }
 }
 
-/* Persistent wgmma forward / input gradient (experimental, variants 23-25): grid = resident
- * CTAs, CTA b takes tiles b, b+G, ... (output tile fastest); the cp.async pipeline runs over the
- * flat step stream of all its tiles with a deep prefetch (STAGES-1 steps, across tile
- * boundaries), the producer keeps its tile's first entry in a register, and the epilogue goes
- * through its own shared-memory buffer. */
-template <int BS, int BM, int STAGES, bool BT>
-static __global__ void __launch_bounds__(128)
-bsr_spmm_wgmma_persist_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
-                              const bf16 *__restrict__ W, const bf16 *__restrict__ bias,
-                              const int *__restrict__ offsets, const int *__restrict__ acol,
-                              const int *__restrict__ blk, int n_out_blocks, int N, int lda, int ldo, int flags) {
-    constexpr int BN = 64, BK = 64, NT = 128, MH = BM / 64;
-    constexpr int TILES_N = BS / BN, KPB = BS / BK;
-    constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2;
-    constexpr int CLD = BN + 8;
-    extern __shared__ unsigned char smem_dyn[];
-    unsigned char *smem = (unsigned char *)(((uintptr_t)smem_dyn + 1023) & ~(uintptr_t)1023);
-    bf16 *sC = (bf16 *)(smem + STAGES * STAGE_BYTES);
-
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int n_out_tiles = n_out_blocks * TILES_N;
-    const int ntiles = n_out_tiles * ((N + BM - 1) / BM);
-
-    /* Producer cursor: the next step to issue is (tile_p, step_p); its indices (ac_n, k_n) were
-     * loaded one produce() call earlier and the next tile's offsets one tile earlier, so no
-     * dependent global load stalls the CTA in the step loop. */
-    const int G = gridDim.x;
-    auto tile_j = [&](int tile) { return (tile % n_out_tiles) / TILES_N; };
-    int tile_p = blockIdx.x, step_p = 0, e0_p = 0, T_p = 0, nx_e0 = 0, nx_e1 = 0, ac_n = 0, k_n = 0;
-    auto prefetch_next_offsets = [&]() {
-        if (tile_p + G < ntiles) {
-            const int jn = tile_j(tile_p + G);
-            nx_e0 = offsets[jn];
-            nx_e1 = offsets[jn + 1];
-        }
-    };
-    auto skip_empty = [&]() { /* blocking, only on empty tiles */
-        while (tile_p < ntiles && T_p == 0) {
-            tile_p += G;
-            if (tile_p < ntiles) {
-                const int jj = tile_j(tile_p);
-                e0_p = offsets[jj];
-                T_p = (offsets[jj + 1] - e0_p) * KPB;
-            }
-        }
-        prefetch_next_offsets();
-    };
-    auto load_indices = [&]() {
-        if (tile_p < ntiles) {
-            const int e = e0_p + step_p / KPB;
-            ac_n = acol[e];
-            k_n = blk ? blk[e] : e;
-        }
-    };
-    if (tile_p < ntiles) {
-        const int jj = tile_j(tile_p);
-        e0_p = offsets[jj];
-        T_p = (offsets[jj + 1] - e0_p) * KPB;
-    }
-    skip_empty();
-    load_indices();
-    auto produce = [&](int slot) {
-        if (tile_p < ntiles) {
-            const int ot = tile_p % n_out_tiles, nt = ot % TILES_N;
-            const int m0 = (tile_p / n_out_tiles) * BM;
-            const int kk = step_p % KPB;
-            bf16 *sA = (bf16 *)(smem + slot * STAGE_BYTES);
-            bf16 *sB = sA + BM * BK;
-            const bf16 *gA = A + (size_t)ac_n * BS + kk * BK;
-#pragma unroll
-            for (int it = 0; it < BM * 8 / NT; it++) {
-                const int i = tid + it * NT;
-                const int row = i >> 3, ch = i & 7;
-                const int grow = m0 + row;
-                cp_async16(smem_u32(sA + swz<8>(row, ch)), gA + (size_t)(grow < N ? grow : 0) * lda + ch * 8,
-                           grow < N ? 16 : 0);
-            }
-            const bf16 *gB = W + (size_t)k_n * BS * BS;
-#pragma unroll
-            for (int it = 0; it < 64 * 8 / NT; it++) {
-                const int i = tid + it * NT;
-                const int row = i >> 3, ch = i & 7;
-                const bf16 *src = BT ? gB + (size_t)(kk * BK + row) * BS + nt * BN + ch * 8
-                                     : gB + (size_t)(nt * BN + row) * BS + kk * BK + ch * 8;
-                cp_async16(smem_u32(sB + swz<8>(row, ch)), src, 16);
-            }
-            /* advance the cursor and start loading the next step's indices */
-            if (++step_p >= T_p) {
-                tile_p += G;
-                step_p = 0;
-                e0_p = nx_e0;
-                T_p = (nx_e1 - nx_e0) * KPB;
-                if (tile_p < ntiles) skip_empty();
-            }
-            load_indices();
-        }
-        cp_async_commit();
-    };
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) produce(s);
-    int slot_c = 0, slot_p = STAGES - 1;
-    const int g = lane >> 2, tq = lane & 3;
-
-    int T_c = 0, T_next = 0;
-    if (blockIdx.x < ntiles) {
-        const int jj = tile_j(blockIdx.x);
-        T_c = (offsets[jj + 1] - offsets[jj]) * KPB;
-    }
-    for (int tile = blockIdx.x; tile < ntiles; tile += G) {
-        const int ot = tile % n_out_tiles, j = ot / TILES_N, nt = ot % TILES_N;
-        const int m0 = (tile / n_out_tiles) * BM;
-        const int T = T_c;
-        if (tile + G < ntiles) { /* prefetch the next tile's step count and this tile's bias */
-            const int jn = tile_j(tile + G);
-            T_next = (offsets[jn + 1] - offsets[jn]) * KPB;
-        }
-        __nv_bfloat162 bpre[8];
-#pragma unroll
-        for (int jn = 0; jn < 8; jn++)
-            bpre[jn] = bias ? *(const __nv_bfloat162 *)(bias + j * BS + nt * BN + jn * 8 + 2 * tq)
-                            : __floats2bfloat162_rn(0.f, 0.f);
-        float acc[MH][32];
-#pragma unroll
-        for (int h = 0; h < MH; h++)
-#pragma unroll
-            for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
-        for (int t = 0; t < T; t++) {
-            cp_async_wait<STAGES - 2>();
-            fence_proxy_async();
-            __syncthreads();
-            const uint32_t aB = smem_u32(smem + slot_c * STAGE_BYTES), bB = aB + A_BYTES;
-            wg_fence();
-#pragma unroll
-            for (int ks = 0; ks < BK / 16; ks++) {
-                const uint64_t db = BT ? wg_desc(bB + ks * 2048, 1024, 1024) : wg_desc(bB + ks * 32, 16, 1024);
-#pragma unroll
-                for (int h = 0; h < MH; h++)
-                    wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
-            }
-            wg_commit();
-            produce(slot_p); /* refills the slot consumed in the previous step (waited by all) */
-            slot_p = slot_p + 1 == STAGES ? 0 : slot_p + 1;
-            slot_c = slot_c + 1 == STAGES ? 0 : slot_c + 1;
-            wg_wait<0>();
-        }
-        T_c = T_next;
-#pragma unroll
-        for (int h = 0; h < MH; h++) reg_fence(acc[h]);
-
-        const int colbase = j * BS + nt * BN;
-        __syncthreads(); /* previous tile's readers of sC are done */
-#pragma unroll
-        for (int jn = 0; jn < 8; jn++) {
-            const float b0 = __bfloat162float(bpre[jn].x), b1 = __bfloat162float(bpre[jn].y);
-#pragma unroll
-            for (int h = 0; h < MH; h++) {
-                const int row = h * 64 + warp * 16 + g, col = jn * 8 + 2 * tq;
-                *(__nv_bfloat162 *)&sC[row * CLD + col] = __floats2bfloat162_rn(acc[h][4 * jn] + b0, acc[h][4 * jn + 1] + b1);
-                *(__nv_bfloat162 *)&sC[(row + 8) * CLD + col] =
-                    __floats2bfloat162_rn(acc[h][4 * jn + 2] + b0, acc[h][4 * jn + 3] + b1);
-            }
-        }
-        __syncthreads();
-#pragma unroll
-        for (int it = 0; it < BM * 8 / NT; it++) {
-            const int i = tid + it * NT;
-            const int row = i >> 3, ch = i & 7;
-            const int grow = m0 + row;
-            if (grow >= N) continue;
-            Pack8 v;
-            v.u = *(const uint4 *)&sC[row * CLD + ch * 8];
-            bf16 *dst = out + (size_t)grow * ldo + colbase + ch * 8;
-            if (flags & EPI_ACCUM) {
-                Pack8 o;
-                o.u = *(const uint4 *)dst;
-#pragma unroll
-                for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(__bfloat162float(v.h[q]) + __bfloat162float(o.h[q]));
-            }
-            if (flags & EPI_GELU) {
-                if (pre_out) *(uint4 *)(pre_out + (size_t)grow * ldo + colbase + ch * 8) = v.u;
-#pragma unroll
-                for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
-            }
-            *(uint4 *)dst = v.u;
-        }
-    }
-    cp_async_wait<0>();
-}
-
 /* ---- TMA (bulk tensor copy) version of the forward / input gradient (variants 26, 27) ----
  * Same tiles as bsr_spmm_wgmma_kernel, but one thread issues each stage as two 2D bulk tensor
  * copies (activation tile 128 x 64, weight tile 64 x 64, 128B swizzle = the wgmma layout)
@@ -1632,28 +1443,6 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
 }
 
 
-/* forward (BT = false) and input gradient (BT = true) through one dispatcher */
-template <int BS, int BM, int STAGES, bool BT>
-static void launch_spmm_wgmma_persist(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
-                                      const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N,
-                                      int lda, int ldo, int flags, cudaStream_t stream) {
-    constexpr int SMEM = STAGES * (BM * 64 + 64 * 64) * 2 + BM * 72 * 2 + 1024;
-    auto kern = bsr_spmm_wgmma_persist_kernel<BS, BM, STAGES, BT>;
-    static int per_sm = 0;
-    if (!per_sm) {
-        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
-        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, 128, SMEM));
-        if (per_sm < 1) per_sm = 1;
-    }
-    const long ntiles = (long)n_out_blocks * (BS / 64) * ((N + BM - 1) / BM);
-    long grid = (long)num_sms() * per_sm;
-    if (grid > ntiles) grid = ntiles;
-    if (grid < 1) return;
-    kern<<<(unsigned)grid, 128, SMEM, stream>>>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda,
-                                                ldo, flags);
-    CUDA_CHECK(cudaGetLastError());
-}
-
 /* 2D row-major bf16 tensor map: rows x cols (cols contiguous, row stride ld elements),
  * box box_rows x 64, 128B swizzle, zero fill out of bounds. */
 static PFN_cuTensorMapEncodeTiled_v12000 g_encode = NULL;
@@ -1720,7 +1509,7 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
  *   17-20: swapped operands (weight block = A, tokens = N of m64n128 / m64n256):
  *          17 BM 128 3 stages, 18 BM 128 2 stages, 19 BM 256 2 stages, 20 BM 256 3 stages
  *   21, 22: 11 and 5 with streaming (evict-first) output stores
- *   23, 24, 25: persistent wgmma with 6, 8, 4 stages (1, 1, 2 CTAs/SM), experimental
+ *   (23, 24, 25: persistent wgmma with a cross-tile prefetch, removed as slower: dev/NOTES_bsr.md)
  *   26, 27: TMA loads (mbarrier) + TMA store, 2 / 3 stages (no accumulate: falls back) */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
@@ -1771,9 +1560,6 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         case 20: launch_spmm_wgmma_t<64, 256, 3, BT>(SPMM_ARGS); break;
         case 21: launch_spmm_wgmma<64, 128, 2, BT, false, false, true>(SPMM_ARGS); break;
         case 22: launch_spmm_wgmma<64, 128, 3, BT, false, false, true>(SPMM_ARGS); break;
-        case 23: launch_spmm_wgmma_persist<64, 128, 6, BT>(SPMM_ARGS); break;
-        case 24: launch_spmm_wgmma_persist<64, 128, 8, BT>(SPMM_ARGS); break;
-        case 25: launch_spmm_wgmma_persist<64, 128, 4, BT>(SPMM_ARGS); break;
         default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
         }
     } else {
@@ -1798,9 +1584,6 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         case 20: launch_spmm_wgmma_t<128, 256, 3, BT>(SPMM_ARGS); break;
         case 21: launch_spmm_wgmma<128, 128, 2, BT, false, false, true>(SPMM_ARGS); break;
         case 22: launch_spmm_wgmma<128, 128, 3, BT, false, false, true>(SPMM_ARGS); break;
-        case 23: launch_spmm_wgmma_persist<128, 128, 6, BT>(SPMM_ARGS); break;
-        case 24: launch_spmm_wgmma_persist<128, 128, 8, BT>(SPMM_ARGS); break;
-        case 25: launch_spmm_wgmma_persist<128, 128, 4, BT>(SPMM_ARGS); break;
         default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
         }
     }
