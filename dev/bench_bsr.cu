@@ -104,6 +104,7 @@ typedef struct {
     bf16 *y, *dx, *w, *bias, *dense_w;
     float *dwf, *dense_dw, *scratch;
     size_t scratch_bytes;
+    BsrTune tune; /* kernel variants of the sparse path (--variants sweeps them) */
     /* cuSPARSE */
     cusparseHandle_t sp;
     cusparseSpMatDescr_t ell, bsr;
@@ -123,7 +124,7 @@ static const char *kname[K_N] = {"sparse fwd", "cublas fwd", "ell fwd", "bsr fwd
 static void run_k(Cfg *c, int k, int r) {
     const float one = 1.f, zero = 0.f;
     switch (k) {
-    case K_SP_FWD: bsr_forward(c->y, NULL, c->x[r], c->w, c->bias, &c->D, c->N, 0, 0); break;
+    case K_SP_FWD: bsr_forward(c->y, NULL, c->x[r], c->w, c->bias, &c->D, c->N, 0, &c->tune, 0); break;
     case K_CB_FWD: dense_forward(c->blas, c->y, NULL, c->x[r], c->dense_w, c->bias, c->N, c->cols, c->rows, 0, 0); break;
     case K_ELL_FWD:
         cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell, c->B[r],
@@ -134,11 +135,11 @@ static void run_k(Cfg *c, int k, int r) {
                      &zero, c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BSR_ALG1, c->bsr_buf);
         break;
     case K_XO_FWD: bsr_linear_forward(c->ctx, c->y, NULL, c->x[r], c->w, c->bias, &c->D, c->N, 0, 0); break;
-    case K_SP_DX: bsr_backward_input(c->dx, c->dy[r], c->w, &c->D, c->N, 0, 0); break;
+    case K_SP_DX: bsr_backward_input(c->dx, c->dy[r], c->w, &c->D, c->N, 0, &c->tune, 0); break;
     case K_CB_DX: dense_backward_input(c->blas, c->dx, c->dy[r], c->dense_w, c->N, c->cols, c->rows, 0, 0); break;
     case K_XO_DX: bsr_linear_backward_input(c->ctx, c->dx, c->dy[r], c->w, &c->D, c->N, 0, 0); break;
     case K_SP_DW:
-        bsr_backward_weight(c->dwf, 1, 1, c->dy[r], c->x[r], &c->D, c->N, c->scratch, c->scratch_bytes, 0);
+        bsr_backward_weight(c->dwf, 1, 1, c->dy[r], c->x[r], &c->D, c->N, c->scratch, c->scratch_bytes, &c->tune, 0);
         break;
     case K_CB_DW: dense_backward_weight_f32(c->blas, c->dense_dw, c->dy[r], c->x[r], c->N, c->cols, c->rows, 0); break;
     case K_XO_DW: bsr_linear_backward_weight(c->ctx, c->dwf, 1, NULL, 1, c->dy[r], c->x[r], &c->D, c->N, 0); break;
@@ -353,6 +354,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     memset(c, 0, sizeof(*c));
     c->N = N; c->rows = rows; c->cols = cols; c->bs = bs; c->ctx = ctx; c->blas = &ctx->blas;
     c->scratch = ctx->scratch; c->scratch_bytes = ctx->scratch_bytes;
+    c->tune = bsr_tune_default();
     CHECK(bsr_layout_init(&c->L, rows, cols, bs) == 0, "bs must divide the shape", "layout");
     const int g = c->L.brows * c->L.bcols;
     int nlive = g - (int)floor(sp * g + 0.5);
@@ -418,7 +420,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     }
     /* dW: the timed runs accumulate; validate an overwrite of the same kernel */
     CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
-    bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, 0);
+    bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, &c->tune, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
     if (!validate_dw(c, "sparse dW", c->dwf, NULL, nvb, vb)) valid[K_SP_DW] = 0;
     CUDA_CHECK(cudaMemset(c->dense_dw, 0xff, (size_t)rows * cols * 4));
@@ -433,9 +435,8 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     if (g_variants) {
         for (int v = 0; v < 28; v++) {
         if (v == 3 || v == 4 || (v >= 23 && v <= 25)) continue; /* removed variants */
-            bsr_tune_set(BSR_OP_FWD, v);
-            bsr_tune_set(BSR_OP_DINP, v);
-            bsr_tune_set(BSR_OP_DW, v <= 8 ? v : -1);
+            c->tune.fwd = c->tune.dinp = v;
+            c->tune.dw = v <= 8 ? v : -1;
             CUDA_CHECK(cudaMemset(c->y, 0xff, ny * 2));
             run_k(c, K_SP_FWD, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
@@ -445,7 +446,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
             CUDA_CHECK(cudaDeviceSynchronize());
             const int okx = validate_rows("variant dX", c->dx, cols, rd, NULL, samp);
             CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
-            bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, 0);
+            bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, &c->tune, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
             const int okw = validate_dw(c, "variant dW", c->dwf, NULL, nvb, vb);
             const float tf = okf ? time_k(c, K_SP_FWD, reps) : NAN, tx = okx ? time_k(c, K_SP_DX, reps) : NAN;
@@ -453,22 +454,19 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
             printf("  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v <= 8 ? v : -1, tf, tx, tw);
             if (g_out) fprintf(g_out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v <= 8 ? v : -1, tf, tx, tw);
         }
-        bsr_tune_set(BSR_OP_FWD, -1);
-        bsr_tune_set(BSR_OP_DINP, -1);
-        bsr_tune_set(BSR_OP_DW, -1);
+        c->tune = bsr_tune_default();
         const int splits[] = {1, 2, 3, 4, 6, 7, 8};
         for (int q = 0; q < 14; q++) {
-            bsr_tune_set(BSR_OP_DW, q < 7 ? -1 : 5); /* default (wgmma single), then column groups */
-            bsr_tune_set(3, splits[q % 7]);
+            c->tune.dw = q < 7 ? -1 : 5; /* default (wgmma single), then column groups */
+            c->tune.dw_split = splits[q % 7];
             CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
-            bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, 0);
+            bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, &c->tune, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
             const int okw = validate_dw(c, "split dW", c->dwf, NULL, nvb, vb);
             printf("  dW %s splits %2d: %7.1f us\n", q < 7 ? "single" : "col-groups", splits[q % 7],
                    okw ? time_k(c, K_SP_DW, reps) : NAN);
         }
-        bsr_tune_set(3, -1);
-        bsr_tune_set(BSR_OP_DW, -1);
+        c->tune = bsr_tune_default();
     }
     free(hw); free(hb); free(rf); free(rd);
 

@@ -1410,11 +1410,16 @@ static int bsr_have_wgmma(void) {
     return have;
 }
 
-/* Kernel variants, selectable for tuning (bsr_tune_set); -1 = default. */
-static int g_variant[4] = {-1, -1, -1, -1}; /* fwd, dinp, dW kernel; [3]: forced dW split count */
-extern "C" void bsr_tune_set(int op, int variant) {
-    if (op >= 0 && op < 4) g_variant[op] = variant;
+extern "C" BsrTune bsr_tune_default(void) {
+    BsrTune t = {-1, -1, -1, -1};
+    return t;
 }
+
+/* The variant a tuning request asks for (BsrTune in bsr_kernels.cuh); -1 = the default. */
+static int tune_fwd(const BsrTune *t) { return t ? t->fwd : -1; }
+static int tune_dinp(const BsrTune *t) { return t ? t->dinp : -1; }
+static int tune_dw(const BsrTune *t) { return t ? t->dw : -1; }
+static int tune_dw_split(const BsrTune *t) { return t ? t->dw_split : -1; }
 
 static int num_sms(void) {
     static int n = 0;
@@ -1597,20 +1602,20 @@ static void check_layout(const BsrDeviceLayout *L, const char *who) {
 }
 
 extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed, const bf16 *bias,
-                            const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream) {
+                            const BsrDeviceLayout *L, int N, int gelu, const BsrTune *tune, cudaStream_t stream) {
     check_layout(L, "bsr_forward");
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
-    spmm_dispatch<false>(g_variant[0], steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->col_indices, NULL,
+    spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->col_indices, NULL,
                          L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
 }
 
 extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
-                                   int N, int accumulate, cudaStream_t stream) {
+                                   int N, int accumulate, const BsrTune *tune, cudaStream_t stream) {
     check_layout(L, "bsr_backward_input");
     if (N <= 0) return;
     const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
-    spmm_dispatch<true>(g_variant[1], steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
+    spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, stream);
 }
 
@@ -1634,32 +1639,33 @@ static int dw_ctas_per_sm(void) {
 }
 
 /* which grouping the weight gradient uses for this layout: 0 single blocks, 1 by column, 2 by row */
-static int dw_mode(const BsrDeviceLayout *L) {
+static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune) {
     if (L->bs != 64) return 0;
     /* variants: 0 single blocks, 1 column groups, 2 row groups (mma.sync); 3 fewer groups
      * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
      * 8 wgmma single, 5 stages; default (-1): wgmma single (bs 128: 2x2 sub-tiles) */
     /* default: column groups (shared X slab) when columns hold >= 8 live blocks on average
      * (measured: 0.5 sparsity fc/fcproj 248-261 us vs 297-328 single), else single blocks */
-    if (g_variant[2] < 0) return (long)L->nnz >= 8L * L->bcols ? 1 : 0;
-    const int v = g_variant[2] >= 7 ? 0 : g_variant[2] >= 4 ? g_variant[2] - 4 : g_variant[2];
+    const int tv = tune_dw(tune);
+    if (tv < 0) return (long)L->nnz >= 8L * L->bcols ? 1 : 0;
+    const int v = tv >= 7 ? 0 : tv >= 4 ? tv - 4 : tv;
     if (v == 0) return 0;
     if (v == 1) return 1;
     if (v == 2) return 2;
     return L->dw_ngroups_col <= L->dw_ngroups_row ? 1 : 2;
 }
-static int dw_use_wgmma(const BsrDeviceLayout *L) {
-    return bsr_have_wgmma() && (g_variant[2] >= 4 || g_variant[2] < 0);
+static int dw_use_wgmma(const BsrTune *tune) {
+    return bsr_have_wgmma() && (tune_dw(tune) >= 4 || tune_dw(tune) < 0);
 }
 static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
     return mode == 0 ? L->nnz : mode == 1 ? L->dw_ngroups_col : L->dw_ngroups_row;
 }
 
 /* Splits over N: enough CTAs for about two waves, each split at least 512 tokens. */
-static int dw_nsplit(const BsrDeviceLayout *L, int N) {
+static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune) {
     if (L->nnz <= 0) return 1;
-    const int mode = dw_mode(L);
-    const int per_sm = dw_use_wgmma(L) ? 3 : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
+    const int mode = dw_mode(L, tune);
+    const int per_sm = dw_use_wgmma(tune) ? 3 : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
                        : mode == 0 ? dw_ctas_per_sm<DW_ONE64>()
                        : mode == 1 ? dw_ctas_per_sm<DW_COL64>() : dw_ctas_per_sm<DW_ROW64>();
     const int ng = dw_ngroups(L, mode);
@@ -1667,9 +1673,9 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N) {
     /* wgmma single blocks: one split when the groups cover every SM (all CTAs then stream the
      * same token range together, L2-friendly, and no partials); else enough splits to cover
      * the SMs once. mma.sync: about two waves. */
-    int ns = dw_use_wgmma(L) ? (mode == 0 ? (num_sms() + ng - 1) / ng : (ng >= num_sms() ? 2 : 3))
+    int ns = dw_use_wgmma(tune) ? (mode == 0 ? (num_sms() + ng - 1) / ng : (ng >= num_sms() ? 2 : 3))
                              : (2 * slots + ng - 1) / ng;
-    if (g_variant[3] > 0) ns = g_variant[3];
+    if (tune_dw_split(tune) > 0) ns = tune_dw_split(tune);
     const int maxs = N / 512 > 1 ? N / 512 : 1;
     if (ns > maxs) ns = maxs;
     if (ns > 32) ns = 32;
@@ -1677,8 +1683,8 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N) {
     return ns;
 }
 
-extern "C" size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N) {
-    const int ns = dw_nsplit(L, N);
+extern "C" size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N, const BsrTune *tune) {
+    const int ns = dw_nsplit(L, N, tune);
     return ns > 1 ? (size_t)ns * L->nnz * L->bs * L->bs * sizeof(float) : 0;
 }
 
@@ -1719,12 +1725,12 @@ static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, co
 }
 
 static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
-                           int ns, int tps, size_t pstride, int accumulate, cudaStream_t stream) {
-    const int mode = dw_mode(L);
-    if (dw_use_wgmma(L)) {
+                           int ns, int tps, size_t pstride, int accumulate, const BsrTune *tune, cudaStream_t stream) {
+    const int mode = dw_mode(L, tune);
+    if (dw_use_wgmma(tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
-        else if (g_variant[2] == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
-        else if (g_variant[2] == 8) launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (tune_dw(tune) == 8) launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 1) launch_dw_wgmma<4, 1, 32, 4>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
         else launch_dw_wgmma<1, 4, 32, 4>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
@@ -1738,26 +1744,26 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
 
 extern "C" void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp,
                                     const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
-                                    cudaStream_t stream) {
+                                    const BsrTune *tune, cudaStream_t stream) {
     check_layout(L, "bsr_backward_weight");
     if (L->nnz <= 0) return;
     float *of = dw_fp32 ? (float *)dw : NULL;
     bf16 *ob = dw_fp32 ? NULL : (bf16 *)dw;
     const size_t per = (size_t)L->nnz * L->bs * L->bs;
-    int ns = N > 0 ? dw_nsplit(L, N) : 1;
+    int ns = N > 0 ? dw_nsplit(L, N, tune) : 1;
     if (ns > 1 && (!scratch || scratch_bytes < per * sizeof(float) * 2)) ns = 1;
     if (ns > 1 && scratch_bytes < per * sizeof(float) * ns) ns = (int)(scratch_bytes / (per * sizeof(float)));
     if (ns <= 1) {
         if (N <= 0 && accumulate) return;
         const int tps = N > 0 ? N : 1;
-        launch_dw_mode(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, stream);
+        launch_dw_mode(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, tune, stream);
         return;
     }
     const int bk = 64;
     int tps = (N + ns - 1) / ns;
     tps = (tps + bk - 1) / bk * bk;
     ns = (N + tps - 1) / tps;
-    launch_dw_mode(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, stream);
+    launch_dw_mode(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, tune, stream);
     const size_t n4 = per / 4;
     int blocks = (int)((n4 + 255) / 256);
     if (blocks > num_sms() * 8) blocks = num_sms() * 8;
@@ -1891,6 +1897,7 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
     CUDA_CHECK(cudaMalloc(&ctx->dense_dw, max_dense_elems * sizeof(float)));
     ctx->scratch_bytes = scratch_bytes ? scratch_bytes : (64u << 20);
     CUDA_CHECK(cudaMalloc(&ctx->scratch, ctx->scratch_bytes));
+    ctx->tune = bsr_tune_default();
     const char *e = getenv("BSR_FORCE_PATH");
     if (e && !strcmp(e, "sparse")) ctx->force_path = BSR_PATH_SPARSE;
     if (e && !strcmp(e, "dense")) ctx->force_path = BSR_PATH_DENSE;
@@ -1969,7 +1976,7 @@ typedef struct {
 static void run_fwd(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     FwdArgs *a = (FwdArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
-        bsr_forward(a->out, a->pre_out, a->inp, a->w, a->bias, a->L, a->N, a->gelu, s);
+        bsr_forward(a->out, a->pre_out, a->inp, a->w, a->bias, a->L, a->N, a->gelu, &ctx->tune, s);
     } else {
         bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
         dense_forward(&ctx->blas, a->out, a->pre_out, a->inp, ctx->dense_w, a->bias, a->N, a->L->cols, a->L->rows,
@@ -1991,7 +1998,7 @@ typedef struct {
 static void run_dinp(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     DinpArgs *a = (DinpArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
-        bsr_backward_input(a->dinp, a->dout, a->w, a->L, a->N, a->accumulate, s);
+        bsr_backward_input(a->dinp, a->dout, a->w, a->L, a->N, a->accumulate, &ctx->tune, s);
     } else {
         bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
         dense_backward_input(&ctx->blas, a->dinp, a->dout, ctx->dense_w, a->N, a->L->cols, a->L->rows, a->accumulate,
@@ -2024,7 +2031,7 @@ static void run_dw(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     DwArgs *a = (DwArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
         bsr_backward_weight(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->L, a->N, ctx->scratch,
-                            ctx->scratch_bytes, s);
+                            ctx->scratch_bytes, &ctx->tune, s);
     } else {
         dense_backward_weight_f32(&ctx->blas, ctx->dense_dw, a->dout, a->inp, a->N, a->L->cols, a->L->rows, s);
         bsr_pack_add_f32(a->dw, a->dw_fp32, a->accumulate, ctx->dense_dw, a->L, s);

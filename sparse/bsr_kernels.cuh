@@ -66,22 +66,30 @@ void bsr_device_layout_free(BsrDeviceLayout *d);
 
 /* ---- kernels ------------------------------------------------------------------- */
 
+/* Kernel choice, for benchmarks and tests (the variants are listed in bsr_kernels.cu): the forward and
+ * input-gradient kernel variant, the weight-gradient variant, and a forced split-N count for the
+ * weight gradient. -1 (bsr_tune_default) or a NULL BsrTune pointer = the defaults. */
+typedef struct {
+    int fwd, dinp, dw, dw_split;
+} BsrTune;
+BsrTune bsr_tune_default(void);
+
 /* out[N, rows] = inp[N, cols] W^T (+ bias[rows] if bias != NULL).
  * gelu != 0: out = gelu_tanh(pre); pre_out (may be NULL) receives the pre-activation. */
 void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed, const bf16 *bias,
-                 const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream);
+                 const BsrDeviceLayout *L, int N, int gelu, const BsrTune *tune, cudaStream_t stream);
 
 /* dinp[N, cols] = dout[N, rows] W (accumulate != 0: dinp += ...). */
 void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
-                        int N, int accumulate, cudaStream_t stream);
+                        int N, int accumulate, const BsrTune *tune, cudaStream_t stream);
 
 /* dw[k] = dout[:, r_k block]^T inp[:, c_k block] for live blocks k (accumulate != 0: +=).
  * dw_fp32 != 0: dw is float[nnz*bs*bs], else bf16. scratch: fp32 split-N partials
  * (bsr_backward_weight_scratch_bytes; NULL/0 means no split). */
 void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp,
                          const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
-                         cudaStream_t stream);
-size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N);
+                         const BsrTune *tune, cudaStream_t stream);
+size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N, const BsrTune *tune);
 
 /* dbias[OC] (=|+=) sum over N of dout[N, OC]. scratch: bsr_backward_bias_scratch_bytes(N, OC). */
 void bsr_backward_bias(float *dbias, int accumulate, const bf16 *dout, int N, int OC, float *scratch,
@@ -93,11 +101,6 @@ void bsr_unpack_bf16(bf16 *dense, const bf16 *w_packed, const BsrDeviceLayout *L
 /* dense fp32 [rows, cols] -> live blocks of packed dw (fp32 or bf16), (=|+=). */
 void bsr_pack_add_f32(void *dw, int dw_fp32, int accumulate, const float *dense, const BsrDeviceLayout *L,
                       cudaStream_t stream);
-
-/* Tuning hook (benchmarks): select kernel variant `variant` for op BSR_OP_FWD / BSR_OP_DINP /
- * BSR_OP_DW (enum below); op 3 forces the weight gradient's split-N count; -1 restores the
- * default. Variants are listed in bsr_kernels.cu. */
-void bsr_tune_set(int op, int variant);
 
 /* ---- dense cuBLASLt paths (on an unpacked weight) --------------------------------- */
 
@@ -141,6 +144,7 @@ typedef struct {
     BsrDecision dec[BSR_MAX_DECISIONS];
     int n_dec;
     int force_path;         /* 0 = measure, BSR_PATH_SPARSE / BSR_PATH_DENSE = always that */
+    BsrTune tune;           /* kernel choice of the sparse path (bsr_tune_default() after init) */
     int verbose;
 } BsrCtx;
 

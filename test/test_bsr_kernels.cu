@@ -162,7 +162,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
 
     /* ---- forward, plain kernel: bias, no bias, GELU with pre_out */
     CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
-    bsr_forward(d_y, NULL, d_x, d_w, d_bias, &D, N, 0, 0);
+    bsr_forward(d_y, NULL, d_x, d_w, d_bias, &D, N, 0, NULL, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
     dev_bf16_to_float(hout, d_y, ny);
     check("forward+bias", desc, hout, yref, ny, 1);
@@ -171,20 +171,20 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         bf16 *a = (bf16 *)malloc_check(ny * 2), *b = (bf16 *)malloc_check(ny * 2);
         CUDA_CHECK(cudaMemcpy(a, d_y, ny * 2, cudaMemcpyDeviceToHost));
         CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
-        bsr_forward(d_y, NULL, d_x, d_w, d_bias, &D, N, 0, 0);
+        bsr_forward(d_y, NULL, d_x, d_w, d_bias, &D, N, 0, NULL, 0);
         CUDA_CHECK(cudaMemcpy(b, d_y, ny * 2, cudaMemcpyDeviceToHost));
         g_checks++;
         if (memcmp(a, b, ny * 2)) { g_fail++; printf("  FAIL forward not bit-identical run to run %s\n", desc); }
         free(a); free(b);
     }
     CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
-    bsr_forward(d_y, NULL, d_x, d_w, NULL, &D, N, 0, 0);
+    bsr_forward(d_y, NULL, d_x, d_w, NULL, &D, N, 0, NULL, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
     dev_bf16_to_float(hout, d_y, ny);
     check("forward (no bias)", desc, hout, yref_nb, ny, 1);
     CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
     CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
-    bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, 0);
+    bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, NULL, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
     dev_bf16_to_float(hout, d_y, ny);
     check("forward+bias+gelu", desc, hout, gref, ny, 1);
@@ -193,7 +193,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
 
     /* ---- input gradient: overwrite, then accumulate onto random values */
     CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
-    bsr_backward_input(d_dx, d_dy, d_w, &D, N, 0, 0);
+    bsr_backward_input(d_dx, d_dy, d_w, &D, N, 0, NULL, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
     dev_bf16_to_float(hout, d_dx, nx);
     check("dinp", desc, hout, dxref, nx, 1);
@@ -203,7 +203,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         fill_bf16(rng, init, initb, nx, 1.f);
         for (size_t i = 0; i < nx; i++) ref2[i] = init[i] + dxref[i];
         CUDA_CHECK(cudaMemcpy(d_dx, initb, nx * 2, cudaMemcpyHostToDevice));
-        bsr_backward_input(d_dx, d_dy, d_w, &D, N, 1, 0);
+        bsr_backward_input(d_dx, d_dy, d_w, &D, N, 1, NULL, 0);
         CUDA_CHECK(cudaDeviceSynchronize());
         dev_bf16_to_float(hout, d_dx, nx);
         check("dinp accumulate", desc, hout, ref2, nx, 1);
@@ -211,12 +211,12 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     }
 
     /* ---- weight gradient: fp32 overwrite (with and without scratch), fp32 accumulate, bf16 */
-    const size_t wsb = bsr_backward_weight_scratch_bytes(&D, N);
+    const size_t wsb = bsr_backward_weight_scratch_bytes(&D, N, NULL);
     if (nw) {
         for (int use_scratch = 0; use_scratch < 2; use_scratch++) {
             CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
             bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, use_scratch ? ctx->scratch : NULL,
-                                use_scratch ? ctx->scratch_bytes : 0, 0);
+                                use_scratch ? ctx->scratch_bytes : 0, NULL, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
             CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
             check(use_scratch ? "dW fp32 (split-N)" : "dW fp32 (no split)", desc, hout, dwref, nw, 0);
@@ -226,7 +226,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             float *a = (float *)malloc_check(nw * 4);
             memcpy(a, hout, nw * 4);
             CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
-            bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, 0);
+            bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, NULL, 0);
             CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
             g_checks++;
             if (memcmp(a, hout, nw * 4)) { g_fail++; printf("  FAIL dW not bit-identical run to run %s\n", desc); }
@@ -236,30 +236,30 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             float *init = (float *)malloc_check(nw * 4), *ref2 = (float *)malloc_check(nw * 4);
             for (size_t i = 0; i < nw; i++) { init[i] = 2.f * rng_uniform_f32(rng) - 1.f; ref2[i] = init[i] + dwref[i]; }
             CUDA_CHECK(cudaMemcpy(d_dw, init, nw * 4, cudaMemcpyHostToDevice));
-            bsr_backward_weight(d_dw, 1, 1, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, 0);
+            bsr_backward_weight(d_dw, 1, 1, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, NULL, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
             CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
             check("dW fp32 accumulate", desc, hout, ref2, nw, 0);
             free(init); free(ref2);
         }
         CUDA_CHECK(cudaMemset(d_dwb, 0xff, nw * 2));
-        bsr_backward_weight(d_dwb, 0, 0, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, 0);
+        bsr_backward_weight(d_dwb, 0, 0, d_dy, d_x, &D, N, ctx->scratch, ctx->scratch_bytes, NULL, 0);
         CUDA_CHECK(cudaDeviceSynchronize());
         dev_bf16_to_float(hout, d_dwb, nw);
         check("dW bf16", desc, hout, dwref, nw, 1);
     }
     (void)wsb;
 
-    /* ---- every kernel variant (tuning hook): forward GELU+pre, dinp accumulate, dW split fp32 */
+    /* ---- every kernel variant (BsrTune): forward GELU+pre, dinp accumulate, dW split fp32 */
     for (int v = 0; v < 28; v++) {
         if (v == 3 || v == 4 || (v >= 23 && v <= 25)) continue; /* removed variants */
         char what[64];
-        bsr_tune_set(BSR_OP_FWD, v);
-        bsr_tune_set(BSR_OP_DINP, v);
-        bsr_tune_set(BSR_OP_DW, v <= 8 ? v : -1);
+        BsrTune tune = bsr_tune_default();
+        tune.fwd = tune.dinp = v;
+        tune.dw = v <= 8 ? v : -1;
         CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
         CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
-        bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, 0);
+        bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, &tune, 0);
         CUDA_CHECK(cudaDeviceSynchronize());
         dev_bf16_to_float(hout, d_y, ny);
         snprintf(what, sizeof what, "v%d forward+bias+gelu", v);
@@ -268,7 +268,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         snprintf(what, sizeof what, "v%d forward pre_out", v);
         check(what, desc, hout, yref, ny, 1);
         CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
-        bsr_backward_input(d_dx, d_dy, d_w, &D, N, 0, 0);
+        bsr_backward_input(d_dx, d_dy, d_w, &D, N, 0, &tune, 0);
         CUDA_CHECK(cudaDeviceSynchronize());
         dev_bf16_to_float(hout, d_dx, nx);
         snprintf(what, sizeof what, "v%d dinp", v);
@@ -276,7 +276,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         if (nw) {
             for (int sc = 0; sc < 2; sc++) {
                 CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
-                bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, sc ? ctx->scratch : NULL, sc ? ctx->scratch_bytes : 0, 0);
+                bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, sc ? ctx->scratch : NULL, sc ? ctx->scratch_bytes : 0, &tune, 0);
                 CUDA_CHECK(cudaDeviceSynchronize());
                 CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
                 snprintf(what, sizeof what, "v%d dW fp32 %s", v <= 8 ? v : -1, sc ? "split" : "nosplit");
@@ -284,9 +284,6 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             }
         }
     }
-    bsr_tune_set(BSR_OP_FWD, -1);
-    bsr_tune_set(BSR_OP_DINP, -1);
-    bsr_tune_set(BSR_OP_DW, -1);
 
     /* ---- bias gradient */
     CUDA_CHECK(cudaMemset(d_db, 0xff, rows * 4));
