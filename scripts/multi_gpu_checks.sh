@@ -18,7 +18,7 @@
 #            and 2k+1 on rank 1, the order the single GPU reads them in); dense, and sparse 0.8 with mask
 #            updates at steps 20 and 30; losses within EQ_TOL, the same prune events (sparsity and live
 #            parameter count), and every update confirmed "masks identical on every rank".
-#   resume   the sparse 2-GPU run above with checkpoints at 25 and 50, resumed from 25 in a copy: steps
+#   resume   the sparse 2-GPU run above (checkpoints at 25 and 50), resumed from 25 in a copy: steps
 #            26-50 give the same losses and a byte-identical model_00000050.bin.
 #   scaling  tokens/s for 1, 2, 4, 8 GPUs (up to NP) per config, dense and sparse 0.9 (one-shot at step 0),
 #            B per GPU fixed (weak scaling); efficiency = tok/s(n) / (n tok/s(1)); all-reduce bytes per step
@@ -66,7 +66,7 @@ for check in $CHECKS; do
 case $check in
 equiv)
     for kind in dense sparse; do
-        args=""; [ $kind = sparse ] && args=$SPARSE_ARGS
+        args=""; [ $kind = sparse ] && args="$SPARSE_ARGS -n 25"  # its checkpoints serve the resume check
         d1="$RES/equiv_${kind}_1gpu"; d2="$RES/equiv_${kind}_2gpu"; rm -rf "$d1" "$d2"
         # shellcheck disable=SC2086  # $args: several words
         "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -o "$d1" $args > "$d1.log" 2>&1
@@ -81,8 +81,12 @@ equiv)
         fi
     done ;;
 resume)
-    full="$RES/resume_full"; part="$RES/resume_part"; rm -rf "$full" "$part"
-    "${MPI[@]}" -np 2 "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$full" $SPARSE_ARGS > "$full.log" 2>&1
+    # the uninterrupted run: the sparse 2-GPU run of the equiv check when it ran, else run it now
+    full="$RES/equiv_sparse_2gpu"; part="$RES/resume_part"; rm -rf "$part"
+    if [ ! -f "$full/DONE_00000025" ] || [ ! -f "$full/DONE_00000050" ]; then
+        rm -rf "$full"
+        "${MPI[@]}" -np 2 "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$full" $SPARSE_ARGS > "$full.log" 2>&1
+    fi
     cp -r "$full" "$part"
     rm -f "$part"/*00000050*
     "${MPI[@]}" -np 2 "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$part" -y 1 $SPARSE_ARGS > "$part.log" 2>&1
