@@ -202,8 +202,10 @@ static void activations_init(Activations *a, const GPT2Config *c, int B, int T, 
     size_t s = (size_t)layernorm_backward_scratch_floats((int)N, (int)C);
     size_t s2 = (size_t)matmul_dbias_scratch_floats((int)N, (int)(4 * C));
     size_t s3 = (size_t)attention_backward_scratch_floats(B, T, (int)NH);
+    size_t s4 = (size_t)bsr_colsum_chunks((int)N) * 4 * C; /* sparse fc bias-gradient partials */
     if (s2 > s) s = s2;
     if (s3 > s) s = s3;
+    if (s4 > s) s = s4;
     a->scratch_floats = s;
     a->scratch = (float *)device_alloc(mem, 4 * s, "backward scratch");
     long ws = encoder_backward_workspace_ints(B, T);
@@ -297,26 +299,42 @@ static void gpt2_forward(GPT2 *g, int with_targets, float dloss, int write_dlogi
 
 /* ------------------------------------------------------------------ backward */
 
-/* Backward of an MLP matrix: dinp = dout W (OVERWRITTEN; through GELU' of
- * pre_gelu when given), dW += dout^T inp on live blocks, dbias += colsum(dout). */
-static void mlp_backward(GPT2 *g, int m, bf16 *dinp, const bf16 *dout, const bf16 *inp, const bf16 *pre_gelu, int N) {
+/* Backward of layer l's MLP: from dresidual (the gradient of its output) to dmid (the gradient of
+ * ln2), accumulating the fcproj and fc weight and bias gradients; dbig holds dfch in between. */
+static void mlp_backward(GPT2 *g, int l, int N) {
     Parameters *p = &g->p;
     Activations *a = &g->a;
-    const GPT2Config *c = &p->config;
-    int rows, cols;
-    gpt2_sparse_matrix_shape(c, m, &rows, &cols);
-    int bias_t = m % 2 == 0 ? P_FCB : P_FCPROJB;
-    if (p->layouts) {
-        const BsrDeviceLayout *L = &p->dlayouts[m];
-        bsr_linear_backward_weight(&g->bsr, sparse_grad(p, m), 0, NULL, 1, dout, inp, L, N, g->stream);
-        bias_backward(grad(p, bias_t, m / 2), a->scratch, dout, N, rows, g->stream);
-        bsr_linear_backward_input(&g->bsr, dinp, dout, sparse_param(p, m), L, N, 0, g->stream);
-        if (pre_gelu) gelu_backward(dinp, pre_gelu, dinp, (long)N * cols, g->stream);
-    } else {
-        int wt = m % 2 == 0 ? P_FCW : P_FCPROJW;
-        matmul_backward(&g->mm, dinp, grad(p, wt, m / 2), grad(p, bias_t, m / 2), a->scratch, dout, inp,
-                        param(p, wt, m / 2), pre_gelu, N, cols, rows, g->stream);
+    const int C = p->config.channels;
+    const size_t nc = (size_t)N * C;
+    bf16 *ln2 = a->ln2 + l * nc, *fch = a->fch + l * 4 * nc;
+    bf16 *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc); /* recompute: one layer's scratch */
+    cudaStream_t s = g->stream;
+    if (!p->layouts) { /* dense: cuBLASLt, the GELU backward in the fcproj input-gradient epilogue (DGELU) */
+        if (g->recompute >= 1) gelu_forward(fch_gelu, fch, (long)N * 4 * C, s);
+        matmul_backward(&g->mm, a->dbig, grad(p, P_FCPROJW, l), grad(p, P_FCPROJB, l), a->scratch, a->dresidual,
+                        fch_gelu, param(p, P_FCPROJW, l), fch, N, 4 * C, C, s);
+        matmul_backward(&g->mm, a->dmid, grad(p, P_FCW, l), grad(p, P_FCB, l), a->scratch, a->dbig, ln2,
+                        param(p, P_FCW, l), NULL, N, C, 4 * C, s);
+        return;
     }
+    const int mp = 2 * l + 1, mf = 2 * l; /* fcproj, fc */
+    /* fcproj weight gradient on live blocks; without the GELU output (-r 1) the kernel applies
+     * the GELU to its operand tiles in shared memory, so gelu(fch) is never recomputed into memory */
+    if (g->recompute >= 1)
+        bsr_linear_backward_weight_gelu(&g->bsr, sparse_grad(p, mp), 0, 1, a->dresidual, fch, fch_gelu,
+                                        &p->dlayouts[mp], N, s);
+    else
+        bsr_linear_backward_weight(&g->bsr, sparse_grad(p, mp), 0, NULL, 1, a->dresidual, fch_gelu,
+                                   &p->dlayouts[mp], N, s);
+    bias_backward(grad(p, P_FCPROJB, l), a->scratch, a->dresidual, N, C, s);
+    /* dbig = (dresidual W) * gelu'(fch) and the column sums of dbig (the fc bias gradient) in one
+     * kernel: dbig is written once and not read again for the bias */
+    bsr_linear_backward_input_dgelu(&g->bsr, a->dbig, a->scratch, a->dresidual, sparse_param(p, mp), fch,
+                                    &p->dlayouts[mp], N, s);
+    bias_backward_finish(grad(p, P_FCB, l), a->scratch, bsr_colsum_chunks(N), 4 * C, s);
+    /* fc */
+    bsr_linear_backward_weight(&g->bsr, sparse_grad(p, mf), 0, NULL, 1, a->dbig, ln2, &p->dlayouts[mf], N, s);
+    bsr_linear_backward_input(&g->bsr, a->dmid, a->dbig, sparse_param(p, mf), &p->dlayouts[mf], N, 0, s);
 }
 
 /* Average layer l's gradients over the ranks on the communication stream, once
@@ -375,12 +393,9 @@ static void gpt2_backward(GPT2 *g) {
                        a->residual3 + (L - 1) * nc, param(p, P_LNFW, 0), a->lnf_mean, a->lnf_rstd, N, C, s);
     for (int l = L - 1; l >= 0; l--) {
         bf16 *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * nc;
-        bf16 *fch = a->fch + l * 4 * nc, *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc);
         float *lse = a->att_lse + (size_t)l * B * NH * T;
-        if (g->recompute >= 1) gelu_forward(fch_gelu, fch, (long)N * 4 * C, s);
-        /* dresidual is the gradient of residual3[l] = residual2[l] + fcproj(...) */
-        mlp_backward(g, 2 * l + 1, a->dbig, a->dresidual, fch_gelu, fch, N);     /* dbig = dfch (through GELU') */
-        mlp_backward(g, 2 * l, a->dmid, a->dbig, a->ln2 + l * nc, NULL, N);      /* dmid = dln2 */
+        /* dresidual is the gradient of residual3[l] = residual2[l] + fcproj(gelu(fc(ln2))) */
+        mlp_backward(g, l, N); /* dmid = dln2 */
         layernorm_backward(a->dresidual, grad(p, P_LN2W, l), grad(p, P_LN2B, l), a->scratch, a->dmid, a->residual2 + l * nc,
                            param(p, P_LN2W, l), a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, N, C, s);
         /* dresidual is now the gradient of residual2[l] = residual + attproj(...) */

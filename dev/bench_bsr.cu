@@ -433,7 +433,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     if (!validate_dw(c, "xover dW", c->dwf, NULL, nvb, vb)) valid[K_XO_DW] = 0;
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
     if (g_variants) {
-        for (int v = 0; v < 28; v++) {
+        for (int v = 0; v < 29; v++) {
         if (v == 3 || v == 4 || (v >= 23 && v <= 25)) continue; /* removed variants */
             c->tune.fwd = c->tune.dinp = v;
             c->tune.dw = v <= 8 ? v : -1;

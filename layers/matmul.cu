@@ -226,13 +226,21 @@ __global__ void bias_backward_partial_kernel(float *partial, const bf16 *dout, i
         partial[(long)blockIdx.y * OC + c + 1] = a1;
     }
 }
+/* block (32, 8): 32 columns; row y of the block sums chunks y, y + 8, ... and the 8 sums are added
+ * in a fixed order (deterministic, and 8 loads in flight per column instead of one chain) */
 __global__ void bias_backward_finish_kernel(bf16 *dbias, const float *partial, int nchunks, int OC)
 {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= OC) return;
+    __shared__ float sh[8][32];
+    int c = blockIdx.x * 32 + threadIdx.x;
     float s = 0.0f;
-    for (int k = 0; k < nchunks; k++) s += partial[(long)k * OC + c];
-    dbias[c] = __float2bfloat16_rn(__bfloat162float(dbias[c]) + s);
+    if (c < OC)
+        for (int k = threadIdx.y; k < nchunks; k += 8) s += partial[(long)k * OC + c];
+    sh[threadIdx.y][threadIdx.x] = s;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < OC) {
+        for (int y = 1; y < 8; y++) s += sh[y][threadIdx.x];
+        dbias[c] = __float2bfloat16_rn(__bfloat162float(dbias[c]) + s);
+    }
 }
 
 long matmul_dbias_scratch_floats(int N, int OC) { return (long)layers_ceil_div(N, DB_ROWS) * OC; }
@@ -244,7 +252,13 @@ void bias_backward(bf16 *dbias, float *scratch, const bf16 *dout, int N, int OC,
     dim3 grid(layers_ceil_div(OC, 64), nchunks), blk(32, 8);
     bias_backward_partial_kernel<<<grid, blk, 0, stream>>>(scratch, dout, N, OC);
     LAYERS_LAUNCH_CHECK();
-    bias_backward_finish_kernel<<<layers_ceil_div(OC, 256), 256, 0, stream>>>(dbias, scratch, nchunks, OC);
+    bias_backward_finish_kernel<<<layers_ceil_div(OC, 32), dim3(32, 8), 0, stream>>>(dbias, scratch, nchunks, OC);
+    LAYERS_LAUNCH_CHECK();
+}
+
+void bias_backward_finish(bf16 *dbias, const float *partial, int nchunks, int OC, cudaStream_t stream)
+{
+    bias_backward_finish_kernel<<<layers_ceil_div(OC, 32), dim3(32, 8), 0, stream>>>(dbias, partial, nchunks, OC);
     LAYERS_LAUNCH_CHECK();
 }
 

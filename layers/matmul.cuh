@@ -63,6 +63,9 @@ void matmul_backward(MatmulContext *ctx, bf16 *dinp, bf16 *dweight, bf16 *dbias,
 
 /* Column sums: dbias[OC] += sum_n dout[n, :], deterministic (fixed row chunks, fixed-order sum). */
 void bias_backward(bf16 *dbias, float *scratch, const bf16 *dout, int N, int OC, cudaStream_t stream);
+/* The last step of bias_backward on partial column sums computed elsewhere (a fused epilogue):
+ * dbias[OC] += sum over k < nchunks of partial[k][OC], in ascending k. */
+void bias_backward_finish(bf16 *dbias, const float *partial, int nchunks, int OC, cudaStream_t stream);
 
 /* General row-major GEMM, D[M,N] = alpha * op(A) op(B) + beta * D, for other layers (bf16, fp32 accum).
  * A is [M,K] (transA = 0) or [K,M] (transA = 1); B is [K,N] (transB = 0) or [N,K] (transB = 1). */

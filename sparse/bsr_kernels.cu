@@ -134,6 +134,12 @@ __device__ __forceinline__ float gelu_tanh(float x) {
     float u = s * (x + 0.044715f * x * x * x);
     return 0.5f * x * (1.0f + tanhf(u));
 }
+/* d gelu_tanh / dx, the formula of layers/gelu.cu's backward */
+__device__ __forceinline__ float gelu_tanh_grad(float x) {
+    const float s = 0.7978845608028654f;
+    const float th = tanhf(s * (x + 0.044715f * x * x * x));
+    return 0.5f * (1.0f + th) + x * 0.5f * (1.0f - th * th) * s * (1.0f + 3.0f * 0.044715f * x * x);
+}
 
 union Pack8 {
     uint4 u;
@@ -870,30 +876,44 @@ __device__ __forceinline__ void bulk_wait_read0() {
 #endif
 }
 
-template <int BS, int STAGES, bool BT>
+/* Forward / input gradient with TMA loads and a TMA store: one warpgroup per 128-token x 64-feature
+ * output tile, walking the tile's block row (forward) or block column (BT: input gradient).
+ * DG (input gradient of the fcproj layer): the output goes through GELU' of the pre-activation
+ * (mapP, loaded by TMA while the main loop runs), and colsum (may be NULL) receives the column sums
+ * of the stored bf16 output over the tile's 128 tokens, colsum[blockIdx.y][column]: the bias
+ * gradient of the layer that produced the pre-activation, without reading dinp again. */
+template <int BS, int STAGES, bool BT, bool DG>
 static __global__ void __launch_bounds__(128)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
                     const bf16 *__restrict__ bias, const int *__restrict__ offsets, const int *__restrict__ acol,
-                    const int *__restrict__ blk, int flags, int has_pre) {
+                    const int *__restrict__ blk, int flags, int has_pre, float *__restrict__ colsum) {
     constexpr int BM = 128, BN = 64, BK = 64, MH = 2;
     constexpr int TILES_N = BS / BN, KPB = BS / BK;
     constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2;
-    static_assert(STAGES * STAGE_BYTES >= 2 * BM * BN * 2, "two output buffers fit");
+    constexpr int PIPE_BYTES = STAGES * STAGE_BYTES; /* DG: the pre-activation tile follows the ring */
+    /* the output buffers (two 16 KB tiles; DG: the pre tile after the ring) reuse the ring: the
+     * launcher sizes shared memory for max(ring, 32 KB) */
+    static_assert(!DG || BM == BSR_COLSUM_ROWS, "one colsum chunk per token tile");
     extern __shared__ unsigned char smem_dyn[];
-    __shared__ __align__(8) uint64_t mbar[STAGES];
+    __shared__ __align__(8) uint64_t mbar[STAGES + 1];
     unsigned char *smem = (unsigned char *)(((uintptr_t)smem_dyn + 1023) & ~(uintptr_t)1023);
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int j = blockIdx.x / TILES_N, nt = blockIdx.x % TILES_N;
     const int m0 = blockIdx.y * BM;
+    const int colbase = j * BS + nt * BN;
     const int e0 = offsets[j], e1 = offsets[j + 1];
     const int T = (e1 - e0) * KPB;
     if (tid == 0) {
-        for (int s = 0; s < STAGES; s++) mbar_init(smem_u32(&mbar[s]), 1);
+        for (int s = 0; s < STAGES + (DG ? 1 : 0); s++) mbar_init(smem_u32(&mbar[s]), 1);
 #ifdef BSR_WGMMA
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 #endif
+        if (DG) { /* the pre-activation tile arrives while the main loop runs */
+            mbar_expect_tx(smem_u32(&mbar[STAGES]), BM * BN * 2);
+            tma_load_2d(smem_u32(smem + PIPE_BYTES), &mapP, colbase, m0, smem_u32(&mbar[STAGES]));
+        }
     }
     __syncthreads();
 
@@ -935,10 +955,51 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     for (int h = 0; h < MH; h++) reg_fence(acc[h]);
     __syncthreads(); /* all wgmmas done: the stage memory becomes the output buffers */
 
+    const int g = lane >> 2, tq = lane & 3;
+    if (DG) {
+        /* dinp = acc * gelu'(pre), written over the pre tile (same swizzled offsets, one owner each) */
+        unsigned char *o = smem + PIPE_BYTES;
+        float *red = (float *)smem; /* [4 warps][64 columns]: the ring is free now */
+        mbar_wait(smem_u32(&mbar[STAGES]), 0);
+#pragma unroll
+        for (int jn = 0; jn < 8; jn++) {
+            float s0 = 0.f, s1 = 0.f;
+#pragma unroll
+            for (int h = 0; h < MH; h++)
+#pragma unroll
+                for (int hh = 0; hh < 2; hh++) {
+                    const int row = h * 64 + warp * 16 + g + 8 * hh;
+                    const int off = row * 128 + ((jn ^ (row & 7)) << 4) + tq * 4;
+                    const __nv_bfloat162 p = *(const __nv_bfloat162 *)(o + off);
+                    const __nv_bfloat162 r =
+                        __floats2bfloat162_rn(acc[h][4 * jn + 2 * hh] * gelu_tanh_grad(__bfloat162float(p.x)),
+                                              acc[h][4 * jn + 2 * hh + 1] * gelu_tanh_grad(__bfloat162float(p.y)));
+                    *(__nv_bfloat162 *)(o + off) = r;
+                    s0 += __bfloat162float(r.x); /* rows past N: acc 0 (zero-filled A) -> 0 */
+                    s1 += __bfloat162float(r.y);
+                }
+            if (colsum) {
+#pragma unroll
+                for (int x = 4; x < 32; x <<= 1) {
+                    s0 += __shfl_xor_sync(0xffffffffu, s0, x);
+                    s1 += __shfl_xor_sync(0xffffffffu, s1, x);
+                }
+                if (g == 0) { red[warp * 64 + jn * 8 + 2 * tq] = s0; red[warp * 64 + jn * 8 + 2 * tq + 1] = s1; }
+            }
+        }
+        fence_proxy_async();
+        __syncthreads();
+        if (tid == 0) {
+            tma_store_2d(&mapO, colbase, m0, smem_u32(o));
+            bulk_wait_read0();
+        }
+        if (colsum && tid < 64) /* fixed order over the 4 warps: deterministic */
+            colsum[(size_t)blockIdx.y * (gridDim.x * BN) + colbase + tid] =
+                ((red[tid] + red[64 + tid]) + red[128 + tid]) + red[192 + tid];
+        return;
+    }
     /* output tile(s) in the 128B-swizzled layout of the store tensor map */
     unsigned char *o0 = smem, *o1 = smem + BM * BN * 2;
-    const int g = lane >> 2, tq = lane & 3;
-    const int colbase = j * BS + nt * BN;
 #pragma unroll
     for (int jn = 0; jn < 8; jn++) {
         float b0 = 0.f, b1 = 0.f;
@@ -974,8 +1035,10 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 }
 
 /* weight gradient with wgmma (bs 64): a group of GA dY slabs x GB X slabs (see DwCfg),
- * each slab tile [BK tokens][64] MN-major; GA*GB m64n64k16 products per k16. */
-template <int GA, int GB, int BK, int STAGES, bool WGP, int OBS>
+ * each slab tile [BK tokens][64] MN-major; GA*GB m64n64k16 products per k16.
+ * GELU_B: inp holds pre-activations and the X operand is gelu(inp), applied in shared memory by
+ * the thread that loaded each chunk (the layer after a GELU, without storing gelu(inp)). */
+template <int GA, int GB, int BK, int STAGES, bool WGP, int OBS, bool GELU_B = false>
 static __global__ void __launch_bounds__(128)
 bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
                     const bf16 *__restrict__ inp, const int *__restrict__ grp_a, const int *__restrict__ grp_b,
@@ -1044,6 +1107,28 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
         }
     };
 
+    /* GELU_B: gelu of the X chunks this thread loaded into stage slot (same indices as load_stage;
+     * its own cp.async writes are visible to it after the wait) */
+    auto gelu_stage = [&](int slot, int t) {
+        unsigned char *st = smem + slot * STAGE_BYTES;
+        const int nb = n0 + t * BK;
+#pragma unroll
+        for (int it = 0; it < BK * 8 / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i >> 3, ch = i & 7;
+            if (nb + row >= n1) continue; /* zero-filled: gelu(0) = 0 */
+#pragma unroll
+            for (int b = 0; b < GB; b++) {
+                if (!blive[b]) continue;
+                Pack8 *p = (Pack8 *)((bf16 *)(st + (GA + b) * SLAB) + swz<8>(row, ch));
+                Pack8 v = *p;
+#pragma unroll
+                for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
+                *p = v;
+            }
+        }
+    };
+
     float acc[GA * GB][32];
 #pragma unroll
     for (int q = 0; q < GA * GB; q++)
@@ -1057,6 +1142,7 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
     }
     for (int t = 0; t < T; t++) {
         cp_async_wait<PF - 1>();
+        if (GELU_B) gelu_stage(t % STAGES, t);
         fence_proxy_async();
         __syncthreads();
         {
@@ -1185,6 +1271,37 @@ static __global__ void bsr_bias_grad_final_kernel(float *dbias, const float *par
     float a = 0.f;
     for (int s = 0; s < nsplit; s++) a += partial[(size_t)s * OC + i];
     dbias[i] = accumulate ? dbias[i] + a : a;
+}
+
+/* The unfused GELU' epilogue (builds without TMA, the dense path of the crossover):
+ * dinp = dinp * gelu'(pre) in place, and the column sums of the result over chunks of
+ * BSR_COLSUM_ROWS tokens into colsum[chunk][OC] (may be NULL). grid (ceil(OC/64), chunks),
+ * block (32, 8): thread x owns 2 columns, y strides the chunk's rows. */
+static __global__ void bsr_dgelu_colsum_kernel(bf16 *dinp, const bf16 *pre, float *colsum, int N, int OC) {
+    __shared__ float red[8][64];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int c = blockIdx.x * 64 + tx * 2;
+    const int r0 = blockIdx.y * BSR_COLSUM_ROWS, r1 = min(N, r0 + BSR_COLSUM_ROWS);
+    float a0 = 0.f, a1 = 0.f;
+    if (c < OC) {
+        for (int r = r0 + ty; r < r1; r += 8) {
+            __nv_bfloat162 *d = (__nv_bfloat162 *)(dinp + (size_t)r * OC + c);
+            const __nv_bfloat162 p = *(const __nv_bfloat162 *)(pre + (size_t)r * OC + c), v = *d;
+            const __nv_bfloat162 o = __floats2bfloat162_rn(__bfloat162float(v.x) * gelu_tanh_grad(__bfloat162float(p.x)),
+                                                           __bfloat162float(v.y) * gelu_tanh_grad(__bfloat162float(p.y)));
+            *d = o;
+            a0 += __bfloat162float(o.x);
+            a1 += __bfloat162float(o.y);
+        }
+    }
+    red[ty][tx * 2] = a0;
+    red[ty][tx * 2 + 1] = a1;
+    __syncthreads();
+    if (colsum && ty == 0 && c < OC) {
+        for (int y = 1; y < 8; y++) { a0 += red[y][tx * 2]; a1 += red[y][tx * 2 + 1]; }
+        colsum[(size_t)blockIdx.y * OC + c] = a0;
+        colsum[(size_t)blockIdx.y * OC + c + 1] = a1;
+    }
 }
 
 /* grid (bcols, brows): one CTA per grid block */
@@ -1478,12 +1595,14 @@ static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long
     }
 }
 
-template <int BS, int STAGES, bool BT>
+/* DG: pre_out is the pre-activation to read (GELU' epilogue), colsum its bias-gradient partials */
+template <int BS, int STAGES, bool BT, bool DG = false>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
-                            int ldo, int flags, int nnz, cudaStream_t stream) {
-    constexpr int SMEM = STAGES * (128 * 64 + 64 * 64) * 2 + 1024;
-    auto kern = bsr_spmm_tma_kernel<BS, STAGES, BT>;
+                            int ldo, int flags, int nnz, cudaStream_t stream, float *colsum = NULL) {
+    constexpr int RING = STAGES * (128 * 64 + 64 * 64) * 2, OUT = 2 * 128 * 64 * 2;
+    constexpr int SMEM = (DG ? RING + 128 * 64 * 2 : (RING > OUT ? RING : OUT)) + 1024;
+    auto kern = bsr_spmm_tma_kernel<BS, STAGES, BT, DG>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1495,7 +1614,7 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     make_map(&mO, out, N, ldo, ldo, 128);
     make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, 128);
     dim3 grid(n_out_blocks * (BS / 64), (N + 127) / 128);
-    kern<<<grid, 128, SMEM, stream>>>(mA, mW, mO, mP, bias, offsets, acol, blk, flags, pre_out != NULL);
+    kern<<<grid, 128, SMEM, stream>>>(mA, mW, mO, mP, bias, offsets, acol, blk, flags, pre_out != NULL, colsum);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -1515,7 +1634,8 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
  *          17 BM 128 3 stages, 18 BM 128 2 stages, 19 BM 256 2 stages, 20 BM 256 3 stages
  *   21, 22: 11 and 5 with streaming (evict-first) output stores
  *   (23, 24, 25: persistent wgmma with a cross-tile prefetch, removed as slower: dev/NOTES_bsr.md)
- *   26, 27: TMA loads (mbarrier) + TMA store, 2 / 3 stages (no accumulate: falls back) */
+ *   26, 27, 28: TMA loads (mbarrier) + TMA store, 2 / 3 / 1 stages (no accumulate: falls back); 1 stage
+ *   leaves room for 6 CTAs per SM, for short index lists */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
@@ -1524,16 +1644,20 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
     /* default: the TMA kernel (measured equal or 1-10 % faster than the cp.async ones at every
      * target shape, dev/NOTES_bsr.md); accumulate and non-sm_90a builds use the cp.async kernels */
     if (variant < 0) variant = 26;
-    if ((variant == 26 || variant == 27) && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM)))
+    if (variant >= 26 && variant <= 28 && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM)))
         variant = -1;
-    if (variant == 26 || variant == 27) {
+    if (variant >= 26 && variant <= 28) {
+#define TMA_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st
         if (bs == 64) {
-            if (variant == 26) launch_spmm_tma<64, 2, BT>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st);
-            else launch_spmm_tma<64, 3, BT>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st);
+            if (variant == 26) launch_spmm_tma<64, 2, BT>(TMA_ARGS);
+            else if (variant == 27) launch_spmm_tma<64, 3, BT>(TMA_ARGS);
+            else launch_spmm_tma<64, 1, BT>(TMA_ARGS);
         } else {
-            if (variant == 26) launch_spmm_tma<128, 2, BT>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st);
-            else launch_spmm_tma<128, 3, BT>(out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st);
+            if (variant == 26) launch_spmm_tma<128, 2, BT>(TMA_ARGS);
+            else if (variant == 27) launch_spmm_tma<128, 3, BT>(TMA_ARGS);
+            else launch_spmm_tma<128, 1, BT>(TMA_ARGS);
         }
+#undef TMA_ARGS
         return;
     }
     if (variant >= 5 && !bsr_have_wgmma()) variant = 0;
@@ -1619,6 +1743,50 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, stream);
 }
 
+extern "C" int bsr_colsum_chunks(int N) { return N > 0 ? (N + BSR_COLSUM_ROWS - 1) / BSR_COLSUM_ROWS : 0; }
+
+extern "C" void bsr_dgelu_colsum(bf16 *dinp, const bf16 *pre, float *colsum, int N, int OC, cudaStream_t stream) {
+    dim3 grid((OC + 63) / 64, bsr_colsum_chunks(N)), block(32, 8);
+    bsr_dgelu_colsum_kernel<<<grid, block, 0, stream>>>(dinp, pre, colsum, N, OC);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *dout, const bf16 *w_packed,
+                                         const bf16 *pre, const BsrDeviceLayout *L, int N, const BsrTune *tune,
+                                         cudaStream_t stream) {
+    check_layout(L, "bsr_backward_input_dgelu");
+    if (N <= 0) return;
+    /* fused TMA kernel: variant 28 (1 stage: the pre tile and one stage leave room for 5 CTAs per
+     * SM; the default, 1.2-1.3x faster than 2 stages in dev/bench_bsr_fused), 26 (2 stages),
+     * 27 (3); others: that kernel, then bsr_dgelu_colsum */
+    int v = tune_dinp(tune);
+    if (v < 0) v = 28;
+    if ((v == 26 || v == 27 || v == 28) && bsr_have_wgmma() && tma_available()) {
+#define DG_ARGS dinp, (bf16 *)pre, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows, L->bsc_blocks, L->bcols, N, \
+                L->rows, L->cols, 0, L->nnz, stream, colsum
+        if (L->bs == 64) {
+            if (v == 26) launch_spmm_tma<64, 2, true, true>(DG_ARGS);
+            else if (v == 27) launch_spmm_tma<64, 3, true, true>(DG_ARGS);
+            else launch_spmm_tma<64, 1, true, true>(DG_ARGS);
+        } else {
+            if (v == 26) launch_spmm_tma<128, 2, true, true>(DG_ARGS);
+            else if (v == 27) launch_spmm_tma<128, 3, true, true>(DG_ARGS);
+            else launch_spmm_tma<128, 1, true, true>(DG_ARGS);
+        }
+#undef DG_ARGS
+        return;
+    }
+    bsr_backward_input(dinp, dout, w_packed, L, N, 0, tune, stream);
+    bsr_dgelu_colsum(dinp, pre, colsum, N, L->cols, stream);
+}
+
+extern "C" void bsr_colsum_finish(float *dbias, const float *colsum, int N, int OC, int accumulate,
+                                  cudaStream_t stream) {
+    bsr_bias_grad_final_kernel<<<(OC + 255) / 256, 256, 0, stream>>>(dbias, colsum, bsr_colsum_chunks(N), OC,
+                                                                     accumulate);
+    CUDA_CHECK(cudaGetLastError());
+}
+
 /* dW configurations: <BS, GA, GB, BK, WARPS_M, WARPS_N, STAGES> */
 #define DW_COL64 64, 4, 1, 32, 4, 2, 5  /* 4 blocks of one block column (shared X slab): 256 x 64 tile */
 #define DW_ROW64 64, 1, 4, 32, 2, 4, 5  /* 4 blocks of one block row (shared dY slab): 64 x 256 tile */
@@ -1662,8 +1830,16 @@ static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
 }
 
 /* Splits over N: enough CTAs for about two waves, each split at least 512 tokens. */
-static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune) {
+static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int gelu_inp) {
     if (L->nnz <= 0) return 1;
+    if (gelu_inp && tune_dw_split(tune) <= 0) {
+        /* GELU on the operand tiles adds ALU work per token that one wave of CTAs cannot hide:
+         * about 5 CTAs per SM (dev/bench_bsr_fused: d12 fcproj 0.9 best at 6-12 splits, C 1600 at 3) */
+        int ns = (5 * num_sms() + L->nnz / 2) / L->nnz;
+        const int maxs = N / 512 > 1 ? N / 512 : 1;
+        if (ns > maxs) ns = maxs;
+        return ns < 1 ? 1 : ns > 32 ? 32 : ns;
+    }
     const int mode = dw_mode(L, tune);
     const int per_sm = dw_use_wgmma(tune) ? 3 : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
                        : mode == 0 ? dw_ctas_per_sm<DW_ONE64>()
@@ -1684,7 +1860,9 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune) {
 }
 
 extern "C" size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N, const BsrTune *tune) {
-    const int ns = dw_nsplit(L, N, tune);
+    int ns = dw_nsplit(L, N, tune, 0);
+    const int ng = dw_nsplit(L, N, tune, 1);
+    if (ng > ns) ns = ng;
     return ns > 1 ? (size_t)ns * L->nnz * L->bs * L->bs * sizeof(float) : 0;
 }
 
@@ -1703,12 +1881,12 @@ static void launch_dw(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf
     CUDA_CHECK(cudaGetLastError());
 }
 
-template <int GA, int GB, int BK, int STAGES, bool WGP = true, int OBS = 64>
+template <int GA, int GB, int BK, int STAGES, bool WGP = true, int OBS = 64, bool GELU_B = false>
 static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp,
                             const BsrDeviceLayout *L, int mode, int N, int nsplit, int tps, size_t pstride,
                             int accumulate, cudaStream_t stream) {
     constexpr int SMEM = STAGES * (GA + GB) * BK * 64 * 2 + 1024;
-    auto kern = bsr_dw_wgmma_kernel<GA, GB, BK, STAGES, WGP, OBS>;
+    auto kern = bsr_dw_wgmma_kernel<GA, GB, BK, STAGES, WGP, OBS, GELU_B>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1724,9 +1902,22 @@ static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, co
     CUDA_CHECK(cudaGetLastError());
 }
 
+/* gelu_inp: X = gelu(inp) in shared memory; only the default wgmma configurations have it
+ * (dw_fuses_gelu), the caller materializes gelu(inp) otherwise */
+static int dw_fuses_gelu(const BsrTune *tune) {
+    return dw_use_wgmma(tune) && tune_dw(tune) != 7 && tune_dw(tune) != 8;
+}
 static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
-                           int ns, int tps, size_t pstride, int accumulate, const BsrTune *tune, cudaStream_t stream) {
+                           int ns, int tps, size_t pstride, int accumulate, int gelu_inp, const BsrTune *tune,
+                           cudaStream_t stream) {
     const int mode = dw_mode(L, tune);
+    if (gelu_inp) {
+        if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4, true, 64, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 1) launch_dw_wgmma<4, 1, 32, 4, true, 64, true>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+        else launch_dw_wgmma<1, 4, 32, 4, true, 64, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
+        return;
+    }
     if (dw_use_wgmma(tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
@@ -1742,33 +1933,73 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
     else launch_dw<DW_ROW64>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
 }
 
-extern "C" void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp,
-                                    const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
-                                    const BsrTune *tune, cudaStream_t stream) {
-    check_layout(L, "bsr_backward_weight");
+static void backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp, int gelu_inp,
+                            const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
+                            const BsrTune *tune, cudaStream_t stream) {
     if (L->nnz <= 0) return;
     float *of = dw_fp32 ? (float *)dw : NULL;
     bf16 *ob = dw_fp32 ? NULL : (bf16 *)dw;
     const size_t per = (size_t)L->nnz * L->bs * L->bs;
-    int ns = N > 0 ? dw_nsplit(L, N, tune) : 1;
+    int ns = N > 0 ? dw_nsplit(L, N, tune, gelu_inp) : 1;
     if (ns > 1 && (!scratch || scratch_bytes < per * sizeof(float) * 2)) ns = 1;
     if (ns > 1 && scratch_bytes < per * sizeof(float) * ns) ns = (int)(scratch_bytes / (per * sizeof(float)));
     if (ns <= 1) {
         if (N <= 0 && accumulate) return;
         const int tps = N > 0 ? N : 1;
-        launch_dw_mode(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, tune, stream);
+        launch_dw_mode(of, ob, dout, inp, L, N, 1, tps, 0, accumulate, gelu_inp, tune, stream);
         return;
     }
     const int bk = 64;
     int tps = (N + ns - 1) / ns;
     tps = (tps + bk - 1) / bk * bk;
     ns = (N + tps - 1) / tps;
-    launch_dw_mode(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, tune, stream);
+    launch_dw_mode(scratch, NULL, dout, inp, L, N, ns, tps, per, 0, gelu_inp, tune, stream);
     const size_t n4 = per / 4;
     int blocks = (int)((n4 + 255) / 256);
     if (blocks > num_sms() * 8) blocks = num_sms() * 8;
     bsr_split_reduce_kernel<<<blocks, 256, 0, stream>>>(of, ob, scratch, ns, per, n4, accumulate);
     CUDA_CHECK(cudaGetLastError());
+}
+
+extern "C" void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp,
+                                    const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
+                                    const BsrTune *tune, cudaStream_t stream) {
+    check_layout(L, "bsr_backward_weight");
+    backward_weight(dw, dw_fp32, accumulate, dout, inp, 0, L, N, scratch, scratch_bytes, tune, stream);
+}
+
+/* out = gelu_tanh(inp), elementwise, n a multiple of 8 (the unfused path of bsr_backward_weight_gelu) */
+static __global__ void bsr_gelu_kernel(bf16 *out, const bf16 *inp, size_t n8) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n8; i += (size_t)gridDim.x * blockDim.x) {
+        Pack8 v;
+        v.u = ((const uint4 *)inp)[i];
+#pragma unroll
+        for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
+        ((uint4 *)out)[i] = v.u;
+    }
+}
+static void bsr_gelu(bf16 *out, const bf16 *inp, size_t n, cudaStream_t stream) {
+    const size_t n8 = n / 8;
+    size_t blocks = (n8 + 255) / 256;
+    if (blocks > (size_t)num_sms() * 16) blocks = (size_t)num_sms() * 16;
+    if (blocks) bsr_gelu_kernel<<<(unsigned)blocks, 256, 0, stream>>>(out, inp, n8);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+extern "C" void bsr_backward_weight_gelu(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *pre,
+                                         bf16 *gelu_scratch, const BsrDeviceLayout *L, int N, float *scratch,
+                                         size_t scratch_bytes, const BsrTune *tune, cudaStream_t stream) {
+    check_layout(L, "bsr_backward_weight_gelu");
+    if (dw_fuses_gelu(tune)) {
+        backward_weight(dw, dw_fp32, accumulate, dout, pre, 1, L, N, scratch, scratch_bytes, tune, stream);
+        return;
+    }
+    if (!gelu_scratch) {
+        fprintf(stderr, "bsr_backward_weight_gelu: this kernel choice does not fuse GELU and no gelu_scratch was given\n");
+        exit(1);
+    }
+    bsr_gelu(gelu_scratch, pre, (size_t)N * L->cols, stream);
+    backward_weight(dw, dw_fp32, accumulate, dout, gelu_scratch, 0, L, N, scratch, scratch_bytes, tune, stream);
 }
 
 extern "C" size_t bsr_backward_bias_scratch_bytes(int N, int OC) {
@@ -2025,37 +2256,85 @@ extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *d
 }
 
 typedef struct {
+    bf16 *dinp; float *colsum; const bf16 *dout, *w, *pre; const BsrDeviceLayout *L; int N;
+} DgeluArgs;
+static void run_dinp_dgelu(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
+    DgeluArgs *a = (DgeluArgs *)arg;
+    if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        bsr_backward_input_dgelu(a->dinp, a->colsum, a->dout, a->w, a->pre, a->L, a->N, &ctx->tune, s);
+    } else {
+        bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
+        dense_backward_input(&ctx->blas, a->dinp, a->dout, ctx->dense_w, a->N, a->L->cols, a->L->rows, 0, s);
+        bsr_dgelu_colsum(a->dinp, a->pre, a->colsum, a->N, a->L->cols, s);
+    }
+}
+extern "C" void bsr_linear_backward_input_dgelu(BsrCtx *ctx, bf16 *dinp, float *colsum, const bf16 *dout,
+                                                const bf16 *w_packed, const bf16 *pre, const BsrDeviceLayout *L,
+                                                int N, cudaStream_t stream) {
+    DgeluArgs a = {dinp, colsum, dout, w_packed, pre, L, N};
+    /* overwrites its outputs, so the measurement can use them */
+    const int path = decide(ctx, BSR_OP_DINP, L, N, 1, run_dinp_dgelu, &a, stream);
+    run_dinp_dgelu(ctx, path, &a, stream);
+}
+
+typedef struct {
     void *dw; int dw_fp32, accumulate; const bf16 *dout, *inp; const BsrDeviceLayout *L; int N;
+    bf16 *gelu_scratch; /* non-NULL: inp is the pre-activation, X = gelu(inp) */
 } DwArgs;
 static void run_dw(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     DwArgs *a = (DwArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
-        bsr_backward_weight(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->L, a->N, ctx->scratch,
-                            ctx->scratch_bytes, &ctx->tune, s);
+        if (a->gelu_scratch)
+            bsr_backward_weight_gelu(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->gelu_scratch, a->L, a->N,
+                                     ctx->scratch, ctx->scratch_bytes, &ctx->tune, s);
+        else
+            bsr_backward_weight(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->L, a->N, ctx->scratch,
+                                ctx->scratch_bytes, &ctx->tune, s);
     } else {
-        dense_backward_weight_f32(&ctx->blas, ctx->dense_dw, a->dout, a->inp, a->N, a->L->cols, a->L->rows, s);
+        const bf16 *x = a->inp;
+        if (a->gelu_scratch) {
+            bsr_gelu(a->gelu_scratch, a->inp, (size_t)a->N * a->L->cols, s);
+            x = a->gelu_scratch;
+        }
+        dense_backward_weight_f32(&ctx->blas, ctx->dense_dw, a->dout, x, a->N, a->L->cols, a->L->rows, s);
         bsr_pack_add_f32(a->dw, a->dw_fp32, a->accumulate, ctx->dense_dw, a->L, s);
     }
 }
-extern "C" void bsr_linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, float *dbias, int accumulate,
-                                           const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
-                                           cudaStream_t stream) {
-    DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N};
+/* the weight gradient through the crossover; gelu_scratch != NULL: inp is a pre-activation */
+static void linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, int accumulate, const bf16 *dout,
+                                   const bf16 *inp, bf16 *gelu_scratch, const BsrDeviceLayout *L, int N,
+                                   cudaStream_t stream) {
+    DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N, gelu_scratch};
+    const int flags = dw_fp32 | (gelu_scratch ? 2 : 0);
     int path = ctx->force_path;
     if (!path) {
-        BsrDecision *d = find_dec(ctx, BSR_OP_DW, L, N, dw_fp32);
+        BsrDecision *d = find_dec(ctx, BSR_OP_DW, L, N, flags);
         if (d) path = d->path;
     }
-    if (!path && L->nnz > 0) {
+    if (!path && L->nnz > 0) { /* measure on a scratch output (the real one is accumulated into) */
         void *tmp;
         const size_t bytes = (size_t)L->nnz * L->bs * L->bs * (dw_fp32 ? 4 : 2);
         CUDA_CHECK(cudaMalloc(&tmp, bytes));
-        DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N};
-        path = decide(ctx, BSR_OP_DW, L, N, dw_fp32, run_dw, &m, stream);
+        DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N, gelu_scratch};
+        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &m, stream);
         CUDA_CHECK(cudaStreamSynchronize(stream));
         CUDA_CHECK(cudaFree(tmp));
     }
     if (L->nnz > 0) run_dw(ctx, path ? path : BSR_PATH_SPARSE, &a, stream);
+}
+extern "C" void bsr_linear_backward_weight_gelu(BsrCtx *ctx, void *dw, int dw_fp32, int accumulate,
+                                                const bf16 *dout, const bf16 *pre, bf16 *gelu_scratch,
+                                                const BsrDeviceLayout *L, int N, cudaStream_t stream) {
+    if (!gelu_scratch) {
+        fprintf(stderr, "bsr_linear_backward_weight_gelu: gelu_scratch (bf16 [N, cols]) is required\n");
+        exit(1);
+    }
+    linear_backward_weight(ctx, dw, dw_fp32, accumulate, dout, pre, gelu_scratch, L, N, stream);
+}
+extern "C" void bsr_linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, float *dbias, int accumulate,
+                                           const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
+                                           cudaStream_t stream) {
+    linear_backward_weight(ctx, dw, dw_fp32, accumulate, dout, inp, NULL, L, N, stream);
     if (dbias) {
         const size_t need = bsr_backward_bias_scratch_bytes(N, L->rows);
         if (need > ctx->scratch_bytes) {

@@ -83,6 +83,21 @@ void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed
 void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
                         int N, int accumulate, const BsrTune *tune, cudaStream_t stream);
 
+/* Input gradient of a layer whose input was gelu(pre) (fcproj), fused:
+ *   dinp[N, cols] = (dout[N, rows] W) * gelu'(pre[N, cols])   (overwrites; pre is read once)
+ * and, when colsum != NULL, the column sums of the stored dinp over each chunk of BSR_COLSUM_ROWS
+ * tokens, colsum[bsr_colsum_chunks(N)][cols] fp32: the partials of the bias gradient of the layer
+ * that produced pre (fc), so dinp is not read again for it. Finish them with bsr_colsum_finish
+ * (fp32 dbias) or any fixed-order sum over the chunks. */
+#define BSR_COLSUM_ROWS 128
+int bsr_colsum_chunks(int N);
+void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *dout, const bf16 *w_packed, const bf16 *pre,
+                              const BsrDeviceLayout *L, int N, const BsrTune *tune, cudaStream_t stream);
+/* The unfused form of that epilogue: dinp[N, OC] *= gelu'(pre) in place, and colsum as above. */
+void bsr_dgelu_colsum(bf16 *dinp, const bf16 *pre, float *colsum, int N, int OC, cudaStream_t stream);
+/* dbias[OC] (=|+=) sum over the chunks of colsum (ascending chunk order). */
+void bsr_colsum_finish(float *dbias, const float *colsum, int N, int OC, int accumulate, cudaStream_t stream);
+
 /* dw[k] = dout[:, r_k block]^T inp[:, c_k block] for live blocks k (accumulate != 0: +=).
  * dw_fp32 != 0: dw is float[nnz*bs*bs], else bf16. scratch: fp32 split-N partials
  * (bsr_backward_weight_scratch_bytes; NULL/0 means no split). */
@@ -90,6 +105,13 @@ void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout
                          const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
                          const BsrTune *tune, cudaStream_t stream);
 size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N, const BsrTune *tune);
+/* The same for a layer whose input is gelu(pre) (fcproj when the GELU output is not kept):
+ * dw[k] (=|+=) dout^T gelu(pre), GELU applied to the operand tiles in shared memory, so gelu(pre)
+ * is neither recomputed into memory nor read. gelu_scratch (bf16 [N, cols], may be NULL when the
+ * default sm_90a kernels run) receives gelu(pre) on the paths that cannot fuse it. */
+void bsr_backward_weight_gelu(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *pre,
+                              bf16 *gelu_scratch, const BsrDeviceLayout *L, int N, float *scratch,
+                              size_t scratch_bytes, const BsrTune *tune, cudaStream_t stream);
 
 /* dbias[OC] (=|+=) sum over N of dout[N, OC]. scratch: bsr_backward_bias_scratch_bytes(N, OC). */
 void bsr_backward_bias(float *dbias, int accumulate, const bf16 *dout, int N, int OC, float *scratch,
@@ -162,6 +184,16 @@ void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const bf16 *inp, 
                         const bf16 *bias, const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream);
 void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *dout, const bf16 *w_packed,
                                const BsrDeviceLayout *L, int N, int accumulate, cudaStream_t stream);
+/* bsr_backward_input_dgelu through the crossover (its dense path: unpack, cuBLASLt, then GELU'
+ * and the column sums in one pass). */
+void bsr_linear_backward_input_dgelu(BsrCtx *ctx, bf16 *dinp, float *colsum, const bf16 *dout,
+                                     const bf16 *w_packed, const bf16 *pre, const BsrDeviceLayout *L, int N,
+                                     cudaStream_t stream);
+/* bsr_backward_weight_gelu through the crossover (gelu_scratch required: the dense path writes
+ * gelu(pre) there for cuBLASLt). */
+void bsr_linear_backward_weight_gelu(BsrCtx *ctx, void *dw, int dw_fp32, int accumulate, const bf16 *dout,
+                                     const bf16 *pre, bf16 *gelu_scratch, const BsrDeviceLayout *L, int N,
+                                     cudaStream_t stream);
 /* dw fp32 or bf16 (=|+=); dbias (fp32, may be NULL) (=|+=) with the same accumulate flag. */
 void bsr_linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, float *dbias, int accumulate,
                                 const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,

@@ -84,6 +84,12 @@ static float gelu_ref(float x) {
     return 0.5f * x * (1.f + tanhf(s * (x + 0.044715f * x * x * x)));
 }
 
+static float gelu_grad_ref(float x) {
+    const float s = 0.7978845608028654f;
+    const float th = tanhf(s * (x + 0.044715f * x * x * x));
+    return 0.5f * (1.f + th) + x * 0.5f * (1.f - th * th) * s * (1.f + 3.f * 0.044715f * x * x);
+}
+
 enum { MASK_RANDOM, MASK_EMPTY_RC, MASK_ONE, MASK_ALL, MASK_NONE };
 
 typedef struct {
@@ -251,7 +257,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     (void)wsb;
 
     /* ---- every kernel variant (BsrTune): forward GELU+pre, dinp accumulate, dW split fp32 */
-    for (int v = 0; v < 28; v++) {
+    for (int v = 0; v < 29; v++) {
         if (v == 3 || v == 4 || (v >= 23 && v <= 25)) continue; /* removed variants */
         char what[64];
         BsrTune tune = bsr_tune_default();
@@ -283,6 +289,88 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                 check(what, desc, hout, dwref, nw, 0);
             }
         }
+    }
+
+    /* ---- fused GELU paths of the fcproj layer (input = gelu(pre)):
+     *   input gradient through GELU' with the column sums of the result (the fc bias gradient),
+     *   weight gradient with X = gelu(pre) applied in shared memory.
+     * The pre-activation is random; the GPU's GELU uses tanh.approx (fast math) where the CPU uses
+     * tanhf, so gelu(pre) may round differently in the last bf16 bit: bf16 tolerances here. */
+    {
+        float *pre = (float *)malloc_check(nx * 4), *dgref = (float *)malloc_check(nx * 4);
+        bf16 *preb = (bf16 *)malloc_check(nx * 2);
+        fill_bf16(rng, pre, preb, nx, 2.f);
+        bf16 *d_pre_x = to_dev_bf16(preb, nx), *d_gs;
+        CUDA_CHECK(cudaMalloc(&d_gs, nx * 2));
+        for (size_t i = 0; i < nx; i++) dgref[i] = dxref[i] * gelu_grad_ref(pre[i]);
+        const int chunks = bsr_colsum_chunks(N);
+        float *csref = (float *)calloc_check((size_t)chunks * cols + 1, 4), *dbgref = (float *)calloc_check(cols, 4);
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < cols; c++) {
+                csref[(size_t)(n / BSR_COLSUM_ROWS) * cols + c] += dgref[(size_t)n * cols + c];
+                dbgref[c] += dgref[(size_t)n * cols + c];
+            }
+        float *d_cs, *d_dbg;
+        CUDA_CHECK(cudaMalloc(&d_cs, ((size_t)chunks * cols + 1) * 4));
+        CUDA_CHECK(cudaMalloc(&d_dbg, cols * 4));
+        /* dW reference on X = bf16(gelu(pre)) */
+        float *xg = (float *)malloc_check(nx * 4), *dwgref = (float *)calloc_check(nw ? nw : 1, 4);
+        float *dxg = (float *)calloc_check(nx, 4), *dbg2 = (float *)calloc_check(rows, 4);
+        for (size_t i = 0; i < nx; i++) xg[i] = __bfloat162float(__float2bfloat16(gelu_ref(pre[i])));
+        bsr_matmul_backward_cpu(dxg, dwgref, dbg2, dy, xg, &L, w, N);
+        for (int variant = 0; variant < 7; variant++) {
+            /* 0: default kernels (fused), 1: cp.async / mma.sync kernels (unfused fallbacks),
+             * 2, 3: fused with a 3- and a 1-stage ring (and dW split in 8 / in 2),
+             * 4-6: the crossover forced dense, forced sparse, measured */
+            BsrTune tune = bsr_tune_default();
+            if (variant == 1) { tune.dinp = 11; tune.dw = 7; }
+            if (variant == 2) { tune.dinp = 27; tune.dw_split = 8; }
+            if (variant == 3) { tune.dinp = 28; tune.dw_split = 2; }
+            const char *vn[] = {"fused", "unfused", "fused 3 stages", "fused 1 stage", "linear dense", "linear sparse",
+                                "linear measured"};
+            char what[96];
+            ctx->force_path = variant == 4 ? BSR_PATH_DENSE : variant == 5 ? BSR_PATH_SPARSE : 0;
+            bsr_ctx_reset_decisions(ctx);
+            CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
+            CUDA_CHECK(cudaMemset(d_cs, 0xff, ((size_t)chunks * cols + 1) * 4));
+            if (variant < 4) bsr_backward_input_dgelu(d_dx, d_cs, d_dy, d_w, d_pre_x, &D, N, &tune, 0);
+            else bsr_linear_backward_input_dgelu(ctx, d_dx, d_cs, d_dy, d_w, d_pre_x, &D, N, 0);
+            bsr_colsum_finish(d_dbg, d_cs, N, cols, 0, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            dev_bf16_to_float(hout, d_dx, nx);
+            snprintf(what, sizeof what, "dinp dgelu (%s)", vn[variant]);
+            check(what, desc, hout, dgref, nx, 1);
+            CUDA_CHECK(cudaMemcpy(hout, d_cs, ((size_t)chunks * cols + 1) * 4, cudaMemcpyDeviceToHost));
+            snprintf(what, sizeof what, "colsum partials (%s)", vn[variant]);
+            check(what, desc, hout, csref, (size_t)chunks * cols, 1);
+            g_checks++;
+            { /* the word after the partials is not written */
+                uint32_t guard;
+                memcpy(&guard, hout + (size_t)chunks * cols, 4);
+                if (guard != 0xffffffffu) { g_fail++; printf("  FAIL colsum wrote past its %d chunks %s\n", chunks, desc); }
+            }
+            CUDA_CHECK(cudaMemcpy(hout, d_dbg, cols * 4, cudaMemcpyDeviceToHost));
+            snprintf(what, sizeof what, "dbias from colsum (%s)", vn[variant]);
+            check(what, desc, hout, dbgref, cols, 1);
+            if (nw) {
+                CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
+                CUDA_CHECK(cudaMemset(d_gs, 0xff, nx * 2));
+                if (variant < 4)
+                    bsr_backward_weight_gelu(d_dw, 1, 0, d_dy, d_pre_x, d_gs, &D, N, ctx->scratch, ctx->scratch_bytes,
+                                             &tune, 0);
+                else {
+                    CUDA_CHECK(cudaMemset(d_dw, 0, nw * 4));
+                    bsr_linear_backward_weight_gelu(ctx, d_dw, 1, 1, d_dy, d_pre_x, d_gs, &D, N, 0);
+                }
+                CUDA_CHECK(cudaDeviceSynchronize());
+                CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
+                snprintf(what, sizeof what, "dW gelu(X) (%s)", vn[variant]);
+                check(what, desc, hout, dwgref, nw, 1);
+            }
+        }
+        ctx->force_path = 0;
+        CUDA_CHECK(cudaFree(d_pre_x)); CUDA_CHECK(cudaFree(d_gs)); CUDA_CHECK(cudaFree(d_cs)); CUDA_CHECK(cudaFree(d_dbg));
+        free(pre); free(dgref); free(preb); free(csref); free(dbgref); free(xg); free(dwgref); free(dxg); free(dbg2);
     }
 
     /* ---- bias gradient */

@@ -1,0 +1,242 @@
+/*
+ * bench_bsr_fused.cu - the fcproj layer's fused GELU paths against the unfused
+ * sequences they replace, same run, same matrices.
+ *
+ *   ./build/dev/bench_bsr_fused [--C 768] [--N 65536] [--sp 0.9] [--reps 20]
+ *
+ * fcproj is W[C, 4C] (out C, in 4C) and its input is gelu(pre), pre = the fc
+ * output [N, 4C]. Times (median of --reps, cudaEvent, after warm-up, us):
+ *   dX   unfused: bsr_backward_input, then bsr_dgelu_colsum (dX *= gelu'(pre), fc
+ *        bias-gradient partials) | fused bsr_backward_input_dgelu, variants 26 (2 stages),
+ *        27 (3), 28 (1)
+ *   dW   X = gelu(pre) kept in memory (-r 0): bsr_backward_weight | recomputed (-r 1):
+ *        elementwise GELU, then bsr_backward_weight | fused bsr_backward_weight_gelu, default
+ *        split and forced splits 1, 2, 3, 4, 6, 8, 12
+ * with the bytes each must move and the bandwidth that implies. The fused outputs
+ * are compared with the unfused ones before timing (rel L2 < 1e-2 for dX and the
+ * partials, 2e-2 for dW: the GELU is rounded to bf16 in either order).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/utils.h"
+#include "../sparse/bsr.h"
+#include "../sparse/bsr_kernels.cuh"
+
+__global__ void fill_kernel(bf16 *p, size_t n, uint64_t seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        uint64_t z = seed + i * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        const float u = ((z >> 40) + 0.5f) * (1.0f / 16777216.0f);
+        p[i] = __float2bfloat16((2.f * u - 1.f) * scale);
+    }
+}
+__global__ void gelu_kernel(bf16 *out, const bf16 *inp, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const float x = __bfloat162float(inp[i]);
+        out[i] = __float2bfloat16(0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
+    }
+}
+
+typedef struct {
+    int N, C, reps;
+    BsrDeviceLayout D;
+    bf16 *dy, *w, *pre, *xg, *dx;
+    float *colsum, *dw, *scratch;
+    size_t scratch_bytes;
+    BsrTune tune;
+} Bench;
+
+enum { DX_UNFUSED, DX_FUSED, DW_KEPT, DW_RECOMPUTE, DW_FUSED };
+
+static void run(Bench *b, int op) {
+    switch (op) {
+    case DX_UNFUSED:
+        bsr_backward_input(b->dx, b->dy, b->w, &b->D, b->N, 0, NULL, 0);
+        bsr_dgelu_colsum(b->dx, b->pre, b->colsum, b->N, 4 * b->C, 0);
+        break;
+    case DX_FUSED: bsr_backward_input_dgelu(b->dx, b->colsum, b->dy, b->w, b->pre, &b->D, b->N, &b->tune, 0); break;
+    case DW_KEPT:
+        bsr_backward_weight(b->dw, 1, 1, b->dy, b->xg, &b->D, b->N, b->scratch, b->scratch_bytes, NULL, 0);
+        break;
+    case DW_RECOMPUTE:
+        gelu_kernel<<<132 * 16, 256>>>(b->xg, b->pre, (size_t)b->N * 4 * b->C);
+        bsr_backward_weight(b->dw, 1, 1, b->dy, b->xg, &b->D, b->N, b->scratch, b->scratch_bytes, NULL, 0);
+        break;
+    case DW_FUSED:
+        bsr_backward_weight_gelu(b->dw, 1, 1, b->dy, b->pre, NULL, &b->D, b->N, b->scratch, b->scratch_bytes,
+                                 &b->tune, 0);
+        break;
+    }
+}
+
+static int cmpf(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+static float time_us(Bench *b, int op) {
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    for (int i = 0; i < 3; i++) run(b, op);
+    float *t = (float *)malloc_check(b->reps * sizeof(float));
+    for (int i = 0; i < b->reps; i++) {
+        CUDA_CHECK(cudaEventRecord(e0, 0));
+        run(b, op);
+        CUDA_CHECK(cudaEventRecord(e1, 0));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        CUDA_CHECK(cudaEventElapsedTime(&t[i], e0, e1));
+    }
+    qsort(t, b->reps, sizeof(float), cmpf);
+    const float m = t[b->reps / 2] * 1000.f;
+    free(t);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return m;
+}
+
+/* rel L2 of two device arrays (bf16 if is_bf16, else fp32) */
+static double rel_l2_dev(const void *a, const void *ref, size_t n, int is_bf16) {
+    const size_t bytes = n * (is_bf16 ? 2 : 4);
+    unsigned char *ha = (unsigned char *)malloc_check(bytes), *hr = (unsigned char *)malloc_check(bytes);
+    CUDA_CHECK(cudaMemcpy(ha, a, bytes, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(hr, ref, bytes, cudaMemcpyDeviceToHost));
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double x = is_bf16 ? __bfloat162float(((bf16 *)ha)[i]) : ((float *)ha)[i];
+        const double r = is_bf16 ? __bfloat162float(((bf16 *)hr)[i]) : ((float *)hr)[i];
+        if (x != x) return 1e30;
+        num += (x - r) * (x - r);
+        den += r * r;
+    }
+    free(ha);
+    free(hr);
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+int main(int argc, char **argv) {
+    int C = 768, N = 65536, reps = 20;
+    float sp = 0.9f;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--C") && i + 1 < argc) C = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--N") && i + 1 < argc) N = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--sp") && i + 1 < argc) sp = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--C 768] [--N 65536] [--sp 0.9] [--reps 20]\n", argv[0]);
+            return 2;
+        }
+    }
+    int ndev = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
+        printf("bench_bsr_fused: no CUDA device\n");
+        return 1;
+    }
+    if (C % 64 || N < 1 || reps < 1 || sp < 0.f || sp >= 1.f) {
+        fprintf(stderr, "bench_bsr_fused: need C a multiple of 64, N >= 1, reps >= 1, 0 <= sp < 1\n");
+        return 2;
+    }
+    const int rows = C, cols = 4 * C, bs = 64;
+    BsrLayout L;
+    CHECK(bsr_layout_init(&L, rows, cols, bs) == 0, "C a multiple of 64", "layout");
+    const int g = L.brows * L.bcols;
+    int nlive = g - (int)floor(sp * g + 0.5);
+    if (nlive < 1) nlive = 1;
+    Rng rng;
+    rng_seed(&rng, 7);
+    int *perm = (int *)malloc_check(g * sizeof(int));
+    for (int i = 0; i < g; i++) perm[i] = i;
+    rng_shuffle_int(&rng, perm, g);
+    uint8_t *mask = (uint8_t *)calloc_check(g, 1);
+    for (int i = 0; i < nlive; i++) mask[perm[i]] = 1;
+    bsr_layout_set_mask(&L, mask);
+    const int nnz = L.row_offsets[L.brows];
+
+    Bench b;
+    memset(&b, 0, sizeof b);
+    b.N = N; b.C = C; b.reps = reps;
+    b.tune = bsr_tune_default();
+    bsr_device_layout_alloc(&b.D, rows, cols, bs);
+    bsr_device_layout_upload(&b.D, &L);
+    const size_t nx = (size_t)N * cols, ny = (size_t)N * rows, nw = (size_t)nnz * bs * bs;
+    const int chunks = bsr_colsum_chunks(N);
+    CUDA_CHECK(cudaMalloc(&b.dy, ny * 2));
+    CUDA_CHECK(cudaMalloc(&b.w, nw * 2));
+    CUDA_CHECK(cudaMalloc(&b.pre, nx * 2));
+    CUDA_CHECK(cudaMalloc(&b.xg, nx * 2));
+    CUDA_CHECK(cudaMalloc(&b.dx, nx * 2));
+    CUDA_CHECK(cudaMalloc(&b.colsum, (size_t)chunks * cols * 4));
+    CUDA_CHECK(cudaMalloc(&b.dw, nw * 4));
+    b.scratch_bytes = (size_t)12 * nw * 4 + ((size_t)64 << 20);
+    CUDA_CHECK(cudaMalloc(&b.scratch, b.scratch_bytes));
+    fill_kernel<<<1024, 256>>>(b.dy, ny, 1, 1.f);
+    fill_kernel<<<1024, 256>>>(b.w, nw, 2, 0.05f);
+    fill_kernel<<<1024, 256>>>(b.pre, nx, 3, 2.f);
+    gelu_kernel<<<1024, 256>>>(b.xg, b.pre, nx);
+    CUDA_CHECK(cudaDeviceSynchronize());
+
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    printf("device %s; fcproj %dx%d, bs 64, sparsity %.2f (nnz %d of %d), N %d, reps %d (median, us)\n", prop.name,
+           rows, cols, sp, nnz, g, N, reps);
+
+    /* validation: fused against unfused */
+    bf16 *dx_ref;
+    float *cs_ref, *dw_ref;
+    CUDA_CHECK(cudaMalloc(&dx_ref, nx * 2));
+    CUDA_CHECK(cudaMalloc(&cs_ref, (size_t)chunks * cols * 4));
+    CUDA_CHECK(cudaMalloc(&dw_ref, nw * 4));
+    run(&b, DX_UNFUSED);
+    CUDA_CHECK(cudaMemcpy(dx_ref, b.dx, nx * 2, cudaMemcpyDeviceToDevice));
+    CUDA_CHECK(cudaMemcpy(cs_ref, b.colsum, (size_t)chunks * cols * 4, cudaMemcpyDeviceToDevice));
+    CUDA_CHECK(cudaMemset(b.dw, 0, nw * 4));
+    run(&b, DW_KEPT);
+    CUDA_CHECK(cudaMemcpy(dw_ref, b.dw, nw * 4, cudaMemcpyDeviceToDevice));
+    int bad = 0;
+    const int dg_variants[] = {26, 27, 28};
+    for (int q = 0; q < 3; q++) {
+        b.tune.dinp = dg_variants[q];
+        CUDA_CHECK(cudaMemset(b.dx, 0xff, nx * 2));
+        run(&b, DX_FUSED);
+        const double e1 = rel_l2_dev(b.dx, dx_ref, nx, 1), e2 = rel_l2_dev(b.colsum, cs_ref, (size_t)chunks * cols, 0);
+        if (e1 > 1e-2 || e2 > 1e-2) { printf("INVALID dX dgelu variant %d: rel L2 %.2e / colsum %.2e\n", dg_variants[q], e1, e2); bad++; }
+    }
+    b.tune.dinp = -1;
+    CUDA_CHECK(cudaMemset(b.dw, 0, nw * 4));
+    run(&b, DW_FUSED);
+    {
+        const double e = rel_l2_dev(b.dw, dw_ref, nw, 0);
+        if (e > 2e-2) { printf("INVALID dW gelu: rel L2 %.2e\n", e); bad++; }
+    }
+
+    const double mb_dx = (double)ny * 2 + 2.0 * nx * 2, mb_un = mb_dx + 2.0 * nx * 2; /* dY + pre + dX | + dX re-read/written */
+    const float t_un = time_us(&b, DX_UNFUSED);
+    printf("dX  unfused (dX, then dX *= gelu'(pre) + colsum)   %8.1f us\n", t_un);
+    for (int q = 0; q < 3; q++) {
+        b.tune.dinp = dg_variants[q];
+        const float t = time_us(&b, DX_FUSED);
+        printf("dX  fused variant %d                               %8.1f us  %.2fx unfused, %.2f TB/s of the %.0f MB "
+               "the fused kernel must move\n", dg_variants[q], t, t_un / t, mb_dx / t * 1e-6, mb_dx * 1e-6);
+    }
+    (void)mb_un;
+    b.tune.dinp = -1;
+    const float t_kept = time_us(&b, DW_KEPT), t_rec = time_us(&b, DW_RECOMPUTE);
+    printf("dW  gelu(pre) kept in memory (-r 0)                %8.1f us\n", t_kept);
+    printf("dW  GELU recomputed, then dW (-r 1 unfused)         %8.1f us\n", t_rec);
+    const int splits[] = {-1, 1, 2, 3, 4, 6, 8, 12};
+    for (int q = 0; q < 8; q++) {
+        b.tune.dw_split = splits[q];
+        const float t = time_us(&b, DW_FUSED);
+        char lab[16];
+        if (splits[q] < 0) snprintf(lab, sizeof lab, "default");
+        else snprintf(lab, sizeof lab, "%d", splits[q]);
+        printf("dW  fused, split %-8s                         %8.1f us  %.2fx recomputed, %.2fx kept\n", lab, t,
+               t_rec / t, t_kept / t);
+    }
+    printf("bench_bsr_fused: %s\n", bad ? "INVALID results above" : "fused outputs match the unfused ones");
+    return bad ? 1 : 0;
+}
