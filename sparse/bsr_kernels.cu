@@ -129,16 +129,32 @@ __device__ __forceinline__ void mma_stage(float (&acc)[MI][NI][4], uint32_t aBas
     }
 }
 
-__device__ __forceinline__ float gelu_tanh(float x) {
-    const float s = 0.7978845608028654f; /* sqrt(2/pi) */
-    float u = s * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + tanhf(u));
+/* GELU, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), written for few
+ * instructions (the fused kernels evaluate it per element on their ALU budget): tanh.approx.f32
+ * (what tanhf becomes under --use_fast_math, as in layers/gelu.cu), u = x (c0 + c1 x^2). */
+#define GELU_C0 0.7978845608028654f   /* sqrt(2/pi) */
+#define GELU_C1 0.035677408136300125f /* sqrt(2/pi) * 0.044715 */
+__device__ __forceinline__ float tanh_approx(float x) {
+    float y;
+    asm("tanh.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
 }
-/* d gelu_tanh / dx, the formula of layers/gelu.cu's backward */
+__device__ __forceinline__ float gelu_tanh(float x) {
+    const float th = tanh_approx(x * fmaf(x * x, GELU_C1, GELU_C0));
+    const float hx = 0.5f * x;
+    return fmaf(hx, th, hx);
+}
+/* d gelu_tanh / dx = 0.5 (1 + th) + 0.5 x (1 - th^2) du/dx, du/dx = c0 + 3 c1 x^2 */
 __device__ __forceinline__ float gelu_tanh_grad(float x) {
-    const float s = 0.7978845608028654f;
-    const float th = tanhf(s * (x + 0.044715f * x * x * x));
-    return 0.5f * (1.0f + th) + x * 0.5f * (1.0f - th * th) * s * (1.0f + 3.0f * 0.044715f * x * x);
+    const float x2 = x * x;
+    const float th = tanh_approx(x * fmaf(x2, GELU_C1, GELU_C0));
+    return fmaf(0.5f * x * fmaf(-th, th, 1.0f), fmaf(x2, 3.0f * GELU_C1, GELU_C0), fmaf(0.5f, th, 0.5f));
+}
+/* gelu of two packed bf16 (low half = lower address), unpacked with shifts, repacked with one cvt */
+__device__ __forceinline__ uint32_t gelu_bf16x2(uint32_t v) {
+    const __nv_bfloat162 r = __floats2bfloat162_rn(gelu_tanh(__uint_as_float(v << 16)),
+                                                   gelu_tanh(__uint_as_float(v & 0xffff0000u)));
+    return *(const uint32_t *)&r;
 }
 
 union Pack8 {
@@ -880,8 +896,9 @@ __device__ __forceinline__ void bulk_wait_read0() {
  * output tile, walking the tile's block row (forward) or block column (BT: input gradient).
  * DG (input gradient of the fcproj layer): the output goes through GELU' of the pre-activation
  * (mapP, loaded by TMA while the main loop runs), and colsum (may be NULL) receives the column sums
- * of the stored bf16 output over the tile's 128 tokens, colsum[blockIdx.y][column]: the bias
- * gradient of the layer that produced the pre-activation, without reading dinp again. */
+ * of the output (fp32, before its bf16 rounding) over the tile's 128 tokens,
+ * colsum[blockIdx.y][column]: the bias gradient of the layer that produced the pre-activation,
+ * without reading dinp again. */
 template <int BS, int STAGES, bool BT, bool DG>
 static __global__ void __launch_bounds__(128)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
@@ -910,7 +927,8 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 #ifdef BSR_WGMMA
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 #endif
-        if (DG) { /* the pre-activation tile arrives while the main loop runs */
+        if (DG && T > 0) { /* the pre-activation tile arrives while the main loop runs (an empty block
+                            * column's output is zero and needs none) */
             mbar_expect_tx(smem_u32(&mbar[STAGES]), BM * BN * 2);
             tma_load_2d(smem_u32(smem + PIPE_BYTES), &mapP, colbase, m0, smem_u32(&mbar[STAGES]));
         }
@@ -960,7 +978,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         /* dinp = acc * gelu'(pre), written over the pre tile (same swizzled offsets, one owner each) */
         unsigned char *o = smem + PIPE_BYTES;
         float *red = (float *)smem; /* [4 warps][64 columns]: the ring is free now */
-        mbar_wait(smem_u32(&mbar[STAGES]), 0);
+        if (T > 0) mbar_wait(smem_u32(&mbar[STAGES]), 0);
 #pragma unroll
         for (int jn = 0; jn < 8; jn++) {
             float s0 = 0.f, s1 = 0.f;
@@ -970,13 +988,15 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
                 for (int hh = 0; hh < 2; hh++) {
                     const int row = h * 64 + warp * 16 + g + 8 * hh;
                     const int off = row * 128 + ((jn ^ (row & 7)) << 4) + tq * 4;
-                    const __nv_bfloat162 p = *(const __nv_bfloat162 *)(o + off);
-                    const __nv_bfloat162 r =
-                        __floats2bfloat162_rn(acc[h][4 * jn + 2 * hh] * gelu_tanh_grad(__bfloat162float(p.x)),
-                                              acc[h][4 * jn + 2 * hh + 1] * gelu_tanh_grad(__bfloat162float(p.y)));
-                    *(__nv_bfloat162 *)(o + off) = r;
-                    s0 += __bfloat162float(r.x); /* rows past N: acc 0 (zero-filled A) -> 0 */
-                    s1 += __bfloat162float(r.y);
+                    float v0 = 0.f, v1 = 0.f;
+                    if (T > 0) {
+                        const uint32_t p = *(const uint32_t *)(o + off);
+                        v0 = acc[h][4 * jn + 2 * hh] * gelu_tanh_grad(__uint_as_float(p << 16));
+                        v1 = acc[h][4 * jn + 2 * hh + 1] * gelu_tanh_grad(__uint_as_float(p & 0xffff0000u));
+                    }
+                    *(__nv_bfloat162 *)(o + off) = __floats2bfloat162_rn(v0, v1);
+                    s0 += v0; /* rows past N: acc 0 (zero-filled A) -> 0 */
+                    s1 += v1;
                 }
             if (colsum) {
 #pragma unroll
@@ -1015,11 +1035,10 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
                 const int row = h * 64 + warp * 16 + g + 8 * hh;
                 const int off = row * 128 + ((jn ^ (row & 7)) << 4) + tq * 4;
                 const float v0 = acc[h][4 * jn + 2 * hh] + b0, v1 = acc[h][4 * jn + 2 * hh + 1] + b1;
-                if (flags & EPI_GELU) {
-                    *(__nv_bfloat162 *)(o1 + off) = __floats2bfloat162_rn(v0, v1);
-                    const __nv_bfloat162 r = __floats2bfloat162_rn(v0, v1); /* GELU of the rounded value */
-                    *(__nv_bfloat162 *)(o0 + off) =
-                        __floats2bfloat162_rn(gelu_tanh(__bfloat162float(r.x)), gelu_tanh(__bfloat162float(r.y)));
+                if (flags & EPI_GELU) { /* GELU of the rounded pre-activation, as a recompute would see it */
+                    const __nv_bfloat162 r = __floats2bfloat162_rn(v0, v1);
+                    *(__nv_bfloat162 *)(o1 + off) = r;
+                    *(uint32_t *)(o0 + off) = gelu_bf16x2(*(const uint32_t *)&r);
                 } else {
                     *(__nv_bfloat162 *)(o0 + off) = __floats2bfloat162_rn(v0, v1);
                 }
@@ -1120,10 +1139,12 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
 #pragma unroll
             for (int b = 0; b < GB; b++) {
                 if (!blive[b]) continue;
-                Pack8 *p = (Pack8 *)((bf16 *)(st + (GA + b) * SLAB) + swz<8>(row, ch));
-                Pack8 v = *p;
-#pragma unroll
-                for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
+                uint4 *p = (uint4 *)((bf16 *)(st + (GA + b) * SLAB) + swz<8>(row, ch));
+                uint4 v = *p;
+                v.x = gelu_bf16x2(v.x);
+                v.y = gelu_bf16x2(v.y);
+                v.z = gelu_bf16x2(v.z);
+                v.w = gelu_bf16x2(v.w);
                 *p = v;
             }
         }
@@ -1642,8 +1663,10 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
                           const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
                           int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
     /* default: the TMA kernel (measured equal or 1-10 % faster than the cp.async ones at every
-     * target shape, dev/NOTES_bsr.md); accumulate and non-sm_90a builds use the cp.async kernels */
-    if (variant < 0) variant = 26;
+     * target shape, dev/NOTES_bsr.md), 1 stage for short index lists (<= 2 k-steps per output tile:
+     * more CTAs per SM hide the per-tile latency; d12 at 0.9: 2-3 % faster), else 2; accumulate
+     * and non-sm_90a builds use the cp.async kernels */
+    if (variant < 0) variant = avg_steps <= 2 ? 28 : 26;
     if (variant >= 26 && variant <= 28 && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM)))
         variant = -1;
     if (variant >= 26 && variant <= 28) {
@@ -1971,11 +1994,12 @@ extern "C" void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const
 /* out = gelu_tanh(inp), elementwise, n a multiple of 8 (the unfused path of bsr_backward_weight_gelu) */
 static __global__ void bsr_gelu_kernel(bf16 *out, const bf16 *inp, size_t n8) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n8; i += (size_t)gridDim.x * blockDim.x) {
-        Pack8 v;
-        v.u = ((const uint4 *)inp)[i];
-#pragma unroll
-        for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
-        ((uint4 *)out)[i] = v.u;
+        uint4 v = ((const uint4 *)inp)[i];
+        v.x = gelu_bf16x2(v.x);
+        v.y = gelu_bf16x2(v.y);
+        v.z = gelu_bf16x2(v.z);
+        v.w = gelu_bf16x2(v.w);
+        ((uint4 *)out)[i] = v;
     }
 }
 static void bsr_gelu(bf16 *out, const bf16 *inp, size_t n, cudaStream_t stream) {

@@ -85,7 +85,7 @@ void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, cons
 
 /* Input gradient of a layer whose input was gelu(pre) (fcproj), fused:
  *   dinp[N, cols] = (dout[N, rows] W) * gelu'(pre[N, cols])   (overwrites; pre is read once)
- * and, when colsum != NULL, the column sums of the stored dinp over each chunk of BSR_COLSUM_ROWS
+ * and, when colsum != NULL, the column sums of dinp (fp32, before rounding) over each chunk of BSR_COLSUM_ROWS
  * tokens, colsum[bsr_colsum_chunks(N)][cols] fp32: the partials of the bias gradient of the layer
  * that produced pre (fc), so dinp is not read again for it. Finish them with bsr_colsum_finish
  * (fp32 dbias) or any fixed-order sum over the chunks. */
