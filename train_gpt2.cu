@@ -240,18 +240,32 @@ typedef struct {
 
 /* ------------------------------------------------------------------ forward */
 
-/* y = x W^T + b for the MLP matrices (m = 2l fc with GELU, 2l+1 fcproj): block-sparse or dense */
-static void mlp_forward(GPT2 *g, int m, bf16 *out, bf16 *pre_gelu, const bf16 *inp, const bf16 *bias, int N) {
+/* Layer l's MLP: proj_out = fcproj(gelu(fc(ln2))), keeping the pre-activation fch[l] (and, with
+ * recompute 0, the GELU output fch_gelu[l]) for the backward pass; dense or block-sparse. */
+static void mlp_forward(GPT2 *g, int l, int N) {
     Parameters *p = &g->p;
-    const GPT2Config *c = &p->config;
-    int rows, cols;
-    gpt2_sparse_matrix_shape(c, m, &rows, &cols);
-    if (p->layouts) {
-        bsr_linear_forward(&g->bsr, out, pre_gelu, inp, sparse_param(p, m), bias, &p->dlayouts[m], N, pre_gelu != NULL,
-                           g->stream);
+    Activations *a = &g->a;
+    const int C = p->config.channels;
+    const size_t nc = (size_t)N * C;
+    bf16 *ln2 = a->ln2 + l * nc, *fch = a->fch + l * 4 * nc;
+    bf16 *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc); /* recompute: one layer's scratch */
+    cudaStream_t s = g->stream;
+    const int mf = 2 * l, mp = 2 * l + 1; /* fc, fcproj */
+    if (!p->layouts) { /* dense: cuBLASLt, the GELU in the fc epilogue (GELU_AUX) */
+        matmul_forward(&g->mm, fch_gelu, fch, ln2, param(p, P_FCW, l), param(p, P_FCB, l), N, C, 4 * C, s);
+        matmul_forward(&g->mm, a->proj_out, NULL, fch_gelu, param(p, P_FCPROJW, l), param(p, P_FCPROJB, l), N, 4 * C,
+                       C, s);
+    } else if (g->recompute >= 1) {
+        /* the GELU output is not kept: fc writes the pre-activation only, and fcproj applies the
+         * GELU to its operand tiles in shared memory (one 4C-wide write per layer instead of two) */
+        bsr_linear_forward(&g->bsr, fch, NULL, ln2, sparse_param(p, mf), param(p, P_FCB, l), &p->dlayouts[mf], N, 0, s);
+        bsr_linear_forward_gelu_input(&g->bsr, a->proj_out, fch, sparse_param(p, mp), param(p, P_FCPROJB, l), fch_gelu,
+                                      &p->dlayouts[mp], N, s);
     } else {
-        bf16 *w = param(p, m % 2 == 0 ? P_FCW : P_FCPROJW, m / 2);
-        matmul_forward(&g->mm, out, pre_gelu, inp, w, bias, N, cols, rows, g->stream);
+        bsr_linear_forward(&g->bsr, fch_gelu, fch, ln2, sparse_param(p, mf), param(p, P_FCB, l), &p->dlayouts[mf], N, 1,
+                           s);
+        bsr_linear_forward(&g->bsr, a->proj_out, NULL, fch_gelu, sparse_param(p, mp), param(p, P_FCPROJB, l),
+                           &p->dlayouts[mp], N, 0, s);
     }
 }
 
@@ -272,7 +286,6 @@ static void gpt2_forward(GPT2 *g, int with_targets, float dloss, int write_dlogi
         bf16 *residual = l == 0 ? a->encoded : a->residual3 + (l - 1) * nc;
         bf16 *ln1 = a->ln1 + l * nc, *qkv = a->qkv + l * 3 * nc, *atty = a->atty + l * nc;
         bf16 *residual2 = a->residual2 + l * nc, *ln2 = a->ln2 + l * nc, *residual3 = a->residual3 + l * nc;
-        bf16 *fch = a->fch + l * 4 * nc, *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc);
         float *lse = a->att_lse + (size_t)l * B * NH * T;
 
         matmul_forward(&g->mm, qkv, NULL, ln1, param(p, P_QKVW, l), param(p, P_QKVB, l), N, C, 3 * C, s);
@@ -281,8 +294,7 @@ static void gpt2_forward(GPT2 *g, int with_targets, float dloss, int write_dlogi
         matmul_forward(&g->mm, a->proj_out, NULL, atty, param(p, P_ATTPROJW, l), param(p, P_ATTPROJB, l), N, C, C, s);
         fused_residual_layernorm_forward(residual2, ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, residual,
                                          a->proj_out, param(p, P_LN2W, l), param(p, P_LN2B, l), N, C, s);
-        mlp_forward(g, 2 * l, fch_gelu, fch, ln2, param(p, P_FCB, l), N);
-        mlp_forward(g, 2 * l + 1, a->proj_out, NULL, fch_gelu, param(p, P_FCPROJB, l), N);
+        mlp_forward(g, l, N);
         /* the residual add, fused with the next layernorm: the next layer's ln1, or the final lnf */
         if (l + 1 < L)
             fused_residual_layernorm_forward(residual3, a->ln1 + (l + 1) * nc, a->ln1_mean + (size_t)(l + 1) * N,

@@ -12,6 +12,8 @@
  *   dW   X = gelu(pre) kept in memory (-r 0): bsr_backward_weight | recomputed (-r 1):
  *        elementwise GELU, then bsr_backward_weight | fused bsr_backward_weight_gelu, default
  *        split and forced splits 1, 2, 3, 4, 6, 8, 12
+ *   fwd  on gelu(pre) kept in memory: bsr_forward | fused bsr_forward_gelu_input (default, 26, 28)
+ *   dW   kept, forced splits 1 .. 12
  * with the bytes each must move and the bandwidth that implies. The fused outputs
  * are compared with the unfused ones before timing (rel L2 < 1e-2 for dX and the
  * partials, 2e-2 for dW: the GELU is rounded to bf16 in either order).
@@ -45,13 +47,13 @@ __global__ void gelu_kernel(bf16 *out, const bf16 *inp, size_t n) {
 typedef struct {
     int N, C, reps;
     BsrDeviceLayout D;
-    bf16 *dy, *w, *pre, *xg, *dx;
+    bf16 *dy, *w, *pre, *xg, *dx, *y, *bias;
     float *colsum, *dw, *scratch;
     size_t scratch_bytes;
     BsrTune tune;
 } Bench;
 
-enum { DX_UNFUSED, DX_FUSED, DW_KEPT, DW_RECOMPUTE, DW_FUSED };
+enum { DX_UNFUSED, DX_FUSED, DW_KEPT, DW_RECOMPUTE, DW_FUSED, FWD_KEPT, FWD_FUSED };
 
 static void run(Bench *b, int op) {
     switch (op) {
@@ -61,16 +63,18 @@ static void run(Bench *b, int op) {
         break;
     case DX_FUSED: bsr_backward_input_dgelu(b->dx, b->colsum, b->dy, b->w, b->pre, &b->D, b->N, &b->tune, 0); break;
     case DW_KEPT:
-        bsr_backward_weight(b->dw, 1, 1, b->dy, b->xg, &b->D, b->N, b->scratch, b->scratch_bytes, NULL, 0);
+        bsr_backward_weight(b->dw, 1, 1, b->dy, b->xg, &b->D, b->N, b->scratch, b->scratch_bytes, &b->tune, 0);
         break;
     case DW_RECOMPUTE:
         gelu_kernel<<<132 * 16, 256>>>(b->xg, b->pre, (size_t)b->N * 4 * b->C);
-        bsr_backward_weight(b->dw, 1, 1, b->dy, b->xg, &b->D, b->N, b->scratch, b->scratch_bytes, NULL, 0);
+        bsr_backward_weight(b->dw, 1, 1, b->dy, b->xg, &b->D, b->N, b->scratch, b->scratch_bytes, &b->tune, 0);
         break;
     case DW_FUSED:
         bsr_backward_weight_gelu(b->dw, 1, 1, b->dy, b->pre, NULL, &b->D, b->N, b->scratch, b->scratch_bytes,
                                  &b->tune, 0);
         break;
+    case FWD_KEPT: bsr_forward(b->y, NULL, b->xg, b->w, b->bias, &b->D, b->N, 0, &b->tune, 0); break;
+    case FWD_FUSED: bsr_forward_gelu_input(b->y, b->pre, b->w, b->bias, NULL, &b->D, b->N, &b->tune, 0); break;
     }
 }
 
@@ -169,6 +173,8 @@ int main(int argc, char **argv) {
     CUDA_CHECK(cudaMalloc(&b.pre, nx * 2));
     CUDA_CHECK(cudaMalloc(&b.xg, nx * 2));
     CUDA_CHECK(cudaMalloc(&b.dx, nx * 2));
+    CUDA_CHECK(cudaMalloc(&b.y, ny * 2));
+    CUDA_CHECK(cudaMalloc(&b.bias, rows * 2));
     CUDA_CHECK(cudaMalloc(&b.colsum, (size_t)chunks * cols * 4));
     CUDA_CHECK(cudaMalloc(&b.dw, nw * 4));
     b.scratch_bytes = (size_t)12 * nw * 4 + ((size_t)64 << 20);
@@ -176,6 +182,7 @@ int main(int argc, char **argv) {
     fill_kernel<<<1024, 256>>>(b.dy, ny, 1, 1.f);
     fill_kernel<<<1024, 256>>>(b.w, nw, 2, 0.05f);
     fill_kernel<<<1024, 256>>>(b.pre, nx, 3, 2.f);
+    fill_kernel<<<1024, 256>>>(b.bias, rows, 4, 0.5f);
     gelu_kernel<<<1024, 256>>>(b.xg, b.pre, nx);
     CUDA_CHECK(cudaDeviceSynchronize());
 
@@ -236,6 +243,38 @@ int main(int argc, char **argv) {
         else snprintf(lab, sizeof lab, "%d", splits[q]);
         printf("dW  fused, split %-8s                         %8.1f us  %.2fx recomputed, %.2fx kept\n", lab, t,
                t_rec / t, t_kept / t);
+    }
+    /* forward of the layer: on gelu(pre) kept in memory, or GELU on the operand tiles */
+    {
+        bf16 *y_ref;
+        CUDA_CHECK(cudaMalloc(&y_ref, ny * 2));
+        b.tune = bsr_tune_default();
+        run(&b, FWD_KEPT);
+        CUDA_CHECK(cudaMemcpy(y_ref, b.y, ny * 2, cudaMemcpyDeviceToDevice));
+        const int fv[] = {-1, 26, 28};
+        for (int q = 0; q < 3; q++) {
+            b.tune.fwd = fv[q];
+            CUDA_CHECK(cudaMemset(b.y, 0xff, ny * 2));
+            run(&b, FWD_FUSED);
+            const double e = rel_l2_dev(b.y, y_ref, ny, 1);
+            if (e > 1e-2) { printf("INVALID fwd gelu-input variant %d: rel L2 %.2e\n", fv[q], e); bad++; }
+        }
+        b.tune.fwd = -1;
+        const float t_k = time_us(&b, FWD_KEPT);
+        printf("fwd on gelu(pre) kept in memory                    %8.1f us\n", t_k);
+        for (int q = 0; q < 3; q++) {
+            b.tune.fwd = fv[q];
+            const float t = time_us(&b, FWD_FUSED);
+            printf("fwd GELU on the operand tiles, variant %-3d         %8.1f us  (the fc forward then writes %.0f MB "
+                   "less)\n", fv[q], t, nx * 2e-6);
+        }
+        b.tune = bsr_tune_default();
+        for (int q = 1; q < 8; q++) {
+            b.tune.dw_split = splits[q];
+            printf("dW  gelu(pre) kept, split %-3d                      %8.1f us\n", splits[q], time_us(&b, DW_KEPT));
+        }
+        b.tune = bsr_tune_default();
+        CUDA_CHECK(cudaFree(y_ref));
     }
     printf("bench_bsr_fused: %s\n", bad ? "INVALID results above" : "fused outputs match the unfused ones");
     return bad ? 1 : 0;

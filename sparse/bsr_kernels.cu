@@ -898,8 +898,10 @@ __device__ __forceinline__ void bulk_wait_read0() {
  * (mapP, loaded by TMA while the main loop runs), and colsum (may be NULL) receives the column sums
  * of the output (fp32, before its bf16 rounding) over the tile's 128 tokens,
  * colsum[blockIdx.y][column]: the bias gradient of the layer that produced the pre-activation,
- * without reading dinp again. */
-template <int BS, int STAGES, bool BT, bool DG>
+ * without reading dinp again.
+ * GELU_A (forward of the fcproj layer): A holds pre-activations and the operand is gelu(A),
+ * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre). */
+template <int BS, int STAGES, bool BT, bool DG, bool GELU_A = false>
 static __global__ void __launch_bounds__(128)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
@@ -958,6 +960,20 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         __syncthreads(); /* every warp is done with step t-1, whose slot is refilled now */
         if (tid == 0 && t + STAGES - 1 < T) issue(t + STAGES - 1);
         mbar_wait(smem_u32(&mbar[t % STAGES]), (t / STAGES) & 1);
+        if (GELU_A) { /* rows past N are zero-filled: gelu(0) = 0 */
+            uint4 *a = (uint4 *)(smem + (t % STAGES) * STAGE_BYTES);
+#pragma unroll
+            for (int i = 0; i < A_BYTES / 16 / 128; i++) {
+                uint4 v = a[tid + 128 * i];
+                v.x = gelu_bf16x2(v.x);
+                v.y = gelu_bf16x2(v.y);
+                v.z = gelu_bf16x2(v.z);
+                v.w = gelu_bf16x2(v.w);
+                a[tid + 128 * i] = v;
+            }
+            fence_proxy_async(); /* generic-proxy writes, read by wgmma (async proxy) */
+            __syncthreads();
+        }
         const uint32_t aB = smem_u32(smem + (t % STAGES) * STAGE_BYTES), bB = aB + A_BYTES;
         wg_fence();
 #pragma unroll
@@ -1616,14 +1632,15 @@ static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long
     }
 }
 
-/* DG: pre_out is the pre-activation to read (GELU' epilogue), colsum its bias-gradient partials */
-template <int BS, int STAGES, bool BT, bool DG = false>
+/* DG: pre_out is the pre-activation to read (GELU' epilogue), colsum its bias-gradient partials;
+ * GELU_A: the operand is gelu(A) */
+template <int BS, int STAGES, bool BT, bool DG = false, bool GELU_A = false>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                             int ldo, int flags, int nnz, cudaStream_t stream, float *colsum = NULL) {
     constexpr int RING = STAGES * (128 * 64 + 64 * 64) * 2, OUT = 2 * 128 * 64 * 2;
     constexpr int SMEM = (DG ? RING + 128 * 64 * 2 : (RING > OUT ? RING : OUT)) + 1024;
-    auto kern = bsr_spmm_tma_kernel<BS, STAGES, BT, DG>;
+    auto kern = bsr_spmm_tma_kernel<BS, STAGES, BT, DG, GELU_A>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1757,6 +1774,37 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
                          L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
 }
 
+static void bsr_gelu(bf16 *out, const bf16 *inp, size_t n, cudaStream_t stream);
+
+extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w_packed, const bf16 *bias,
+                                       bf16 *gelu_scratch, const BsrDeviceLayout *L, int N, const BsrTune *tune,
+                                       cudaStream_t stream) {
+    check_layout(L, "bsr_forward_gelu_input");
+    if (N <= 0) return;
+    const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
+    int v = tune_fwd(tune);
+    if (v < 0) v = steps <= 2 ? 28 : 26; /* as bsr_forward's default */
+    if ((v == 26 || v == 28) && bsr_have_wgmma() && tma_available()) {
+#define GA_ARGS out, NULL, pre, w_packed, bias, L->row_offsets, L->col_indices, NULL, L->brows, N, L->cols, L->rows, 0, \
+                L->nnz, stream
+        if (L->bs == 64) {
+            if (v == 26) launch_spmm_tma<64, 2, false, false, true>(GA_ARGS);
+            else launch_spmm_tma<64, 1, false, false, true>(GA_ARGS);
+        } else {
+            if (v == 26) launch_spmm_tma<128, 2, false, false, true>(GA_ARGS);
+            else launch_spmm_tma<128, 1, false, false, true>(GA_ARGS);
+        }
+#undef GA_ARGS
+        return;
+    }
+    if (!gelu_scratch) {
+        fprintf(stderr, "bsr_forward_gelu_input: this kernel choice does not fuse GELU and no gelu_scratch was given\n");
+        exit(1);
+    }
+    bsr_gelu(gelu_scratch, pre, (size_t)N * L->cols, stream);
+    bsr_forward(out, NULL, gelu_scratch, w_packed, bias, L, N, 0, tune, stream);
+}
+
 extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
                                    int N, int accumulate, const BsrTune *tune, cudaStream_t stream) {
     check_layout(L, "bsr_backward_input");
@@ -1870,10 +1918,20 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int g
     const int ng = dw_ngroups(L, mode);
     const int slots = num_sms() * per_sm;
     /* wgmma single blocks: one split when the groups cover every SM (all CTAs then stream the
-     * same token range together, L2-friendly, and no partials); else enough splits to cover
-     * the SMs once. mma.sync: about two waves. */
-    int ns = dw_use_wgmma(tune) ? (mode == 0 ? (num_sms() + ng - 1) / ng : (ng >= num_sms() ? 2 : 3))
-                             : (2 * slots + ng - 1) / ng;
+     * same token range together, L2-friendly, and no partials); else as many splits as fill one
+     * wave at 3 CTAs per SM (dev/bench_bsr_fused, d12 fcproj 0.9, 58 blocks: 3 splits 178 us,
+     * 6 splits 143 us, 8 (1.2 waves) 178 us). mma.sync: about two waves. */
+    int ns;
+    if (dw_use_wgmma(tune)) {
+        if (mode != 0) ns = ng >= num_sms() ? 2 : 3;
+        else if (ng >= num_sms()) ns = 1;
+        else {
+            ns = 3 * num_sms() / ng;
+            if (ns < (num_sms() + ng - 1) / ng) ns = (num_sms() + ng - 1) / ng;
+        }
+    } else {
+        ns = (2 * slots + ng - 1) / ng;
+    }
     if (tune_dw_split(tune) > 0) ns = tune_dw_split(tune);
     const int maxs = N / 512 > 1 ? N / 512 : 1;
     if (ns > maxs) ns = maxs;
@@ -2227,20 +2285,41 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
 
 typedef struct {
     bf16 *out, *pre_out; const bf16 *inp, *w, *bias; const BsrDeviceLayout *L; int N, gelu;
+    bf16 *gelu_scratch; /* non-NULL: inp is a pre-activation, the operand gelu(inp) */
 } FwdArgs;
 static void run_fwd(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     FwdArgs *a = (FwdArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
-        bsr_forward(a->out, a->pre_out, a->inp, a->w, a->bias, a->L, a->N, a->gelu, &ctx->tune, s);
+        if (a->gelu_scratch)
+            bsr_forward_gelu_input(a->out, a->inp, a->w, a->bias, a->gelu_scratch, a->L, a->N, &ctx->tune, s);
+        else
+            bsr_forward(a->out, a->pre_out, a->inp, a->w, a->bias, a->L, a->N, a->gelu, &ctx->tune, s);
     } else {
+        const bf16 *x = a->inp;
+        if (a->gelu_scratch) {
+            bsr_gelu(a->gelu_scratch, a->inp, (size_t)a->N * a->L->cols, s);
+            x = a->gelu_scratch;
+        }
         bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
-        dense_forward(&ctx->blas, a->out, a->pre_out, a->inp, ctx->dense_w, a->bias, a->N, a->L->cols, a->L->rows,
+        dense_forward(&ctx->blas, a->out, a->pre_out, x, ctx->dense_w, a->bias, a->N, a->L->cols, a->L->rows,
                       a->gelu, s);
     }
 }
+extern "C" void bsr_linear_forward_gelu_input(BsrCtx *ctx, bf16 *out, const bf16 *pre, const bf16 *w_packed,
+                                              const bf16 *bias, bf16 *gelu_scratch, const BsrDeviceLayout *L, int N,
+                                              cudaStream_t stream) {
+    if (!gelu_scratch) {
+        fprintf(stderr, "bsr_linear_forward_gelu_input: gelu_scratch (bf16 [N, cols]) is required\n");
+        exit(1);
+    }
+    FwdArgs a = {out, NULL, pre, w_packed, bias, L, N, 0, gelu_scratch};
+    const int flags = 8 | (bias ? 2 : 0);
+    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, stream);
+    run_fwd(ctx, path, &a, stream);
+}
 extern "C" void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed,
                                    const bf16 *bias, const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream) {
-    FwdArgs a = {out, pre_out, inp, w_packed, bias, L, N, gelu};
+    FwdArgs a = {out, pre_out, inp, w_packed, bias, L, N, gelu, NULL};
     const int flags = (gelu ? 1 : 0) | (bias ? 2 : 0) | (pre_out ? 4 : 0);
     /* the forward overwrites its outputs, so the measurement can use them */
     const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, stream);

@@ -79,6 +79,13 @@ BsrTune bsr_tune_default(void);
 void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed, const bf16 *bias,
                  const BsrDeviceLayout *L, int N, int gelu, const BsrTune *tune, cudaStream_t stream);
 
+/* out[N, rows] = gelu(pre[N, cols]) W^T (+ bias): the layer after a GELU (fcproj) reading the
+ * pre-activation, GELU applied to the operand tiles in shared memory (gelu(pre) is never written).
+ * gelu_scratch (bf16 [N, cols], may be NULL when the default sm_90a kernels run) receives gelu(pre)
+ * on the paths that cannot fuse it. */
+void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w_packed, const bf16 *bias, bf16 *gelu_scratch,
+                            const BsrDeviceLayout *L, int N, const BsrTune *tune, cudaStream_t stream);
+
 /* dinp[N, cols] = dout[N, rows] W (accumulate != 0: dinp += ...). */
 void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, const BsrDeviceLayout *L,
                         int N, int accumulate, const BsrTune *tune, cudaStream_t stream);
@@ -184,6 +191,10 @@ void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const bf16 *inp, 
                         const bf16 *bias, const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream);
 void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *dout, const bf16 *w_packed,
                                const BsrDeviceLayout *L, int N, int accumulate, cudaStream_t stream);
+/* bsr_forward_gelu_input through the crossover (gelu_scratch required: the dense path writes
+ * gelu(pre) there for cuBLASLt). */
+void bsr_linear_forward_gelu_input(BsrCtx *ctx, bf16 *out, const bf16 *pre, const bf16 *w_packed, const bf16 *bias,
+                                   bf16 *gelu_scratch, const BsrDeviceLayout *L, int N, cudaStream_t stream);
 /* bsr_backward_input_dgelu through the crossover (its dense path: unpack, cuBLASLt, then GELU'
  * and the column sums in one pass). */
 void bsr_linear_backward_input_dgelu(BsrCtx *ctx, bf16 *dinp, float *colsum, const bf16 *dout,

@@ -293,7 +293,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
 
     /* ---- fused GELU paths of the fcproj layer (input = gelu(pre)):
      *   input gradient through GELU' with the column sums of the result (the fc bias gradient),
-     *   weight gradient with X = gelu(pre) applied in shared memory.
+     *   weight gradient and forward with X = gelu(pre) applied in shared memory.
      * The pre-activation is random; the GPU's GELU uses tanh.approx (fast math) where the CPU uses
      * tanhf, so gelu(pre) may round differently in the last bf16 bit: bf16 tolerances here. */
     {
@@ -318,14 +318,16 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         float *dxg = (float *)calloc_check(nx, 4), *dbg2 = (float *)calloc_check(rows, 4);
         for (size_t i = 0; i < nx; i++) xg[i] = __bfloat162float(__float2bfloat16(gelu_ref(pre[i])));
         bsr_matmul_backward_cpu(dxg, dwgref, dbg2, dy, xg, &L, w, N);
+        float *ygref = (float *)malloc_check(ny * 4);
+        bsr_matmul_forward_cpu(ygref, xg, &L, w, bias, N);
         for (int variant = 0; variant < 7; variant++) {
             /* 0: default kernels (fused), 1: cp.async / mma.sync kernels (unfused fallbacks),
              * 2, 3: fused with a 3- and a 1-stage ring (and dW split in 8 / in 2),
              * 4-6: the crossover forced dense, forced sparse, measured */
             BsrTune tune = bsr_tune_default();
-            if (variant == 1) { tune.dinp = 11; tune.dw = 7; }
-            if (variant == 2) { tune.dinp = 27; tune.dw_split = 8; }
-            if (variant == 3) { tune.dinp = 28; tune.dw_split = 2; }
+            if (variant == 1) { tune.fwd = 11; tune.dinp = 11; tune.dw = 7; }
+            if (variant == 2) { tune.fwd = 26; tune.dinp = 27; tune.dw_split = 8; }
+            if (variant == 3) { tune.fwd = 28; tune.dinp = 28; tune.dw_split = 2; }
             const char *vn[] = {"fused", "unfused", "fused 3 stages", "fused 1 stage", "linear dense", "linear sparse",
                                 "linear measured"};
             char what[96];
@@ -352,6 +354,15 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             CUDA_CHECK(cudaMemcpy(hout, d_dbg, cols * 4, cudaMemcpyDeviceToHost));
             snprintf(what, sizeof what, "dbias from colsum (%s)", vn[variant]);
             check(what, desc, hout, dbgref, cols, 1);
+            /* forward of the layer on gelu(pre) */
+            CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
+            CUDA_CHECK(cudaMemset(d_gs, 0xff, nx * 2));
+            if (variant < 4) bsr_forward_gelu_input(d_y, d_pre_x, d_w, d_bias, d_gs, &D, N, &tune, 0);
+            else bsr_linear_forward_gelu_input(ctx, d_y, d_pre_x, d_w, d_bias, d_gs, &D, N, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            dev_bf16_to_float(hout, d_y, ny);
+            snprintf(what, sizeof what, "fwd on gelu(X) (%s)", vn[variant]);
+            check(what, desc, hout, ygref, ny, 1);
             if (nw) {
                 CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
                 CUDA_CHECK(cudaMemset(d_gs, 0xff, nx * 2));
@@ -370,7 +381,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         }
         ctx->force_path = 0;
         CUDA_CHECK(cudaFree(d_pre_x)); CUDA_CHECK(cudaFree(d_gs)); CUDA_CHECK(cudaFree(d_cs)); CUDA_CHECK(cudaFree(d_dbg));
-        free(pre); free(dgref); free(preb); free(csref); free(dbgref); free(xg); free(dwgref); free(dxg); free(dbg2);
+        free(pre); free(dgref); free(preb); free(csref); free(dbgref); free(xg); free(dwgref); free(dxg); free(dbg2); free(ygref);
     }
 
     /* ---- bias gradient */
