@@ -52,7 +52,7 @@ static const Opt OPTS[] = {
     {"n", "checkpoint-every", OPT_INT, F(checkpoint_every), 0, "0", 0, 1 << 30, NULL, BOTH, "write a checkpoint every this many steps, and at the end (0 = never)"},
     {"nk", "keep-checkpoints", OPT_INT, F(keep_checkpoints), 0, "0", 0, 1 << 30, NULL, BOTH, "keep only the newest this many checkpoints (0 = all)"},
     {"y", "resume", OPT_INT, F(resume), 0, "0", 0, 1, NULL, BOTH, "1 = resume from the newest complete checkpoint in -o"},
-    {"r", "recompute", OPT_INT, F(recompute), 0, "1", 0, 1, NULL, TRAINER_GPU, "recompute the GELU output in backward instead of storing it (0 store, 1 recompute)"},
+    {"r", "recompute", OPT_INT, F(recompute), 0, "1", 0, 1, NULL, TRAINER_GPU, "do not keep the GELU output per layer: dense recomputes it in backward, the sparse MLP applies the GELU inside its kernels (0 keep it, 1 do not)"},
     {"z", "zero", OPT_INT, F(zero_stage), 0, "0", 0, 0, NULL, TRAINER_GPU, "ZeRO stage (only 0 for now: ZeRO-1 is not implemented yet)"},
     {NULL, "attention", OPT_STR, S(attention), "auto", 0, -1, "auto|own|cudnn", TRAINER_GPU, "attention kernels: cuDNN's fused SDPA when built in (auto), or our flash attention (own)"},
     {NULL, "gemm-tune", OPT_INT, F(gemm_tune), 0, "1", 0, 1, NULL, TRAINER_GPU, "time cuBLASLt's candidate algorithms for each dense GEMM on first use and keep a faster one (1), or always take cuBLASLt's first pick (0: same kernels on every run)"},

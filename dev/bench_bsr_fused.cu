@@ -37,10 +37,17 @@ __global__ void fill_kernel(bf16 *p, size_t n, uint64_t seed, float scale) {
         p[i] = __float2bfloat16((2.f * u - 1.f) * scale);
     }
 }
+/* the recompute pass the fused dW replaces (as layers/gelu.cu's: 8 elements per thread, 16-byte loads) */
 __global__ void gelu_kernel(bf16 *out, const bf16 *inp, size_t n) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        const float x = __bfloat162float(inp[i]);
-        out[i] = __float2bfloat16(0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
+    for (size_t i = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) * 8; i < n; i += (size_t)gridDim.x * blockDim.x * 8) {
+        union { uint4 u; bf16 h[8]; } v;
+        v.u = *(const uint4 *)(inp + i);
+#pragma unroll
+        for (int q = 0; q < 8; q++) {
+            const float x = __bfloat162float(v.h[q]);
+            v.h[q] = __float2bfloat16(0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
+        }
+        *(uint4 *)(out + i) = v.u;
     }
 }
 

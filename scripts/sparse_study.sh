@@ -22,7 +22,7 @@
 # PRUNE_EVERY (25), VAL_EVERY (50), VAL_STEPS (16), SEED (1337), RECOMPUTE (1, GPU trainer only),
 # TRAINER (./train_gpt2cu; ./train_gpt2 runs the CPU reference), EXTRA (more trainer flags), SKIP_DONE=1
 # (skip runs that already have a result.txt), COPY_TO (a directory that gets RESULTS as study.tar.gz and
-# summary.md after every run).
+# summary.md after every run), BUILD=0 (use the trainer binary as it is instead of running make first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -118,7 +118,7 @@ RECOMPUTE=${RECOMPUTE:-1}
 TRAINER=${TRAINER:-./train_gpt2cu}
 EXTRA=${EXTRA:-}
 
-make "${TRAINER#./}" >/dev/null
+[ "${BUILD:-1}" = 0 ] || make "${TRAINER#./}" >/dev/null
 if [ ! -f "$CORPUS/CORPUS.md" ]; then CORPUS="$CORPUS" scripts/build_corpus.sh; fi
 head -3 "$CORPUS/CORPUS.md" | tail -1
 GPU_ARGS=""
