@@ -433,10 +433,12 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     if (!validate_dw(c, "xover dW", c->dwf, NULL, nvb, vb)) valid[K_XO_DW] = 0;
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
     if (g_variants) {
-        for (int v = 0; v < 29; v++) {
-        if (v == 3 || v == 4 || (v >= 23 && v <= 25)) continue; /* removed variants */
+        const int spmm_variants[] = BSR_SPMM_VARIANTS;
+        const int n_spmm = (int)(sizeof spmm_variants / sizeof spmm_variants[0]);
+        for (int q = 0; q < (n_spmm > BSR_DW_VARIANTS ? n_spmm : BSR_DW_VARIANTS); q++) {
+            const int v = q < n_spmm ? spmm_variants[q] : -1; /* -1: the default */
             c->tune.fwd = c->tune.dinp = v;
-            c->tune.dw = v <= 8 ? v : -1;
+            c->tune.dw = q < BSR_DW_VARIANTS ? q : -1;
             CUDA_CHECK(cudaMemset(c->y, 0xff, ny * 2));
             run_k(c, K_SP_FWD, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
@@ -451,8 +453,8 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
             const int okw = validate_dw(c, "variant dW", c->dwf, NULL, nvb, vb);
             const float tf = okf ? time_k(c, K_SP_FWD, reps) : NAN, tx = okx ? time_k(c, K_SP_DX, reps) : NAN;
             const float tw = okw ? time_k(c, K_SP_DW, reps) : NAN;
-            printf("  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v <= 8 ? v : -1, tf, tx, tw);
-            if (g_out) fprintf(g_out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, v <= 8 ? v : -1, tf, tx, tw);
+            printf("  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, c->tune.dw, tf, tx, tw);
+            if (g_out) fprintf(g_out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, c->tune.dw, tf, tx, tw);
         }
         c->tune = bsr_tune_default();
         const int splits[] = {1, 2, 3, 4, 6, 7, 8};

@@ -540,7 +540,7 @@ __device__ __forceinline__ void wgmma_64x64(float (&d)[32], uint64_t da, uint64_
 
 /* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
  * instructions per k16), BK = 64, per-tile CTAs, bf16-staged epilogue. */
-template <int BS, int BM, int STAGES, bool BT, bool WGP, bool EARLY, bool STCS>
+template <int BS, int BM, int STAGES, bool BT>
 static __global__ void __launch_bounds__(128)
 bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
                       const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
@@ -558,28 +558,9 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
     const int m0 = blockIdx.y * BM;
     const int e0 = offsets[j], e1 = offsets[j + 1];
     const int T = (e1 - e0) * KPB;
-    /* EARLY: the tile's index list is staged in the alignment slack after the pipeline
-     * (when it fits), and each step's wgmmas are issued before the next stage's loads, so
-     * the dependent index loads overlap the tensor work. */
-    int2 *s_idx = (int2 *)(smem + STAGES * STAGE_BYTES);
-    const bool idx_smem = EARLY && (size_t)(e1 - e0) * sizeof(int2) + STAGES * STAGE_BYTES + (smem - smem_dyn) <=
-                                       (size_t)STAGES * STAGE_BYTES + 1024;
-    if (idx_smem) {
-        for (int i = tid; i < e1 - e0; i += NT) s_idx[i] = make_int2(acol[e0 + i], blk ? blk[e0 + i] : e0 + i);
-        __syncthreads();
-    }
-
     auto load_stage = [&](int slot, int t) {
         const int e = e0 + t / KPB, kk = t % KPB;
-        int ac, k;
-        if (idx_smem) {
-            const int2 v = s_idx[t / KPB];
-            ac = v.x;
-            k = v.y;
-        } else {
-            ac = acol[e];
-            k = blk ? blk[e] : e;
-        }
+        const int ac = acol[e], k = blk ? blk[e] : e;
         bf16 *sA = (bf16 *)(smem + slot * STAGE_BYTES);
         bf16 *sB = sA + BM * BK;
         const bf16 *gA = A + (size_t)ac * BS + kk * BK;
@@ -608,9 +589,7 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
 #pragma unroll
         for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
 
-    /* WGP: one wgmma group stays in flight; prefetch distance STAGES-2 so that the slot being
-     * refilled was read by wgmmas that every warp has waited for before the barrier. */
-    constexpr int PF = WGP ? STAGES - 2 : STAGES - 1;
+    constexpr int PF = STAGES - 1;
 #pragma unroll
     for (int s = 0; s < PF; s++) {
         if (s < T) load_stage(s, s);
@@ -620,7 +599,7 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
         cp_async_wait<PF - 1>();
         fence_proxy_async();
         __syncthreads();
-        if (!EARLY) {
+        {
             const int tn = t + PF;
             if (tn < T) load_stage(tn % STAGES, tn);
             cp_async_commit();
@@ -634,15 +613,8 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
             for (int h = 0; h < MH; h++) wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
         }
         wg_commit();
-        if (EARLY) {
-            const int tn = t + PF;
-            if (tn < T) load_stage(tn % STAGES, tn);
-            cp_async_commit();
-        }
-        if (WGP) wg_wait<1>();
-        else wg_wait<0>();
+        wg_wait<0>();
     }
-    wg_wait<0>();
 #pragma unroll
     for (int h = 0; h < MH; h++) reg_fence(acc[h]);
     cp_async_wait<0>();
@@ -689,166 +661,11 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
 #pragma unroll
             for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
         }
-        if (STCS) __stcs((uint4 *)dst, v.u); /* streaming: keep L2 for the re-read activations */
-        else *(uint4 *)dst = v.u;
-    }
-}
-
-template <int TA>
-__device__ __forceinline__ void wgmma_64x128(float (&d)[64], uint64_t da, uint64_t db) {
-#ifndef BSR_WGMMA
-    __trap();
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, %66, 0;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-                 : "l"(da), "l"(db), "n"(TA));
-#endif
-}
-template <int TA>
-__device__ __forceinline__ void wgmma_64x256(float (&d)[128], uint64_t da, uint64_t db) {
-#ifndef BSR_WGMMA
-    __trap();
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
-                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, %64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, %96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, %128, %129, p, 1, 1, %130, 0;\n}\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
-                 : "l"(da), "l"(db), "n"(TA));
-#endif
-}
-
-/* forward / input gradient with swapped operands: D[features x tokens] = Wblk[64 x 64] (A, K-major
- * for the forward, MN-major = transposed for the input gradient) x act^T (B = activation tile
- * [BM tokens][64], K-major), one m64nBMk16 wgmma per k16: the weight block is read once per
- * instruction and the activation tile streams as the wide N operand. The epilogue transposes
- * through shared memory. */
-template <int BS, int BM, int STAGES, bool BT>
-static __global__ void __launch_bounds__(128)
-bsr_spmm_wgmma_t_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *__restrict__ A,
-                        const bf16 *__restrict__ W, const bf16 *__restrict__ bias, const int *__restrict__ offsets,
-                        const int *__restrict__ acol, const int *__restrict__ blk, int N, int lda, int ldo,
-                        int flags) {
-    constexpr int BN = 64, BK = 64, NT = 128, NACC = BM / 2;
-    constexpr int TILES_N = BS / BN, KPB = BS / BK;
-    constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2;
-    constexpr int CLD = BN + 8;
-    static_assert(BM == 128 || BM == 256, "BM");
-    static_assert(BM * CLD * 2 <= STAGES * STAGE_BYTES, "epilogue fits");
-    extern __shared__ unsigned char smem_dyn[];
-    unsigned char *smem = (unsigned char *)(((uintptr_t)smem_dyn + 1023) & ~(uintptr_t)1023);
-
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int j = blockIdx.x / TILES_N, nt = blockIdx.x % TILES_N;
-    const int m0 = blockIdx.y * BM;
-    const int e0 = offsets[j], e1 = offsets[j + 1];
-    const int T = (e1 - e0) * KPB;
-
-    auto load_stage = [&](int slot, int t) {
-        const int e = e0 + t / KPB, kk = t % KPB;
-        const int ac = acol[e];
-        const int k = blk ? blk[e] : e;
-        bf16 *sA = (bf16 *)(smem + slot * STAGE_BYTES);
-        bf16 *sB = sA + BM * BK;
-        const bf16 *gA = A + (size_t)ac * BS + kk * BK;
-#pragma unroll
-        for (int it = 0; it < BM * 8 / NT; it++) {
-            const int i = tid + it * NT;
-            const int row = i >> 3, ch = i & 7;
-            const int grow = m0 + row;
-            cp_async16(smem_u32(sA + swz<8>(row, ch)), gA + (size_t)(grow < N ? grow : 0) * lda + ch * 8,
-                       grow < N ? 16 : 0);
-        }
-        const bf16 *gB = W + (size_t)k * BS * BS;
-#pragma unroll
-        for (int it = 0; it < 64 * 8 / NT; it++) {
-            const int i = tid + it * NT;
-            const int row = i >> 3, ch = i & 7;
-            const bf16 *src = BT ? gB + (size_t)(kk * BK + row) * BS + nt * BN + ch * 8
-                                 : gB + (size_t)(nt * BN + row) * BS + kk * BK + ch * 8;
-            cp_async16(smem_u32(sB + swz<8>(row, ch)), src, 16);
-        }
-    };
-
-    float acc[NACC];
-#pragma unroll
-    for (int i = 0; i < NACC; i++) acc[i] = 0.f;
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
-        if (s < T) load_stage(s, s);
-        cp_async_commit();
-    }
-    for (int t = 0; t < T; t++) {
-        cp_async_wait<STAGES - 2>();
-        fence_proxy_async();
-        __syncthreads();
-        {
-            const int tn = t + STAGES - 1;
-            if (tn < T) load_stage(tn % STAGES, tn);
-            cp_async_commit();
-        }
-        const uint32_t xB = smem_u32(smem + (t % STAGES) * STAGE_BYTES), wB = xB + A_BYTES;
-        wg_fence();
-#pragma unroll
-        for (int ks = 0; ks < BK / 16; ks++) {
-            /* A = weight tile: forward [features][k] K-major; input gradient [k][features] MN-major */
-            const uint64_t da = BT ? wg_desc(wB + ks * 2048, 1024, 1024) : wg_desc(wB + ks * 32, 16, 1024);
-            const uint64_t db = wg_desc(xB + ks * 32, 16, 1024);
-            if (BM == 128) wgmma_64x128<BT ? 1 : 0>(*(float(*)[64])acc, da, db);
-            else wgmma_64x256<BT ? 1 : 0>(*(float(*)[128])acc, da, db);
-        }
-        wg_commit();
-        wg_wait<0>();
-        reg_fence(acc);
-    }
-    cp_async_wait<0>();
-    __syncthreads();
-
-    /* epilogue: D[feature][token] (+bias[feature]) -> bf16 sC[token][feature] -> 16-byte stores */
-    bf16 *sC = (bf16 *)smem;
-    const int g = lane >> 2, tq = lane & 3;
-    const int colbase = j * BS + nt * BN;
-    const int f0 = warp * 16 + g;
-    float b_lo = 0.f, b_hi = 0.f;
-    if (bias) {
-        b_lo = __bfloat162float(bias[colbase + f0]);
-        b_hi = __bfloat162float(bias[colbase + f0 + 8]);
-    }
-#pragma unroll
-    for (int jn = 0; jn < BM / 8; jn++) {
-        const int n = jn * 8 + 2 * tq;
-        sC[n * CLD + f0] = __float2bfloat16(acc[4 * jn] + b_lo);
-        sC[(n + 1) * CLD + f0] = __float2bfloat16(acc[4 * jn + 1] + b_lo);
-        sC[n * CLD + f0 + 8] = __float2bfloat16(acc[4 * jn + 2] + b_hi);
-        sC[(n + 1) * CLD + f0 + 8] = __float2bfloat16(acc[4 * jn + 3] + b_hi);
-    }
-    __syncthreads();
-#pragma unroll
-    for (int it = 0; it < BM * 8 / NT; it++) {
-        const int i = tid + it * NT;
-        const int row = i >> 3, ch = i & 7;
-        const int grow = m0 + row;
-        if (grow >= N) continue;
-        Pack8 v;
-        v.u = *(const uint4 *)&sC[row * CLD + ch * 8];
-        bf16 *dst = out + (size_t)grow * ldo + colbase + ch * 8;
-        if (flags & EPI_ACCUM) {
-            Pack8 o;
-            o.u = *(const uint4 *)dst;
-#pragma unroll
-            for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(__bfloat162float(v.h[q]) + __bfloat162float(o.h[q]));
-        }
-        if (flags & EPI_GELU) {
-            if (pre_out) *(uint4 *)(pre_out + (size_t)grow * ldo + colbase + ch * 8) = v.u;
-#pragma unroll
-            for (int q = 0; q < 8; q++) v.h[q] = __float2bfloat16(gelu_tanh(__bfloat162float(v.h[q])));
-        }
         *(uint4 *)dst = v.u;
     }
 }
 
-/* ---- TMA (bulk tensor copy) version of the forward / input gradient (variants 26, 27) ----
+/* ---- TMA (bulk tensor copy) version of the forward / input gradient (variants 26, 27, 28) ----
  * Same tiles as bsr_spmm_wgmma_kernel, but one thread issues each stage as two 2D bulk tensor
  * copies (activation tile 128 x 64, weight tile 64 x 64, 128B swizzle = the wgmma layout)
  * completing on an mbarrier, and the output tile leaves through a bulk tensor store: far fewer
@@ -1509,29 +1326,12 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
 /* host: launchers                                                               */
 /* ============================================================================ */
 
-template <int BS, int BM, int STAGES, bool BT, bool WGP = false, bool EARLY = false, bool STCS = false>
+template <int BS, int BM, int STAGES, bool BT>
 static void launch_spmm_wgmma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                               const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                               int ldo, int flags, cudaStream_t stream) {
     constexpr int SMEM = STAGES * (BM * 64 + 64 * 64) * 2 + 1024;
-    static_assert(!(WGP && EARLY), "EARLY assumes every wgmma group is waited within its step");
-    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT, WGP, EARLY, STCS>;
-    static int attr_set = 0;
-    if (!attr_set) {
-        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
-        attr_set = 1;
-    }
-    dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
-    kern<<<grid, 128, SMEM, stream>>>(out, pre_out, A, W, bias, offsets, acol, blk, N, lda, ldo, flags);
-    CUDA_CHECK(cudaGetLastError());
-}
-
-template <int BS, int BM, int STAGES, bool BT>
-static void launch_spmm_wgmma_t(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
-                                const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
-                                int ldo, int flags, cudaStream_t stream) {
-    constexpr int SMEM = STAGES * (BM * 64 + 64 * 64) * 2 + 1024;
-    auto kern = bsr_spmm_wgmma_t_kernel<BS, BM, STAGES, BT>;
+    auto kern = bsr_spmm_wgmma_kernel<BS, BM, STAGES, BT>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1656,37 +1456,29 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     CUDA_CHECK(cudaGetLastError());
 }
 
-/* forward (BT = false) and input gradient (BT = true) through one dispatcher.
- * Variants (bs 64 | bs 128), see dev/NOTES_bsr.md for their timings:
- *   0: per-tile CTAs, BM 128, 4 warps 2x2, 3 stages   | BM 128 BN 128, 8 warps 2x4
- *   1: per-tile CTAs, BM 128, 8 warps 4x2, 3 stages   | BM 128 BN 64, 8 warps 4x2
- *   2: per-tile CTAs, BM 64, 4 warps 2x2, 4 stages    | BM 64 BN 128, 8 warps 2x4
- *   (3, 4: persistent versions, removed as slower: see dev/NOTES_bsr.md)
- *   5: wgmma, one warpgroup, BM 128 x BN 64, 3 stages (both block sizes)
- *   6: wgmma, BM 128, 4 stages;  7: wgmma, BM 64, 4 stages
- *   8: wgmma, BM 128, 4 stages, one wgmma group in flight; 9: same with 3 stages
- *   10: wgmma BM 256, 2 stages; 11: wgmma BM 128, 2 stages; 12: wgmma BM 256, 3 stages
- *   13: as 5 with the index list in shared memory and wgmmas issued before the next loads;
- *   14: as 13 with 4 stages; 15: wgmma BM 64, 2 stages; 16: wgmma BM 64, 3 stages
- *   17-20: swapped operands (weight block = A, tokens = N of m64n128 / m64n256):
- *          17 BM 128 3 stages, 18 BM 128 2 stages, 19 BM 256 2 stages, 20 BM 256 3 stages
- *   21, 22: 11 and 5 with streaming (evict-first) output stores
- *   (23, 24, 25: persistent wgmma with a cross-tile prefetch, removed as slower: dev/NOTES_bsr.md)
- *   26, 27, 28: TMA loads (mbarrier) + TMA store, 2 / 3 / 1 stages (no accumulate: falls back); 1 stage
- *   leaves room for 6 CTAs per SM, for short index lists */
+/* forward (BT = false) and input gradient (BT = true) through one dispatcher. Variants (kept
+ * numbers; the others were tuning experiments, removed from the library after they lost:
+ * dev/NOTES_bsr.md keeps their timings, git history before this comment has their code):
+ *   0: mma.sync, per-tile CTAs, BM 128, 4 warps, 3 stages (GPUs / builds without sm_90a wgmma)
+ *   5, 11: wgmma, one warpgroup, BM 128 x BN 64, 3 / 2 cp.async stages (with accumulate)
+ *   26, 27, 28: TMA loads (mbarrier) + TMA store, 2 / 3 / 1 stages (no accumulate: falls back) */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
                           int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
+    if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && (variant < 26 || variant > 28)) {
+        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26 27 28; "
+                        "dev/NOTES_bsr.md)\n", variant);
+        exit(1);
+    }
     /* default: the TMA kernel (measured equal or 1-10 % faster than the cp.async ones at every
      * target shape, dev/NOTES_bsr.md), 1 stage for short index lists (<= 2 k-steps per output tile:
      * more CTAs per SM hide the per-tile latency; d12 at 0.9: 2-3 % faster), else 2; accumulate
      * and non-sm_90a builds use the cp.async kernels */
     if (variant < 0) variant = avg_steps <= 2 ? 28 : 26;
-    if (variant >= 26 && variant <= 28 && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM)))
-        variant = -1;
-    if (variant >= 26 && variant <= 28) {
+    if (variant >= 26 && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM))) variant = -1;
+    if (variant >= 26) {
 #define TMA_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st
         if (bs == 64) {
             if (variant == 26) launch_spmm_tma<64, 2, BT>(TMA_ARGS);
@@ -1700,63 +1492,21 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
 #undef TMA_ARGS
         return;
     }
-    if (variant >= 5 && !bsr_have_wgmma()) variant = 0;
-    if (variant < 0 && !bsr_have_wgmma()) variant = 0;
-    if (variant < 0) {
-        /* default: wgmma; short index lists (few k-steps per output tile: memory/latency
-         * bound) run 2 stages at 4 CTAs per SM, long ones 3 stages (dev/NOTES_bsr.md) */
-        variant = avg_steps <= 6 ? 11 : 5;
-    }
+    if (!bsr_have_wgmma()) variant = 0;
+    /* wgmma; short index lists (few k-steps per output tile: memory/latency bound) run 2 stages at
+     * 4 CTAs per SM, long ones 3 stages (dev/NOTES_bsr.md) */
+    if (variant < 0) variant = avg_steps <= 6 ? 11 : 5;
     if (bs == 64) {
-        switch (variant) {
-        case 1: launch_spmm<64, 128, 64, 64, 4, 2, 3, BT>(SPMM_ARGS); break;
-        case 2: launch_spmm<64, 64, 64, 64, 2, 2, 4, BT>(SPMM_ARGS); break;
-        case 5: launch_spmm_wgmma<64, 128, 3, BT>(SPMM_ARGS); break;
-        case 6: launch_spmm_wgmma<64, 128, 4, BT>(SPMM_ARGS); break;
-        case 7: launch_spmm_wgmma<64, 64, 4, BT>(SPMM_ARGS); break;
-        case 8: launch_spmm_wgmma<64, 128, 4, BT, true>(SPMM_ARGS); break;
-        case 9: launch_spmm_wgmma<64, 128, 3, BT, true>(SPMM_ARGS); break;
-        case 10: launch_spmm_wgmma<64, 256, 2, BT>(SPMM_ARGS); break;
-        case 11: launch_spmm_wgmma<64, 128, 2, BT>(SPMM_ARGS); break;
-        case 12: launch_spmm_wgmma<64, 256, 3, BT>(SPMM_ARGS); break;
-        case 13: launch_spmm_wgmma<64, 128, 3, BT, false, true>(SPMM_ARGS); break;
-        case 14: launch_spmm_wgmma<64, 128, 4, BT, false, true>(SPMM_ARGS); break;
-        case 15: launch_spmm_wgmma<64, 64, 2, BT>(SPMM_ARGS); break;
-        case 16: launch_spmm_wgmma<64, 64, 3, BT>(SPMM_ARGS); break;
-        case 17: launch_spmm_wgmma_t<64, 128, 3, BT>(SPMM_ARGS); break;
-        case 18: launch_spmm_wgmma_t<64, 128, 2, BT>(SPMM_ARGS); break;
-        case 19: launch_spmm_wgmma_t<64, 256, 2, BT>(SPMM_ARGS); break;
-        case 20: launch_spmm_wgmma_t<64, 256, 3, BT>(SPMM_ARGS); break;
-        case 21: launch_spmm_wgmma<64, 128, 2, BT, false, false, true>(SPMM_ARGS); break;
-        case 22: launch_spmm_wgmma<64, 128, 3, BT, false, false, true>(SPMM_ARGS); break;
-        default: launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); break;
-        }
+        if (variant == 5) launch_spmm_wgmma<64, 128, 3, BT>(SPMM_ARGS);
+        else if (variant == 11) launch_spmm_wgmma<64, 128, 2, BT>(SPMM_ARGS);
+        else launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS);
     } else {
-        switch (variant) {
-        case 1: launch_spmm<128, 128, 64, 64, 4, 2, 3, BT>(SPMM_ARGS); break;
-        case 2: launch_spmm<128, 64, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
-        case 5: launch_spmm_wgmma<128, 128, 3, BT>(SPMM_ARGS); break;
-        case 6: launch_spmm_wgmma<128, 128, 4, BT>(SPMM_ARGS); break;
-        case 7: launch_spmm_wgmma<128, 64, 4, BT>(SPMM_ARGS); break;
-        case 8: launch_spmm_wgmma<128, 128, 4, BT, true>(SPMM_ARGS); break;
-        case 9: launch_spmm_wgmma<128, 128, 3, BT, true>(SPMM_ARGS); break;
-        case 10: launch_spmm_wgmma<128, 256, 2, BT>(SPMM_ARGS); break;
-        case 11: launch_spmm_wgmma<128, 128, 2, BT>(SPMM_ARGS); break;
-        case 12: launch_spmm_wgmma<128, 256, 3, BT>(SPMM_ARGS); break;
-        case 13: launch_spmm_wgmma<128, 128, 3, BT, false, true>(SPMM_ARGS); break;
-        case 14: launch_spmm_wgmma<128, 128, 4, BT, false, true>(SPMM_ARGS); break;
-        case 15: launch_spmm_wgmma<128, 64, 2, BT>(SPMM_ARGS); break;
-        case 16: launch_spmm_wgmma<128, 64, 3, BT>(SPMM_ARGS); break;
-        case 17: launch_spmm_wgmma_t<128, 128, 3, BT>(SPMM_ARGS); break;
-        case 18: launch_spmm_wgmma_t<128, 128, 2, BT>(SPMM_ARGS); break;
-        case 19: launch_spmm_wgmma_t<128, 256, 2, BT>(SPMM_ARGS); break;
-        case 20: launch_spmm_wgmma_t<128, 256, 3, BT>(SPMM_ARGS); break;
-        case 21: launch_spmm_wgmma<128, 128, 2, BT, false, false, true>(SPMM_ARGS); break;
-        case 22: launch_spmm_wgmma<128, 128, 3, BT, false, false, true>(SPMM_ARGS); break;
-        default: launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); break;
-        }
+        if (variant == 5) launch_spmm_wgmma<128, 128, 3, BT>(SPMM_ARGS);
+        else if (variant == 11) launch_spmm_wgmma<128, 128, 2, BT>(SPMM_ARGS);
+        else launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS);
     }
 }
+#undef SPMM_ARGS
 
 static void check_layout(const BsrDeviceLayout *L, const char *who) {
     if (L->bs != 64 && L->bs != 128) {
@@ -1877,6 +1627,15 @@ static int dw_ctas_per_sm(void) {
     return n;
 }
 
+/* default weight gradient with SMs <= nnz <= 4 SMs (bs 64, wgmma): single blocks, one split (all CTAs
+ * in lockstep over N), and a 5-stage ring: with 1-4 CTAs per SM the deeper ring keeps enough bytes in
+ * flight (C 1600, N 8192, run 29: 0.9 fc/fcproj 66.8/66.1 us vs 74.4/75.8 with 4 stages or column
+ * groups; 0.8: 121.3/125.9 vs 145.2/162.7; at 0.7, 750 blocks, it loses: 181 vs 168) */
+static int dw_deep(const BsrDeviceLayout *L, const BsrTune *tune) {
+    return tune_dw(tune) < 0 && tune_dw_split(tune) <= 0 && L->bs == 64 && bsr_have_wgmma() &&
+           L->nnz >= num_sms() && L->nnz <= 4 * num_sms();
+}
+
 /* which grouping the weight gradient uses for this layout: 0 single blocks, 1 by column, 2 by row */
 static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune) {
     if (L->bs != 64) return 0;
@@ -1886,7 +1645,12 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune) {
     /* default: column groups (shared X slab) when columns hold >= 8 live blocks on average
      * (measured: 0.5 sparsity fc/fcproj 248-261 us vs 297-328 single), else single blocks */
     const int tv = tune_dw(tune);
-    if (tv < 0) return (long)L->nnz >= 8L * L->bcols ? 1 : 0;
+    if (tv < 0) {
+        /* one wave of single blocks (SMs <= nnz <= 4 SMs, one split, 5 stages: dw_deep) beats
+         * column groups there (C 1600 fc at 0.8: 121 vs 145 us, at 0.9: 67 vs 74 us) */
+        if (dw_deep(L, tune)) return 0;
+        return (long)L->nnz >= 8L * L->bcols ? 1 : 0;
+    }
     const int v = tv >= 7 ? 0 : tv >= 4 ? tv - 4 : tv;
     if (v == 0) return 0;
     if (v == 1) return 1;
@@ -2002,7 +1766,8 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
     if (dw_use_wgmma(tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
-        else if (tune_dw(tune) == 8) launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (tune_dw(tune) == 8 || (dw_deep(L, tune) && ns == 1))
+            launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 1) launch_dw_wgmma<4, 1, 32, 4>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
         else launch_dw_wgmma<1, 4, 32, 4>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);

@@ -7,7 +7,10 @@
  * major inside a block; the BSC index walks the same blocks column by column.
  *
  * Every pointer below is a device pointer unless named host_. bf16 operands,
- * fp32 accumulation (mma.sync m16n8k16 bf16, ldmatrix, cp.async multistage).
+ * fp32 accumulation: on sm_90a wgmma with TMA (forward / input gradient) or
+ * cp.async (weight gradient, accumulate) loads; elsewhere mma.sync. The layer
+ * after a GELU (fcproj) has fused forms that read the pre-activation instead of
+ * gelu(pre) and fold GELU' and the fc bias gradient into its input gradient.
  * All kernels are deterministic: no atomics; split reductions are summed in a
  * fixed order.
  *
@@ -72,6 +75,10 @@ void bsr_device_layout_free(BsrDeviceLayout *d);
 typedef struct {
     int fwd, dinp, dw, dw_split;
 } BsrTune;
+/* the forward / input-gradient variants that exist (bsr_kernels.cu's spmm_dispatch), and the
+ * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
+#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28}
+#define BSR_DW_VARIANTS 9
 BsrTune bsr_tune_default(void);
 
 /* out[N, rows] = inp[N, cols] W^T (+ bias[rows] if bias != NULL).

@@ -256,13 +256,16 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     }
     (void)wsb;
 
-    /* ---- every kernel variant (BsrTune): forward GELU+pre, dinp accumulate, dW split fp32 */
-    for (int v = 0; v < 29; v++) {
-        if (v == 3 || v == 4 || (v >= 23 && v <= 25)) continue; /* removed variants */
+    /* ---- every kernel variant (BsrTune): forward GELU+pre, dinp, dW split fp32; pass q runs
+     * forward/dinp variant q of BSR_SPMM_VARIANTS (default past its end) and dW variant q */
+    const int spmm_variants[] = BSR_SPMM_VARIANTS;
+    const int n_spmm = (int)(sizeof spmm_variants / sizeof spmm_variants[0]);
+    for (int q = 0; q < (n_spmm > BSR_DW_VARIANTS ? n_spmm : BSR_DW_VARIANTS); q++) {
         char what[64];
         BsrTune tune = bsr_tune_default();
+        const int v = q < n_spmm ? spmm_variants[q] : -1;
         tune.fwd = tune.dinp = v;
-        tune.dw = v <= 8 ? v : -1;
+        tune.dw = q < BSR_DW_VARIANTS ? q : -1;
         CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
         CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
         bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, &tune, 0);
@@ -285,7 +288,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                 bsr_backward_weight(d_dw, 1, 0, d_dy, d_x, &D, N, sc ? ctx->scratch : NULL, sc ? ctx->scratch_bytes : 0, &tune, 0);
                 CUDA_CHECK(cudaDeviceSynchronize());
                 CUDA_CHECK(cudaMemcpy(hout, d_dw, nw * 4, cudaMemcpyDeviceToHost));
-                snprintf(what, sizeof what, "v%d dW fp32 %s", v <= 8 ? v : -1, sc ? "split" : "nosplit");
+                snprintf(what, sizeof what, "dW v%d fp32 %s", tune.dw, sc ? "split" : "nosplit");
                 check(what, desc, hout, dwref, nw, 0);
             }
         }
