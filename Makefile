@@ -141,7 +141,7 @@ train_gpt2cu: train_gpt2.cu $(CU_OBJ) $(LIB_F32)
 $(BUILD)/test/%: test/%.cu $(CU_OBJ) $(LIB_F32)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $< $(CU_OBJ) $(LIB_F32) $(CUDA_LIBS) -o $@
-$(BUILD)/dev/%: dev/%.cu $(CU_OBJ) $(LIB_F32)
+$(BUILD)/dev/%: dev/%.cu $(CU_OBJ) $(LIB_F32) $(wildcard dev/*.cuh)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) $< $(CU_OBJ) $(LIB_F32) $(CUDA_LIBS) -o $@
 

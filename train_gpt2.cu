@@ -240,15 +240,24 @@ typedef struct {
 
 /* ------------------------------------------------------------------ forward */
 
+/* Layer l's MLP activations: its input ln2, the pre-activation fch and the GELU output fch_gelu
+ * (with recompute >= 1 one layer's scratch shared by all layers). */
+static void mlp_activations(GPT2 *g, int l, int N, bf16 **ln2, bf16 **fch, bf16 **fch_gelu) {
+    Activations *a = &g->a;
+    const size_t nc = (size_t)N * g->p.config.channels;
+    *ln2 = a->ln2 + l * nc;
+    *fch = a->fch + l * 4 * nc;
+    *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc);
+}
+
 /* Layer l's MLP: proj_out = fcproj(gelu(fc(ln2))), keeping the pre-activation fch[l] (and, with
  * recompute 0, the GELU output fch_gelu[l]) for the backward pass; dense or block-sparse. */
 static void mlp_forward(GPT2 *g, int l, int N) {
     Parameters *p = &g->p;
     Activations *a = &g->a;
     const int C = p->config.channels;
-    const size_t nc = (size_t)N * C;
-    bf16 *ln2 = a->ln2 + l * nc, *fch = a->fch + l * 4 * nc;
-    bf16 *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc); /* recompute: one layer's scratch */
+    bf16 *ln2, *fch, *fch_gelu;
+    mlp_activations(g, l, N, &ln2, &fch, &fch_gelu);
     cudaStream_t s = g->stream;
     const int mf = 2 * l, mp = 2 * l + 1; /* fc, fcproj */
     if (!p->layouts) { /* dense: cuBLASLt, the GELU in the fc epilogue (GELU_AUX) */
@@ -317,9 +326,8 @@ static void mlp_backward(GPT2 *g, int l, int N) {
     Parameters *p = &g->p;
     Activations *a = &g->a;
     const int C = p->config.channels;
-    const size_t nc = (size_t)N * C;
-    bf16 *ln2 = a->ln2 + l * nc, *fch = a->fch + l * 4 * nc;
-    bf16 *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc); /* recompute: one layer's scratch */
+    bf16 *ln2, *fch, *fch_gelu;
+    mlp_activations(g, l, N, &ln2, &fch, &fch_gelu);
     cudaStream_t s = g->stream;
     if (!p->layouts) { /* dense: cuBLASLt, the GELU backward in the fcproj input-gradient epilogue (DGELU) */
         if (g->recompute >= 1) gelu_forward(fch_gelu, fch, (long)N * 4 * C, s);

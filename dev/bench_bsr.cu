@@ -29,6 +29,7 @@
 #include "../core/utils.h"
 #include "../sparse/bsr.h"
 #include "../sparse/bsr_kernels.cuh"
+#include "bench_util.cuh"
 
 #define CUSPARSE_SOFT(call) ((call) == CUSPARSE_STATUS_SUCCESS)
 
@@ -36,21 +37,6 @@ static int g_invalid = 0;
 static int g_variants = 0;
 static FILE *g_out = NULL;
 
-/* ---------------------------------------------------------------- random fill on the GPU */
-__global__ void fill_kernel(bf16 *p, size_t n, uint64_t seed, float scale) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        uint64_t z = seed + i * 0x9E3779B97F4A7C15ULL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        float u = ((z >> 40) + 0.5f) * (1.0f / 16777216.0f); /* (0,1) never 0 */
-        p[i] = __float2bfloat16((2.f * u - 1.f) * scale);
-    }
-}
-static void fill(bf16 *p, size_t n, uint64_t seed, float scale) {
-    fill_kernel<<<1024, 256>>>(p, n, seed, scale);
-    CUDA_CHECK(cudaGetLastError());
-}
 
 static float *to_host_f32(const bf16 *d, size_t n) {
     bf16 *t = (bf16 *)malloc_check(n * 2 + 2);
@@ -72,14 +58,6 @@ static float *rows_to_host(const bf16 *d, int ld, const int *idx, int nr) {
     return h;
 }
 
-static int cmp_float(const void *a, const void *b) {
-    const float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-static float median(float *a, int n) {
-    qsort(a, n, sizeof(float), cmp_float);
-    return n % 2 ? a[n / 2] : 0.5f * (a[n / 2 - 1] + a[n / 2]);
-}
 static double rel_l2(const float *a, const float *ref, size_t n, int *nan) {
     double num = 0, den = 0;
     *nan = 0;
@@ -161,7 +139,7 @@ static float time_k(Cfg *c, int k, int reps) {
         CUDA_CHECK(cudaEventElapsedTime(&t[i], e0, e1));
     }
     CUDA_CHECK(cudaGetLastError());
-    const float m = median(t, reps);
+    const float m = bench_median(t, reps);
     free(t);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
@@ -374,8 +352,8 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     for (int r = 0; r < R_SETS; r++) {
         CUDA_CHECK(cudaMalloc(&c->x[r], nx * 2));
         CUDA_CHECK(cudaMalloc(&c->dy[r], ny * 2));
-        fill(c->x[r], nx, rng_next_u64(rng), 1.f);
-        fill(c->dy[r], ny, rng_next_u64(rng), 1.f);
+        bench_fill(c->x[r], nx, rng_next_u64(rng), 1.f);
+        bench_fill(c->dy[r], ny, rng_next_u64(rng), 1.f);
     }
     CUDA_CHECK(cudaMalloc(&c->y, ny * 2));
     CUDA_CHECK(cudaMalloc(&c->dx, nx * 2));
@@ -384,8 +362,8 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     CUDA_CHECK(cudaMalloc(&c->dense_w, (size_t)rows * cols * 2));
     CUDA_CHECK(cudaMalloc(&c->dwf, nw * 4));
     CUDA_CHECK(cudaMalloc(&c->dense_dw, (size_t)rows * cols * 4));
-    fill(c->w, nw, rng_next_u64(rng), 0.05f);
-    fill(c->bias, rows, rng_next_u64(rng), 0.5f);
+    bench_fill(c->w, nw, rng_next_u64(rng), 0.05f);
+    bench_fill(c->bias, rows, rng_next_u64(rng), 0.5f);
     bsr_unpack_bf16(c->dense_w, c->w, &c->D, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
     setup_cusparse(c);
@@ -517,8 +495,8 @@ static Roof measure_roof(BsrBlas *blas) {
     CUDA_CHECK(cudaMalloc(&a, (size_t)M * M * 2));
     CUDA_CHECK(cudaMalloc(&b, (size_t)M * M * 2));
     CUDA_CHECK(cudaMalloc(&cc, (size_t)M * M * 2));
-    fill(a, (size_t)M * M, 1, 1.f);
-    fill(b, (size_t)M * M, 2, 1.f);
+    bench_fill(a, (size_t)M * M, 1, 1.f);
+    bench_fill(b, (size_t)M * M, 2, 1.f);
     cudaEvent_t e0, e1;
     CUDA_CHECK(cudaEventCreate(&e0));
     CUDA_CHECK(cudaEventCreate(&e1));
@@ -530,7 +508,7 @@ static Roof measure_roof(BsrBlas *blas) {
         CUDA_CHECK(cudaEventSynchronize(e1));
         if (i >= 3) CUDA_CHECK(cudaEventElapsedTime(&t[i - 3], e0, e1));
     }
-    r.peak = 2.0 * M * (double)M * M / (median(t, 15) * 1e-3);
+    r.peak = 2.0 * M * (double)M * M / (bench_median(t, 15) * 1e-3);
     cudaFree(a); cudaFree(b); cudaFree(cc);
     const size_t bytes = (size_t)1 << 30;
     void *s, *d;
@@ -544,7 +522,7 @@ static Roof measure_roof(BsrBlas *blas) {
         CUDA_CHECK(cudaEventSynchronize(e1));
         if (i >= 3) CUDA_CHECK(cudaEventElapsedTime(&t[i - 3], e0, e1));
     }
-    r.bw = 2.0 * bytes / (median(t, 15) * 1e-3);
+    r.bw = 2.0 * bytes / (bench_median(t, 15) * 1e-3);
     cudaFree(s); cudaFree(d);
     cudaEventDestroy(e0); cudaEventDestroy(e1);
     return r;

@@ -9,11 +9,12 @@
  *   dX   unfused: bsr_backward_input, then bsr_dgelu_colsum (dX *= gelu'(pre), fc
  *        bias-gradient partials) | fused bsr_backward_input_dgelu, variants 26 (2 stages),
  *        27 (3), 28 (1)
- *   dW   X = gelu(pre) kept in memory (-r 0): bsr_backward_weight | recomputed (-r 1):
- *        elementwise GELU, then bsr_backward_weight | fused bsr_backward_weight_gelu, default
+ *   dW   X = gelu(pre) kept in memory (-r 0): bsr_backward_weight | recomputed (-r 1, as the
+ *        dense trainer does): layers' gelu_forward, then bsr_backward_weight | fused
+ *        bsr_backward_weight_gelu, default
  *        split and forced splits 1, 2, 3, 4, 6, 8, 12
+ *        (and the dW on the kept gelu(pre) at each split)
  *   fwd  on gelu(pre) kept in memory: bsr_forward | fused bsr_forward_gelu_input (default, 26, 28)
- *   dW   kept, forced splits 1 .. 12
  * with the bytes each must move and the bandwidth that implies. The fused outputs
  * are compared with the unfused ones before timing (rel L2 < 1e-2 for dX and the
  * partials, 2e-2 for dW: the GELU is rounded to bf16 in either order).
@@ -26,30 +27,8 @@
 #include "../core/utils.h"
 #include "../sparse/bsr.h"
 #include "../sparse/bsr_kernels.cuh"
-
-__global__ void fill_kernel(bf16 *p, size_t n, uint64_t seed, float scale) {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        uint64_t z = seed + i * 0x9E3779B97F4A7C15ULL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        z ^= z >> 31;
-        const float u = ((z >> 40) + 0.5f) * (1.0f / 16777216.0f);
-        p[i] = __float2bfloat16((2.f * u - 1.f) * scale);
-    }
-}
-/* the recompute pass the fused dW replaces (as layers/gelu.cu's: 8 elements per thread, 16-byte loads) */
-__global__ void gelu_kernel(bf16 *out, const bf16 *inp, size_t n) {
-    for (size_t i = (blockIdx.x * (size_t)blockDim.x + threadIdx.x) * 8; i < n; i += (size_t)gridDim.x * blockDim.x * 8) {
-        union { uint4 u; bf16 h[8]; } v;
-        v.u = *(const uint4 *)(inp + i);
-#pragma unroll
-        for (int q = 0; q < 8; q++) {
-            const float x = __bfloat162float(v.h[q]);
-            v.h[q] = __float2bfloat16(0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x))));
-        }
-        *(uint4 *)(out + i) = v.u;
-    }
-}
+#include "../layers/gelu.cuh" /* the trainer's GELU pass: the recompute the fused dW replaces */
+#include "bench_util.cuh"
 
 typedef struct {
     int N, C, reps;
@@ -73,7 +52,7 @@ static void run(Bench *b, int op) {
         bsr_backward_weight(b->dw, 1, 1, b->dy, b->xg, &b->D, b->N, b->scratch, b->scratch_bytes, &b->tune, 0);
         break;
     case DW_RECOMPUTE:
-        gelu_kernel<<<132 * 16, 256>>>(b->xg, b->pre, (size_t)b->N * 4 * b->C);
+        gelu_forward(b->xg, b->pre, (long)b->N * 4 * b->C, 0);
         bsr_backward_weight(b->dw, 1, 1, b->dy, b->xg, &b->D, b->N, b->scratch, b->scratch_bytes, &b->tune, 0);
         break;
     case DW_FUSED:
@@ -85,10 +64,6 @@ static void run(Bench *b, int op) {
     }
 }
 
-static int cmpf(const void *a, const void *b) {
-    const float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
 static float time_us(Bench *b, int op) {
     cudaEvent_t e0, e1;
     CUDA_CHECK(cudaEventCreate(&e0));
@@ -102,8 +77,7 @@ static float time_us(Bench *b, int op) {
         CUDA_CHECK(cudaEventSynchronize(e1));
         CUDA_CHECK(cudaEventElapsedTime(&t[i], e0, e1));
     }
-    qsort(t, b->reps, sizeof(float), cmpf);
-    const float m = t[b->reps / 2] * 1000.f;
+    const float m = bench_median(t, b->reps) * 1000.f;
     free(t);
     cudaEventDestroy(e0);
     cudaEventDestroy(e1);
@@ -186,11 +160,11 @@ int main(int argc, char **argv) {
     CUDA_CHECK(cudaMalloc(&b.dw, nw * 4));
     b.scratch_bytes = (size_t)12 * nw * 4 + ((size_t)64 << 20);
     CUDA_CHECK(cudaMalloc(&b.scratch, b.scratch_bytes));
-    fill_kernel<<<1024, 256>>>(b.dy, ny, 1, 1.f);
-    fill_kernel<<<1024, 256>>>(b.w, nw, 2, 0.05f);
-    fill_kernel<<<1024, 256>>>(b.pre, nx, 3, 2.f);
-    fill_kernel<<<1024, 256>>>(b.bias, rows, 4, 0.5f);
-    gelu_kernel<<<1024, 256>>>(b.xg, b.pre, nx);
+    bench_fill(b.dy, ny, 1, 1.f);
+    bench_fill(b.w, nw, 2, 0.05f);
+    bench_fill(b.pre, nx, 3, 2.f);
+    bench_fill(b.bias, rows, 4, 0.5f);
+    gelu_forward(b.xg, b.pre, (long)nx, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
 
     cudaDeviceProp prop;
@@ -227,7 +201,7 @@ int main(int argc, char **argv) {
         if (e > 2e-2) { printf("INVALID dW gelu: rel L2 %.2e\n", e); bad++; }
     }
 
-    const double mb_dx = (double)ny * 2 + 2.0 * nx * 2, mb_un = mb_dx + 2.0 * nx * 2; /* dY + pre + dX | + dX re-read/written */
+    const double mb_dx = (double)ny * 2 + 2.0 * nx * 2; /* dY + pre + dX */
     const float t_un = time_us(&b, DX_UNFUSED);
     printf("dX  unfused (dX, then dX *= gelu'(pre) + colsum)   %8.1f us\n", t_un);
     for (int q = 0; q < 3; q++) {
@@ -236,7 +210,6 @@ int main(int argc, char **argv) {
         printf("dX  fused variant %d                               %8.1f us  %.2fx unfused, %.2f TB/s of the %.0f MB "
                "the fused kernel must move\n", dg_variants[q], t, t_un / t, mb_dx / t * 1e-6, mb_dx * 1e-6);
     }
-    (void)mb_un;
     b.tune.dinp = -1;
     const float t_kept = time_us(&b, DW_KEPT), t_rec = time_us(&b, DW_RECOMPUTE);
     printf("dW  gelu(pre) kept in memory (-r 0)                %8.1f us\n", t_kept);
@@ -244,12 +217,12 @@ int main(int argc, char **argv) {
     const int splits[] = {-1, 1, 2, 3, 4, 6, 8, 12};
     for (int q = 0; q < 8; q++) {
         b.tune.dw_split = splits[q];
-        const float t = time_us(&b, DW_FUSED);
+        const float t = time_us(&b, DW_FUSED), tk = splits[q] < 0 ? t_kept : time_us(&b, DW_KEPT);
         char lab[16];
         if (splits[q] < 0) snprintf(lab, sizeof lab, "default");
         else snprintf(lab, sizeof lab, "%d", splits[q]);
-        printf("dW  fused, split %-8s                         %8.1f us  %.2fx recomputed, %.2fx kept\n", lab, t,
-               t_rec / t, t_kept / t);
+        printf("dW  split %-8s fused %8.1f us (%.2fx recomputed, %.2fx kept)  kept %8.1f us\n", lab, t, t_rec / t,
+               t_kept / t, tk);
     }
     /* forward of the layer: on gelu(pre) kept in memory, or GELU on the operand tiles */
     {
@@ -274,11 +247,6 @@ int main(int argc, char **argv) {
             const float t = time_us(&b, FWD_FUSED);
             printf("fwd GELU on the operand tiles, variant %-3d         %8.1f us  (the fc forward then writes %.0f MB "
                    "less)\n", fv[q], t, nx * 2e-6);
-        }
-        b.tune = bsr_tune_default();
-        for (int q = 1; q < 8; q++) {
-            b.tune.dw_split = splits[q];
-            printf("dW  gelu(pre) kept, split %-3d                      %8.1f us\n", splits[q], time_us(&b, DW_KEPT));
         }
         b.tune = bsr_tune_default();
         CUDA_CHECK(cudaFree(y_ref));

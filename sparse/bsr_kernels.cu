@@ -156,6 +156,14 @@ __device__ __forceinline__ uint32_t gelu_bf16x2(uint32_t v) {
                                                    gelu_tanh(__uint_as_float(v & 0xffff0000u)));
     return *(const uint32_t *)&r;
 }
+/* gelu of eight packed bf16 (one 16-byte chunk) */
+__device__ __forceinline__ uint4 gelu_bf16x8(uint4 v) {
+    v.x = gelu_bf16x2(v.x);
+    v.y = gelu_bf16x2(v.y);
+    v.z = gelu_bf16x2(v.z);
+    v.w = gelu_bf16x2(v.w);
+    return v;
+}
 
 union Pack8 {
     uint4 u;
@@ -781,12 +789,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
             uint4 *a = (uint4 *)(smem + (t % STAGES) * STAGE_BYTES);
 #pragma unroll
             for (int i = 0; i < A_BYTES / 16 / 128; i++) {
-                uint4 v = a[tid + 128 * i];
-                v.x = gelu_bf16x2(v.x);
-                v.y = gelu_bf16x2(v.y);
-                v.z = gelu_bf16x2(v.z);
-                v.w = gelu_bf16x2(v.w);
-                a[tid + 128 * i] = v;
+                a[tid + 128 * i] = gelu_bf16x8(a[tid + 128 * i]);
             }
             fence_proxy_async(); /* generic-proxy writes, read by wgmma (async proxy) */
             __syncthreads();
@@ -973,12 +976,7 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
             for (int b = 0; b < GB; b++) {
                 if (!blive[b]) continue;
                 uint4 *p = (uint4 *)((bf16 *)(st + (GA + b) * SLAB) + swz<8>(row, ch));
-                uint4 v = *p;
-                v.x = gelu_bf16x2(v.x);
-                v.y = gelu_bf16x2(v.y);
-                v.z = gelu_bf16x2(v.z);
-                v.w = gelu_bf16x2(v.w);
-                *p = v;
+                *p = gelu_bf16x8(*p);
             }
         }
     };
@@ -1456,6 +1454,12 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     CUDA_CHECK(cudaGetLastError());
 }
 
+/* The default TMA forward / input-gradient variant (measured equal or 1-10 % faster than the
+ * cp.async kernels at every target shape, dev/NOTES_bsr.md): 1 stage (28) for short index lists,
+ * <= 2 k-steps per output tile, where more CTAs per SM hide the per-tile latency (d12 at 0.9:
+ * 2-3 % faster); else 2 stages (26). */
+static int tma_default_variant(int avg_steps) { return avg_steps <= 2 ? 28 : 26; }
+
 /* forward (BT = false) and input gradient (BT = true) through one dispatcher. Variants (kept
  * numbers; the others were tuning experiments, removed from the library after they lost:
  * dev/NOTES_bsr.md keeps their timings, git history before this comment has their code):
@@ -1472,11 +1476,8 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
                         "dev/NOTES_bsr.md)\n", variant);
         exit(1);
     }
-    /* default: the TMA kernel (measured equal or 1-10 % faster than the cp.async ones at every
-     * target shape, dev/NOTES_bsr.md), 1 stage for short index lists (<= 2 k-steps per output tile:
-     * more CTAs per SM hide the per-tile latency; d12 at 0.9: 2-3 % faster), else 2; accumulate
-     * and non-sm_90a builds use the cp.async kernels */
-    if (variant < 0) variant = avg_steps <= 2 ? 28 : 26;
+    /* default: the TMA kernel; accumulate and non-sm_90a builds use the cp.async kernels */
+    if (variant < 0) variant = tma_default_variant(avg_steps);
     if (variant >= 26 && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (variant >= 26) {
 #define TMA_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st
@@ -1533,7 +1534,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     int v = tune_fwd(tune);
-    if (v < 0) v = steps <= 2 ? 28 : 26; /* as bsr_forward's default */
+    if (v < 0) v = tma_default_variant(steps);
     if ((v == 26 || v == 28) && bsr_have_wgmma() && tma_available()) {
 #define GA_ARGS out, NULL, pre, w_packed, bias, L->row_offsets, L->col_indices, NULL, L->brows, N, L->cols, L->rows, 0, \
                 L->nnz, stream
@@ -1817,12 +1818,7 @@ extern "C" void bsr_backward_weight(void *dw, int dw_fp32, int accumulate, const
 /* out = gelu_tanh(inp), elementwise, n a multiple of 8 (the unfused path of bsr_backward_weight_gelu) */
 static __global__ void bsr_gelu_kernel(bf16 *out, const bf16 *inp, size_t n8) {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n8; i += (size_t)gridDim.x * blockDim.x) {
-        uint4 v = ((const uint4 *)inp)[i];
-        v.x = gelu_bf16x2(v.x);
-        v.y = gelu_bf16x2(v.y);
-        v.z = gelu_bf16x2(v.z);
-        v.w = gelu_bf16x2(v.w);
-        ((uint4 *)out)[i] = v;
+        ((uint4 *)out)[i] = gelu_bf16x8(((const uint4 *)inp)[i]);
     }
 }
 static void bsr_gelu(bf16 *out, const bf16 *inp, size_t n, cudaStream_t stream) {

@@ -1,0 +1,35 @@
+/* bench_util.cuh - helpers shared by the dev/ benchmarks: random bf16 fill on the GPU and the median. */
+#ifndef DEV_BENCH_UTIL_CUH
+#define DEV_BENCH_UTIL_CUH
+
+#include <stdint.h>
+#include <stdlib.h>
+#include "../core/cuda_common.cuh"
+
+/* p[i] = uniform(-scale, scale), never 0, from a splitmix64 hash of (seed, i) */
+__global__ void bench_fill_kernel(bf16 *p, size_t n, uint64_t seed, float scale) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        uint64_t z = seed + i * 0x9E3779B97F4A7C15ULL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        const float u = ((z >> 40) + 0.5f) * (1.0f / 16777216.0f); /* (0,1) never 0 */
+        p[i] = __float2bfloat16((2.f * u - 1.f) * scale);
+    }
+}
+static inline void bench_fill(bf16 *p, size_t n, uint64_t seed, float scale) {
+    bench_fill_kernel<<<1024, 256>>>(p, n, seed, scale);
+    CUDA_CHECK(cudaGetLastError());
+}
+
+static inline int bench_cmp_float(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+/* median of a[0..n), sorting a in place */
+static inline float bench_median(float *a, int n) {
+    qsort(a, n, sizeof(float), bench_cmp_float);
+    return n % 2 ? a[n / 2] : 0.5f * (a[n / 2 - 1] + a[n / 2]);
+}
+
+#endif /* DEV_BENCH_UTIL_CUH */
