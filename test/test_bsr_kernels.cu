@@ -266,6 +266,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         const int v = q < n_spmm ? spmm_variants[q] : -1;
         tune.fwd = tune.dinp = v;
         tune.dw = q < BSR_DW_VARIANTS ? q : -1;
+        if (v == 35) tune.ctas = 3; /* persistent kernel: many tiles per CTA (index refills past 32 tiles) */
         CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
         CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
         bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, &tune, 0);
@@ -323,22 +324,26 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         bsr_matmul_backward_cpu(dxg, dwgref, dbg2, dy, xg, &L, w, N);
         float *ygref = (float *)malloc_check(ny * 4);
         bsr_matmul_forward_cpu(ygref, xg, &L, w, bias, N);
-        for (int variant = 0; variant < 7; variant++) {
+        for (int variant = 0; variant < 9; variant++) {
             /* 0: default kernels (fused), 1: cp.async / mma.sync kernels (unfused fallbacks),
              * 2, 3: fused with a 3- and a 1-stage ring (and dW split in 8 / in 2),
-             * 4-6: the crossover forced dense, forced sparse, measured */
+             * 4-6: the crossover forced dense, forced sparse, measured,
+             * 7, 8: fused with 256-token tiles (one warpgroup, 2 stages / two warpgroups, 1 stage) */
             BsrTune tune = bsr_tune_default();
             if (variant == 1) { tune.fwd = 11; tune.dinp = 11; tune.dw = 7; }
             if (variant == 2) { tune.fwd = 26; tune.dinp = 27; tune.dw_split = 8; }
             if (variant == 3) { tune.fwd = 28; tune.dinp = 28; tune.dw_split = 2; }
+            if (variant == 7) { tune.fwd = 30; tune.dinp = 30; }
+            if (variant == 8) { tune.fwd = 31; tune.dinp = 31; }
             const char *vn[] = {"fused", "unfused", "fused 3 stages", "fused 1 stage", "linear dense", "linear sparse",
-                                "linear measured"};
+                                "linear measured", "fused 256 rows 1 wg", "fused 256 rows 2 wg"};
+            const int direct = variant < 4 || variant > 6; /* the kernels, not the crossover */
             char what[96];
             ctx->force_path = variant == 4 ? BSR_PATH_DENSE : variant == 5 ? BSR_PATH_SPARSE : 0;
             bsr_ctx_reset_decisions(ctx);
             CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
             CUDA_CHECK(cudaMemset(d_cs, 0xff, ((size_t)chunks * cols + 1) * 4));
-            if (variant < 4) bsr_backward_input_dgelu(d_dx, d_cs, d_dy, d_w, d_pre_x, &D, N, &tune, 0);
+            if (direct) bsr_backward_input_dgelu(d_dx, d_cs, d_dy, d_w, d_pre_x, &D, N, &tune, 0);
             else bsr_linear_backward_input_dgelu(ctx, d_dx, d_cs, d_dy, d_w, d_pre_x, &D, N, 0);
             bsr_colsum_finish(d_dbg, d_cs, N, cols, 0, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
@@ -360,7 +365,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             /* forward of the layer on gelu(pre) */
             CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
             CUDA_CHECK(cudaMemset(d_gs, 0xff, nx * 2));
-            if (variant < 4) bsr_forward_gelu_input(d_y, d_pre_x, d_w, d_bias, d_gs, &D, N, &tune, 0);
+            if (direct) bsr_forward_gelu_input(d_y, d_pre_x, d_w, d_bias, d_gs, &D, N, &tune, 0);
             else bsr_linear_forward_gelu_input(ctx, d_y, d_pre_x, d_w, d_bias, d_gs, &D, N, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
             dev_bf16_to_float(hout, d_y, ny);
@@ -369,7 +374,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             if (nw) {
                 CUDA_CHECK(cudaMemset(d_dw, 0xff, nw * 4));
                 CUDA_CHECK(cudaMemset(d_gs, 0xff, nx * 2));
-                if (variant < 4)
+                if (direct)
                     bsr_backward_weight_gelu(d_dw, 1, 0, d_dy, d_pre_x, d_gs, &D, N, ctx->scratch, ctx->scratch_bytes,
                                              &tune, 0);
                 else {
@@ -483,6 +488,8 @@ int main(int argc, char **argv) {
         {256, 256, 128, 128, MASK_ALL, 1.f},
         {512, 256, 128, 1000, MASK_ONE, 0.f},
         {1024, 4096, 128, 2048, MASK_RANDOM, 0.1f},  /* d24 fcproj shape */
+        {256, 2560, 64, 160, MASK_ALL, 1.f},         /* forward lists of 40 blocks (> 32) */
+        {2560, 256, 64, 160, MASK_RANDOM, 0.9f},     /* input-gradient lists of ~36 blocks */
     };
     const int nc = (int)(sizeof cases / sizeof cases[0]);
     const int quick = argc > 1 && !strcmp(argv[1], "--quick");
