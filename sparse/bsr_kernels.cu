@@ -1756,8 +1756,20 @@ static void tma_launch(int v, int bs, int max_ctas, TMA_PARAMS) {
 /* The default TMA forward / input-gradient variant (measured equal or 1-10 % faster than the
  * cp.async kernels at every target shape, dev/NOTES_bsr.md): 1 stage (28) for short index lists,
  * <= 2 k-steps per output tile, where more CTAs per SM hide the per-tile latency (d12 at 0.9:
- * 2-3 % faster); else 2 stages (26). */
+ * 2-3 % faster); else 2 stages (26). The fused DG / GELU_A paths use this choice. */
 static int tma_default_variant(int avg_steps) { return avg_steps <= 2 ? 28 : 26; }
+
+/* The plain forward / input gradient (bs 64) runs 256-token tiles with two warpgroups sharing each
+ * weight tile (32) where the live FLOPs, not the dense activation traffic, set the time: density
+ * >= 0.15 with >= 5 k-steps per output tile, and enough 256-token tiles for two waves at 2 CTAs per
+ * SM. C 1600, N 8192 (run 35 of dev/NOTES_runs.md): 3-16 % faster than 26 at 0.5-0.8 (fcproj forward
+ * 0.5: 224 vs 251 us; 0.8, 5 k-steps: 106 vs 109); at 0.9 equal with 10 k-steps, 7 % slower with 2.5. */
+static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_blocks, int nnz, int N) {
+    const long tiles256 = (long)n_out_blocks * ((N + 255) / 256);
+    const int dense_bound = (long)nnz * 20 < (long)n_out_blocks * k_blocks * 3; /* density < 0.15 */
+    if (bs == 64 && avg_steps >= 5 && !dense_bound && tiles256 >= 4L * num_sms()) return 32;
+    return tma_default_variant(avg_steps);
+}
 
 /* forward (BT = false) and input gradient (BT = true) through one dispatcher. Variants (kept
  * numbers; the others were tuning experiments, removed from the library after they lost:
@@ -1776,7 +1788,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         exit(1);
     }
     /* default: the TMA kernel; accumulate and non-sm_90a builds use the cp.async kernels */
-    if (variant < 0) variant = tma_default_variant(avg_steps);
+    if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N);
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
         tma_launch<BT, false, false>(variant, bs, max_ctas, out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda,
