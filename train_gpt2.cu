@@ -465,6 +465,7 @@ static void gpt2_update(GPT2 *g, float lr, float weight_decay, float grad_scale,
         uint32_t sr_seed = (uint32_t)(seed * 2654435761ULL + (uint64_t)t * 97 + 31);
         adamw_update(p->params + off, p->master + off, p->grads + off, p->m + off, p->v + off, (long)n, lr, 0.9f, 0.95f,
                      1e-8f, weight_decay, grad_scale, t, sr_seed, g->stream);
+        bsr_ctx_weights_changed(&g->bsr); /* the dense-path copies of the MLP weights are stale */
     }
 }
 
@@ -597,7 +598,13 @@ static void gpt2_init(GPT2 *g, const GPT2Config *cfg, int block_size, uint8_t *c
     parameters_init(&g->p, cfg, block_size, masks, flat, mem, g->stream);
     activations_init(&g->a, cfg, B, T, recompute, mem);
     matmul_context_init(&g->mm, 0);
-    if (block_size > 0) bsr_ctx_init(&g->bsr, (size_t)4 * cfg->channels * cfg->channels, 0);
+    if (block_size > 0) {
+        bsr_ctx_init(&g->bsr, (size_t)4 * cfg->channels * cfg->channels, 0);
+        /* MLP weights that run on the dense path (low sparsity) keep an unpacked copy, refreshed once
+         * per optimizer step and shared by the forward and the input gradient of every micro-step:
+         * at most one dense bf16 copy of the MLP weights, dropped at each mask update */
+        bsr_ctx_cache_dense_weights(&g->bsr, (size_t)2 * cfg->num_layers * 4 * cfg->channels * cfg->channels * sizeof(bf16));
+    }
     g->inputs_host = (int *)malloc_check(sizeof(int) * B * T);
     g->norm_partials = (float *)device_alloc(mem, sizeof(float) * GLOBAL_NORM_BLOCKS, "norm partials");
     g->norm_out = (float *)device_alloc(mem, sizeof(float), "norm");

@@ -11,7 +11,9 @@
  *   fwd  Y = X W^T + b   sparse kernel | cuBLASLt on the unpacked W (bias epilogue) | cuSPARSE Blocked-ELL | cuSPARSE BSR
  *   dX   dX = dY W       sparse kernel | cuBLASLt
  *   dW   dW (+)= dY^T X  sparse kernel (fp32, accumulate) | cuBLASLt dense fp32 dW
- *   xo   the crossover dispatch (bsr_linear_*) after its measurement, with the path it chose
+ *   xo   the crossover dispatch (bsr_linear_*) after its measurement, with the path it chose;
+ *        its dense path keeps the unpacked W between calls as the trainer does (unpacked once
+ *        per weight update, bsr_ctx_cache_dense_weights)
  * and each sparse kernel's fraction of its roofline floor
  *   floor = max(live FLOPs / peak, minimal bytes / bandwidth),
  * peak and bandwidth measured at start in the same run (8192^3 cuBLASLt bf16
@@ -367,6 +369,8 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     bsr_unpack_bf16(c->dense_w, c->w, &c->D, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
     setup_cusparse(c);
+    /* new weights (a freed pointer may come back): fresh decisions and dense-weight copies */
+    bsr_ctx_reset_decisions(ctx);
 
     /* ---- validation (set 0) */
     float *hw = to_host_f32(c->w, nw), *hb = to_host_f32(c->bias, rows);
@@ -557,6 +561,7 @@ int main(int argc, char **argv) {
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     BsrCtx ctx;
     bsr_ctx_init(&ctx, (size_t)6400 * 1600, 256u << 20);
+    bsr_ctx_cache_dense_weights(&ctx, (size_t)6400 * 1600 * 2);
     const Roof roof = measure_roof(&ctx.blas);
     printf("device %s, %d SMs, L2 %d MB; measured bf16 peak %.0f TFLOP/s (cuBLASLt 8192^3), "
            "bandwidth %.2f TB/s (D2D copy, read+write); N = %d, reps %d (median)\n",

@@ -2261,14 +2261,63 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
     if (e && !strcmp(e, "sparse")) ctx->force_path = BSR_PATH_SPARSE;
     if (e && !strcmp(e, "dense")) ctx->force_path = BSR_PATH_DENSE;
 }
+static void drop_dense_weights(BsrCtx *ctx) {
+    for (int i = 0; i < ctx->n_wcache; i++) CUDA_CHECK(cudaFree(ctx->wcache[i].dense));
+    ctx->n_wcache = 0;
+    ctx->wcache_bytes = 0;
+}
+extern "C" void bsr_ctx_cache_dense_weights(BsrCtx *ctx, size_t max_bytes) {
+    drop_dense_weights(ctx);
+    ctx->wcache_limit = max_bytes;
+}
+extern "C" void bsr_ctx_weights_changed(BsrCtx *ctx) { ctx->weights_version++; }
+
+/* The dense bf16 copy of w for cuBLASLt: the cached one if it is current, else unpacked now (into
+ * the cache when it has room, else into the shared buffer). */
+static const bf16 *dense_weight(BsrCtx *ctx, const bf16 *w, const BsrDeviceLayout *L, cudaStream_t s) {
+    BsrDenseWeight *e = NULL;
+    if (ctx->wcache_limit) {
+        const size_t bytes = (size_t)L->rows * L->cols * sizeof(bf16);
+        for (int i = 0; i < ctx->n_wcache && !e; i++)
+            if (ctx->wcache[i].w_packed == w && ctx->wcache[i].rows == L->rows && ctx->wcache[i].cols == L->cols)
+                e = &ctx->wcache[i];
+        if (!e && ctx->n_wcache < BSR_MAX_DENSE_WEIGHTS && ctx->wcache_bytes + bytes <= ctx->wcache_limit) {
+            e = &ctx->wcache[ctx->n_wcache++];
+            memset(e, 0, sizeof(*e));
+            e->w_packed = w;
+            e->rows = L->rows;
+            e->cols = L->cols;
+            e->version = ctx->weights_version - 1; /* not unpacked yet */
+            CUDA_CHECK(cudaMalloc(&e->dense, bytes));
+            ctx->wcache_bytes += bytes;
+        }
+    }
+    if (!e) {
+        bsr_unpack_bf16(ctx->dense_w, w, L, s);
+        return ctx->dense_w;
+    }
+    if (e->version != ctx->weights_version || e->row_offsets != L->row_offsets || e->bs != L->bs || e->nnz != L->nnz) {
+        bsr_unpack_bf16(e->dense, w, L, s);
+        e->version = ctx->weights_version;
+        e->row_offsets = L->row_offsets;
+        e->bs = L->bs;
+        e->nnz = L->nnz;
+    }
+    return e->dense;
+}
+
 extern "C" void bsr_ctx_free(BsrCtx *ctx) {
+    drop_dense_weights(ctx);
     bsr_blas_free(&ctx->blas);
     cudaFree(ctx->dense_w);
     cudaFree(ctx->dense_dw);
     cudaFree(ctx->scratch);
     memset(ctx, 0, sizeof(*ctx));
 }
-extern "C" void bsr_ctx_reset_decisions(BsrCtx *ctx) { ctx->n_dec = 0; }
+extern "C" void bsr_ctx_reset_decisions(BsrCtx *ctx) {
+    ctx->n_dec = 0;
+    drop_dense_weights(ctx); /* layouts and pointers may have changed with the densities */
+}
 
 static BsrDecision *find_dec(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags) {
     for (int i = 0; i < ctx->n_dec; i++) {
@@ -2346,9 +2395,8 @@ static void run_fwd(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
             bsr_gelu(a->gelu_scratch, a->inp, (size_t)a->N * a->L->cols, s);
             x = a->gelu_scratch;
         }
-        bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
-        dense_forward(&ctx->blas, a->out, a->pre_out, x, ctx->dense_w, a->bias, a->N, a->L->cols, a->L->rows,
-                      a->gelu, s);
+        dense_forward(&ctx->blas, a->out, a->pre_out, x, dense_weight(ctx, a->w, a->L, s), a->bias, a->N, a->L->cols,
+                      a->L->rows, a->gelu, s);
     }
 }
 extern "C" void bsr_linear_forward_gelu_input(BsrCtx *ctx, bf16 *out, const bf16 *pre, const bf16 *w_packed,
@@ -2380,9 +2428,8 @@ static void run_dinp(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
         bsr_backward_input(a->dinp, a->dout, a->w, a->L, a->N, a->accumulate, &ctx->tune, s);
     } else {
-        bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
-        dense_backward_input(&ctx->blas, a->dinp, a->dout, ctx->dense_w, a->N, a->L->cols, a->L->rows, a->accumulate,
-                             s);
+        dense_backward_input(&ctx->blas, a->dinp, a->dout, dense_weight(ctx, a->w, a->L, s), a->N, a->L->cols,
+                             a->L->rows, a->accumulate, s);
     }
 }
 extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *dout, const bf16 *w_packed,
@@ -2412,8 +2459,8 @@ static void run_dinp_dgelu(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
         bsr_backward_input_dgelu(a->dinp, a->colsum, a->dout, a->w, a->pre, a->L, a->N, &ctx->tune, s);
     } else {
-        bsr_unpack_bf16(ctx->dense_w, a->w, a->L, s);
-        dense_backward_input(&ctx->blas, a->dinp, a->dout, ctx->dense_w, a->N, a->L->cols, a->L->rows, 0, s);
+        dense_backward_input(&ctx->blas, a->dinp, a->dout, dense_weight(ctx, a->w, a->L, s), a->N, a->L->cols,
+                             a->L->rows, 0, s);
         bsr_dgelu_colsum(a->dinp, a->pre, a->colsum, a->N, a->L->cols, s);
     }
 }

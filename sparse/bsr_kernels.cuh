@@ -170,7 +170,17 @@ typedef struct {
     float sparse_ms, dense_ms;
 } BsrDecision;
 
+/* the unpacked dense copy of one weight on the dense path (bsr_ctx_cache_dense_weights) */
+typedef struct {
+    const bf16 *w_packed;   /* key: the packed weight and its layout */
+    const int *row_offsets;
+    int rows, cols, bs, nnz;
+    unsigned version;       /* ctx->weights_version when unpacked */
+    bf16 *dense;            /* [rows * cols] */
+} BsrDenseWeight;
+
 #define BSR_MAX_DECISIONS 256
+#define BSR_MAX_DENSE_WEIGHTS 512
 typedef struct {
     BsrBlas blas;
     bf16 *dense_w;          /* [max_dense_elems] unpacked weight */
@@ -183,13 +193,25 @@ typedef struct {
     int force_path;         /* 0 = measure, BSR_PATH_SPARSE / BSR_PATH_DENSE = always that */
     BsrTune tune;           /* kernel choice of the sparse path (bsr_tune_default() after init) */
     int verbose;
+    BsrDenseWeight wcache[BSR_MAX_DENSE_WEIGHTS]; /* dense-path weight copies (0 of them unless enabled) */
+    int n_wcache;
+    size_t wcache_bytes, wcache_limit;
+    unsigned weights_version;
 } BsrCtx;
 
 /* max_dense_elems: the largest rows*cols of any sparse weight; scratch_bytes: 0 picks a default
  * (64 MiB). */
 void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch_bytes);
 void bsr_ctx_free(BsrCtx *ctx);
+/* Forget every crossover decision (densities changed) and every cached dense weight. */
 void bsr_ctx_reset_decisions(BsrCtx *ctx);
+/* Keep the unpacked dense copy of each weight that runs on the dense path (up to max_bytes in all;
+ * 0 turns it off, the default), so that its forward and input gradient unpack once per weight
+ * update instead of on every call. The caller must then call bsr_ctx_weights_changed after any
+ * change of the packed values it passes (optimizer step, pruning, loading): a copy is reused
+ * until then. */
+void bsr_ctx_cache_dense_weights(BsrCtx *ctx, size_t max_bytes);
+void bsr_ctx_weights_changed(BsrCtx *ctx);
 /* The decision for a key (measured on first use); BSR_PATH_SPARSE or BSR_PATH_DENSE. */
 const BsrDecision *bsr_crossover_lookup(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags);
 

@@ -440,6 +440,27 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         dev_bf16_to_float(hout, d_dx, nx);
         snprintf(what, sizeof what, "linear dinp (%s)", pn);
         check(what, desc, hout, dxref, nx, 1);
+        if (p == 0 && nw) {
+            /* the dense path's cached copy of W: it must exist, and be refreshed after
+             * bsr_ctx_weights_changed (weights negated: dX must negate exactly) */
+            g_checks++;
+            if (ctx->n_wcache < 1) { g_fail++; printf("  FAIL dense weight cache holds no weight %s\n", desc); }
+            bf16 *neg = (bf16 *)malloc_check(nw * 2);
+            float *negref = (float *)malloc_check(nx * 4);
+            for (size_t i = 0; i < nw; i++) neg[i] = __hneg(wb[i]); /* exact: flips the sign bit */
+            for (size_t i = 0; i < nx; i++) negref[i] = -dxref[i];
+            CUDA_CHECK(cudaMemcpy(d_w, neg, nw * 2, cudaMemcpyHostToDevice));
+            bsr_ctx_weights_changed(ctx);
+            CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
+            bsr_linear_backward_input(ctx, d_dx, d_dy, d_w, &D, N, 0, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            dev_bf16_to_float(hout, d_dx, nx);
+            check("linear dinp, weights changed (dense)", desc, hout, negref, nx, 1);
+            CUDA_CHECK(cudaMemcpy(d_w, wb, nw * 2, cudaMemcpyHostToDevice));
+            bsr_ctx_weights_changed(ctx);
+            free(neg);
+            free(negref);
+        }
         if (nw) {
             CUDA_CHECK(cudaMemset(d_dw, 0, nw * 4));
             CUDA_CHECK(cudaMemset(d_db, 0, rows * 4));
@@ -475,6 +496,7 @@ int main(int argc, char **argv) {
     rng_seed(&rng, 1234);
     BsrCtx ctx;
     bsr_ctx_init(&ctx, (size_t)4096 * 1024, 0);
+    bsr_ctx_cache_dense_weights(&ctx, (size_t)4 * 4096 * 1024 * 2);
     const Case cases[] = {
         {256, 384, 64, 256, MASK_RANDOM, 0.5f},
         {256, 384, 64, 200, MASK_EMPTY_RC, 0.7f},   /* ragged N, empty block rows and columns */
