@@ -1918,12 +1918,31 @@ static int dw_ctas_per_sm(void) {
  * flight (C 1600, N 8192, run 29: 0.9 fc/fcproj 66.8/66.1 us vs 74.4/75.8 with 4 stages or column
  * groups; 0.8: 121.3/125.9 vs 145.2/162.7; at 0.7, 750 blocks, it loses: 181 vs 168) */
 static int dw_deep(const BsrDeviceLayout *L, const BsrTune *tune) {
+    /* ... and only when its 2 CTAs per SM leave no mostly empty last wave (d12 fcproj at 0.5, 288
+     * blocks on 264 slots: 588 us against 470 for 4-stage blocks in 4 splits, run 39) */
+    const long slots = 2L * num_sms(), waves = (L->nnz + slots - 1) / slots;
     return tune_dw(tune) < 0 && tune_dw_split(tune) <= 0 && L->bs == 64 && bsr_have_wgmma() &&
-           L->nnz >= num_sms() && L->nnz <= 4 * num_sms();
+           L->nnz >= num_sms() && L->nnz <= 4 * num_sms() && L->nnz * 20L >= waves * slots * 17;
+}
+
+/* Splits for ng CTAs of equal work at per_sm CTAs per SM: each split streams N / ns tokens, so the
+ * time goes as waves(ns) / ns with waves = ceil(ng * ns / (per_sm * SMs)); the fewest splits within
+ * 15% of the best (fewer partials to sum). d12 fcproj at 0.5 (288 blocks, N 65536): 4 splits, 470 us,
+ * against 586-592 for 1-3 (run 39). */
+static int dw_split_by_waves(long ng, int per_sm, int maxs) {
+    const long slots = (long)per_sm * num_sms();
+    double best = 1e30;
+    for (int ns = 1; ns <= maxs; ns++) {
+        const double r = (double)((ng * ns + slots - 1) / slots) / ns;
+        if (r < best) best = r;
+    }
+    for (int ns = 1; ns <= maxs; ns++)
+        if ((double)((ng * ns + slots - 1) / slots) / ns <= 1.15 * best) return ns;
+    return 1;
 }
 
 /* which grouping the weight gradient uses for this layout: 0 single blocks, 1 by column, 2 by row */
-static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune) {
+static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) {
     if (L->bs != 64) return 0;
     /* variants: 0 single blocks, 1 column groups, 2 row groups (mma.sync); 3 fewer groups
      * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
@@ -1934,7 +1953,8 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune) {
     if (tv < 0) {
         /* one wave of single blocks (SMs <= nnz <= 4 SMs, one split, 5 stages: dw_deep) beats
          * column groups there (C 1600 fc at 0.8: 121 vs 145 us, at 0.9: 67 vs 74 us) */
-        if (dw_deep(L, tune)) return 0;
+        if (dw_deep(L, tune) && !gelu_inp) return 0; /* the GELU kernels have no 5-stage ring (run 40: d24
+                                                        * fcproj 0.5 fused, single blocks 917 us, column groups 544) */
         return (long)L->nnz >= 8L * L->bcols ? 1 : 0;
     }
     const int v = tv >= 7 ? 0 : tv >= 4 ? tv - 4 : tv;
@@ -1955,13 +1975,18 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int g
     if (L->nnz <= 0) return 1;
     if (gelu_inp && tune_dw_split(tune) <= 0) {
         /* GELU on the operand tiles adds ALU work per token that one wave of CTAs cannot hide:
-         * about 5 CTAs per SM (dev/bench_bsr_fused: d12 fcproj 0.9 best at 6-12 splits, C 1600 at 3) */
+         * about 5 CTAs per SM (dev/bench_bsr_fused: d12 fcproj 0.9 best at 6-12 splits, C 1600 at 3);
+         * at low sparsity at least the plain kernel's splits (column groups: 3; single blocks: by
+         * waves), run 39: d24 / d48 fcproj at 0.5 in 3 splits 544 / 584 us against 1129 / 867 */
         int ns = (5 * num_sms() + L->nnz / 2) / L->nnz;
         const int maxs = N / 512 > 1 ? N / 512 : 1;
+        const int mode = dw_mode(L, tune, 1);
+        const int low = mode != 0 ? 3 : L->nnz >= num_sms() ? dw_split_by_waves(L->nnz, 3, maxs < 32 ? maxs : 32) : 1;
+        if (ns < low) ns = low;
         if (ns > maxs) ns = maxs;
         return ns < 1 ? 1 : ns > 32 ? 32 : ns;
     }
-    const int mode = dw_mode(L, tune);
+    const int mode = dw_mode(L, tune, 0);
     const int per_sm = dw_use_wgmma(tune) ? 3 : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
                        : mode == 0 ? dw_ctas_per_sm<DW_ONE64>()
                        : mode == 1 ? dw_ctas_per_sm<DW_COL64>() : dw_ctas_per_sm<DW_ROW64>();
@@ -1972,9 +1997,13 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int g
      * wave at 3 CTAs per SM (dev/bench_bsr_fused, d12 fcproj 0.9, 58 blocks: 3 splits 178 us,
      * 6 splits 143 us, 8 (1.2 waves) 178 us). mma.sync: about two waves. */
     int ns;
+    const int maxs = N / 512 > 1 ? N / 512 : 1;
     if (dw_use_wgmma(tune)) {
-        if (mode != 0) ns = ng >= num_sms() ? 2 : 3;
-        else if (ng >= num_sms()) ns = 1;
+        /* column groups: 3 splits, 2 for N <= 8192 with groups >= SMs (run 39: d48 fcproj at 0.5,
+         * N 16384, 445 us against 491 for 2; d24 N 32768 393 vs 476; C 1600 N 8192 at 0.7 171 vs
+         * 178, at 0.5 250 vs 247) */
+        if (mode != 0) ns = ng >= num_sms() && N <= 8192 ? 2 : 3;
+        else if (ng >= num_sms()) ns = dw_deep(L, tune) ? 1 : dw_split_by_waves(ng, 3, maxs < 32 ? maxs : 32);
         else {
             ns = 3 * num_sms() / ng;
             if (ns < (num_sms() + ng - 1) / ng) ns = (num_sms() + ng - 1) / ng;
@@ -1983,7 +2012,6 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int g
         ns = (2 * slots + ng - 1) / ng;
     }
     if (tune_dw_split(tune) > 0) ns = tune_dw_split(tune);
-    const int maxs = N / 512 > 1 ? N / 512 : 1;
     if (ns > maxs) ns = maxs;
     if (ns > 32) ns = 32;
     if (ns < 1) ns = 1;
@@ -2041,7 +2069,7 @@ static int dw_fuses_gelu(const BsrTune *tune) {
 static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
                            int ns, int tps, size_t pstride, int accumulate, int gelu_inp, const BsrTune *tune,
                            cudaStream_t stream) {
-    const int mode = dw_mode(L, tune);
+    const int mode = dw_mode(L, tune, gelu_inp);
     if (gelu_inp) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4, true, 64, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
@@ -2257,6 +2285,8 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
     ctx->scratch_bytes = scratch_bytes ? scratch_bytes : (64u << 20);
     CUDA_CHECK(cudaMalloc(&ctx->scratch, ctx->scratch_bytes));
     ctx->tune = bsr_tune_default();
+    const char *v = getenv("BSR_VERBOSE"); /* print each crossover measurement */
+    ctx->verbose = v && atoi(v) > 0;
     const char *e = getenv("BSR_FORCE_PATH");
     if (e && !strcmp(e, "sparse")) ctx->force_path = BSR_PATH_SPARSE;
     if (e && !strcmp(e, "dense")) ctx->force_path = BSR_PATH_DENSE;
