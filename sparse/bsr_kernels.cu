@@ -906,210 +906,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     }
 }
 
-/* ---- warp-specialized persistent forward / input gradient (variants 33-35) ----
- * Why: the per-tile kernels above load a tile's 1-3 k-steps, wait, multiply, then store, and
- * overlap only across the 4-5 CTAs that fit an SM; at 0.9 (~2.5 k-steps per 128 x 64 tile) they
- * run at ~60 % of the bandwidth floor with no unit saturated (latency bound, dev/NOTES_bsr.md).
- * Here one producer warp streams every k-step of the CTA's tiles through a STAGES-deep ring of
- * (activation tile, weight tile) pairs with TMA, running ahead across tile boundaries, and two
- * consumer warpgroups take alternate tiles: while one runs its epilogue (bias, bf16, bulk tensor
- * store from its own output buffer) the other multiplies. Each ring slot has a "full" mbarrier
- * (TMA transaction bytes) and an "empty" one (the 4 warps of the consumer that read it).
- * Tiles: tile = blockIdx.x + i * gridDim.x over (token tile, output tile) with the output tile
- * fastest, so the CTAs in flight share activation rows in L2, as the per-tile grid does.
- * Same operands and epilogue as bsr_spmm_tma_kernel (no DG / GELU_A / accumulate). */
-__device__ __forceinline__ void mbar_arrive(uint32_t addr) {
-#ifdef BSR_WGMMA
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(addr) : "memory");
-#endif
-}
-/* barrier of one consumer warpgroup (ids 1, 2: 0 is __syncthreads); constant ids let ptxas
- * reserve only those */
-__device__ __forceinline__ void consumer_bar_sync(int c) {
-    if (c) asm volatile("bar.sync 2, 128;\n" ::: "memory");
-    else asm volatile("bar.sync 1, 128;\n" ::: "memory");
-}
-__device__ __forceinline__ void bulk_wait0() {
-#ifdef BSR_WGMMA
-    asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
-#endif
-}
-
-#define WS_THREADS 288 /* warps 0-3, 4-7: consumer warpgroups; warp 8: producer */
-template <int BS, int STAGES, bool BT>
-static __global__ void __launch_bounds__(WS_THREADS, STAGES <= 3 ? 2 : 1)
-bsr_spmm_ws_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
-                   const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
-                   const bf16 *__restrict__ bias, const int *__restrict__ offsets, const int *__restrict__ acol,
-                   const int *__restrict__ blk, int flags, int has_pre, int n_x_tiles, int n_tiles) {
-    constexpr int BM = 128, BN = 64, BK = 64;
-    constexpr int TILES_N = BS / BN, KPB = BS / BK;
-    constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2, TILE_BYTES = BM * BN * 2;
-    extern __shared__ unsigned char smem_dyn[];
-    __shared__ __align__(8) uint64_t full[STAGES], empty[STAGES], turn[2];
-    unsigned char *smem = (unsigned char *)(((uintptr_t)smem_dyn + 1023) & ~(uintptr_t)1023);
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int two = (flags & EPI_GELU) && has_pre; /* a second output tile: the stored pre-activation */
-    if (tid == 0) {
-        for (int s = 0; s < STAGES; s++) {
-            mbar_init(smem_u32(&full[s]), 1);
-            mbar_init(smem_u32(&empty[s]), 4);
-        }
-        mbar_init(smem_u32(&turn[0]), 1);
-        mbar_init(smem_u32(&turn[1]), 1);
-#ifdef BSR_WGMMA
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-#endif
-    }
-    __syncthreads();
-    /* the j-th output block of this CTA's tile i */
-    auto tile_block = [&](int i) { return ((blockIdx.x + i * gridDim.x) % n_x_tiles) / TILES_N; };
-    const int n_mine = (n_tiles - (int)blockIdx.x + (int)gridDim.x - 1) / (int)gridDim.x;
-
-    if (warp == 8) {
-        /* producer: lane l holds the offsets of tile base + l (refilled every 32 tiles) and the
-         * index entries e0 + l of the current and the next tile, so that no dependent global
-         * load sits between two TMA issues */
-        int base = -32, my_e0 = 0, my_n = 0;
-        auto offs = [&](int i, int &e0, int &n) {
-            if (i >= base + 32) {
-                base = i;
-                my_e0 = my_n = 0;
-                if (i + lane < n_mine) {
-                    const int j = tile_block(i + lane);
-                    my_e0 = offsets[j];
-                    my_n = offsets[j + 1] - my_e0;
-                }
-            }
-            e0 = __shfl_sync(0xffffffffu, my_e0, i - base);
-            n = __shfl_sync(0xffffffffu, my_n, i - base);
-        };
-        int e0, n, ac = 0, kb = 0;
-        if (n_mine > 0) {
-            offs(0, e0, n);
-            if (lane < n) { ac = acol[e0 + lane]; kb = blk ? blk[e0 + lane] : e0 + lane; }
-        }
-        int q = 0; /* ring position */
-        for (int i = 0; i < n_mine; i++) {
-            const int tile = blockIdx.x + i * gridDim.x, x = tile % n_x_tiles;
-            const int m0 = (tile / n_x_tiles) * BM, nt = x % TILES_N;
-            int ne0 = 0, nn = 0, nac = 0, nkb = 0;
-            if (i + 1 < n_mine) { /* next tile's indices: in flight while this tile issues */
-                offs(i + 1, ne0, nn);
-                if (lane < nn) { nac = acol[ne0 + lane]; nkb = blk ? blk[ne0 + lane] : ne0 + lane; }
-            }
-            for (int e = 0; e < n; e++) {
-                if (e > 0 && (e & 31) == 0) { /* long lists: the next 32 entries */
-                    if (e + lane < n) { ac = acol[e0 + e + lane]; kb = blk ? blk[e0 + e + lane] : e0 + e + lane; }
-                }
-                const int a = __shfl_sync(0xffffffffu, ac, e & 31), k = __shfl_sync(0xffffffffu, kb, e & 31);
-                for (int kk = 0; kk < KPB; kk++, q++) {
-                    if (lane == 0) {
-                        const int slot = q % STAGES, r = q / STAGES;
-                        if (r > 0) mbar_wait(smem_u32(&empty[slot]), (r - 1) & 1);
-                        const uint32_t sA = smem_u32(smem + slot * STAGE_BYTES), mb = smem_u32(&full[slot]);
-                        mbar_expect_tx(mb, STAGE_BYTES);
-                        tma_load_2d(sA, &mapA, a * BS + kk * BK, m0, mb);
-                        if (BT) tma_load_2d(sA + A_BYTES, &mapW, nt * BN, k * BS + kk * BK, mb);
-                        else tma_load_2d(sA + A_BYTES, &mapW, kk * BK, k * BS + nt * BN, mb);
-                    }
-                    __syncwarp();
-                }
-            }
-            e0 = ne0; n = nn; ac = nac; kb = nkb;
-        }
-        return;
-    }
-
-    /* consumers: warpgroup c takes tiles c, c + 2, ...; q tracks the ring position of each tile.
-     * The two run their main loops in turn (turn[c]: the other one has passed all the full
-     * barriers of its tile), so the ring is consumed in order and no consumer waits on a full
-     * barrier more than one phase ahead of it (a parity wait cannot tell phase r from r - 2);
-     * the epilogue of one overlaps the main loop of the other. */
-    const int c = warp >> 2, wq = warp & 3, wtid = tid & 127;
-    const int g = lane >> 2, tq = lane & 3;
-    unsigned char *o0 = smem + STAGES * STAGE_BYTES + c * (two ? 2 : 1) * TILE_BYTES, *o1 = o0 + TILE_BYTES;
-    auto steps = [&](int i) {
-        if (i >= n_mine) return 0;
-        const int j = tile_block(i);
-        return (offsets[j + 1] - offsets[j]) * KPB;
-    };
-    int q = c ? steps(0) : 0;
-    int T = steps(c);
-    for (int i = c; i < n_mine; i += 2) {
-        const int tile = blockIdx.x + i * gridDim.x, x = tile % n_x_tiles;
-        const int m0 = (tile / n_x_tiles) * BM, colbase = (x / TILES_N) * BS + (x % TILES_N) * BN;
-        const int T_skip = steps(i + 1), T_next = steps(i + 2); /* loads in flight during the mainloop */
-        float acc[2][32];
-#pragma unroll
-        for (int h = 0; h < 2; h++)
-#pragma unroll
-            for (int v = 0; v < 32; v++) acc[h][v] = 0.f;
-        const int k = (i - c) >> 1; /* this consumer's k-th tile */
-        if (c || k) mbar_wait(smem_u32(&turn[c]), (c ? k : k - 1) & 1);
-        for (int t = 0; t < T; t++) {
-            const int slot = (q + t) % STAGES;
-            mbar_wait(smem_u32(&full[slot]), ((q + t) / STAGES) & 1);
-            const uint32_t aB = smem_u32(smem + slot * STAGE_BYTES), bB = aB + A_BYTES;
-            wg_fence();
-#pragma unroll
-            for (int ks = 0; ks < BK / 16; ks++) {
-                const uint64_t db = BT ? wg_desc(bB + ks * 2048, 1024, 1024) : wg_desc(bB + ks * 32, 16, 1024);
-#pragma unroll
-                for (int h = 0; h < 2; h++) wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
-            }
-            wg_commit();
-            /* the previous step's wgmmas are done: its slot goes back to the producer */
-            wg_wait<1>();
-            if (t > 0 && lane == 0) mbar_arrive(smem_u32(&empty[(q + t - 1) % STAGES]));
-        }
-        __syncwarp();
-        consumer_bar_sync(c); /* all 4 warps have seen their last full barrier: the other's turn */
-        if (wtid == 0) mbar_arrive(smem_u32(&turn[c ^ 1]));
-        wg_wait<0>();
-#pragma unroll
-        for (int h = 0; h < 2; h++) reg_fence(acc[h]);
-        if (T > 0 && lane == 0) mbar_arrive(smem_u32(&empty[(q + T - 1) % STAGES]));
-        q += T + T_skip;
-        T = T_next;
-
-        /* epilogue: this warpgroup's output buffer is free once its previous store has read it */
-        if (wtid == 0) bulk_wait_read0();
-        consumer_bar_sync(c);
-#pragma unroll
-        for (int jn = 0; jn < 8; jn++) {
-            float b0 = 0.f, b1 = 0.f;
-            if (bias) {
-                const __nv_bfloat162 b2 = *(const __nv_bfloat162 *)(bias + colbase + jn * 8 + 2 * tq);
-                b0 = __bfloat162float(b2.x);
-                b1 = __bfloat162float(b2.y);
-            }
-#pragma unroll
-            for (int h = 0; h < 2; h++)
-#pragma unroll
-                for (int hh = 0; hh < 2; hh++) {
-                    const int row = h * 64 + wq * 16 + g + 8 * hh;
-                    const int off = row * 128 + ((jn ^ (row & 7)) << 4) + tq * 4;
-                    const float v0 = acc[h][4 * jn + 2 * hh] + b0, v1 = acc[h][4 * jn + 2 * hh + 1] + b1;
-                    if (flags & EPI_GELU) {
-                        const __nv_bfloat162 r = __floats2bfloat162_rn(v0, v1);
-                        if (two) *(__nv_bfloat162 *)(o1 + off) = r;
-                        *(uint32_t *)(o0 + off) = gelu_bf16x2(*(const uint32_t *)&r);
-                    } else {
-                        *(__nv_bfloat162 *)(o0 + off) = __floats2bfloat162_rn(v0, v1);
-                    }
-                }
-        }
-        fence_proxy_async();
-        consumer_bar_sync(c);
-        if (wtid == 0) {
-            tma_store_2d(&mapO, colbase, m0, smem_u32(o0));
-            if (two) tma_store_2d(&mapP, colbase, m0, smem_u32(o1));
-        }
-    }
-    if (wtid == 0) bulk_wait0(); /* shared memory must outlive the last store's read */
-}
-
 /* weight gradient with wgmma (bs 64): a group of GA dY slabs x GB X slabs (see DwCfg),
  * each slab tile [BK tokens][64] MN-major; GA*GB m64n64k16 products per k16.
  * GELU_B: inp holds pre-activations and the X operand is gelu(inp), applied in shared memory by
@@ -1584,7 +1380,7 @@ static int bsr_have_wgmma(void) {
 }
 
 extern "C" BsrTune bsr_tune_default(void) {
-    BsrTune t = {-1, -1, -1, -1, -1};
+    BsrTune t = {-1, -1, -1, -1};
     return t;
 }
 
@@ -1593,7 +1389,6 @@ static int tune_fwd(const BsrTune *t) { return t ? t->fwd : -1; }
 static int tune_dinp(const BsrTune *t) { return t ? t->dinp : -1; }
 static int tune_dw(const BsrTune *t) { return t ? t->dw : -1; }
 static int tune_dw_split(const BsrTune *t) { return t ? t->dw_split : -1; }
-static int tune_ctas(const BsrTune *t) { return t ? t->ctas : -1; }
 
 static int num_sms(void) {
     static int n = 0;
@@ -1683,53 +1478,19 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     CUDA_CHECK(cudaGetLastError());
 }
 
-/* warp-specialized persistent kernel: as many CTAs as fit the SMs at once, each walking tiles
- * blockIdx.x, blockIdx.x + gridDim.x, ... */
-template <int BS, int STAGES, bool BT>
-static void launch_spmm_ws(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
-                           const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
-                           int ldo, int flags, int nnz, cudaStream_t stream, int max_ctas) {
-    constexpr int RING = STAGES * (128 * 64 + 64 * 64) * 2, TILE = 128 * 64 * 2;
-    constexpr int SMEM_MAX = RING + 4 * TILE + 1024;
-    const int two = (flags & EPI_GELU) && pre_out != NULL;
-    const int smem = RING + (two ? 4 : 2) * TILE + 1024; /* one (two) output tiles per consumer */
-    auto kern = bsr_spmm_ws_kernel<BS, STAGES, BT>;
-    static int attr_set = 0, per_sm[2] = {0, 0};
-    if (!attr_set) {
-        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_MAX));
-        attr_set = 1;
-    }
-    if (!per_sm[two]) {
-        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm[two], kern, WS_THREADS, smem));
-        if (per_sm[two] < 1) per_sm[two] = 1;
-    }
-    CUtensorMap mA, mW, mO, mP;
-    make_map(&mA, A, N, lda, lda, 128);
-    make_map(&mW, W, (long)nnz * BS, BS, BS, 64);
-    make_map(&mO, out, N, ldo, ldo, 128);
-    make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, 128);
-    const int n_x = n_out_blocks * (BS / 64), n_tiles = n_x * ((N + 127) / 128);
-    int grid = n_tiles < per_sm[two] * num_sms() ? n_tiles : per_sm[two] * num_sms();
-    if (max_ctas > 0 && grid > max_ctas) grid = max_ctas; /* tests: many tiles per CTA */
-    if (grid < 1) return;
-    kern<<<grid, WS_THREADS, smem, stream>>>(mA, mW, mO, mP, bias, offsets, acol, blk, flags, pre_out != NULL, n_x,
-                                             n_tiles);
-    CUDA_CHECK(cudaGetLastError());
-}
-
 /* TMA variants: number -> token rows per CTA (BM), warpgroups, ring stages.
  *   26 / 27 / 28: BM 128, 1 warpgroup, 2 / 3 / 1 stages
  *   29 / 30: BM 256, 1 warpgroup (4 m64 row groups), 1 / 2 stages
  *   31 / 32: BM 256, 2 warpgroups sharing each weight tile, 1 / 2 stages
- *   33 / 34 / 35: warp-specialized persistent kernel, 4 / 6 / 3 stages (plain forward and input
- *   gradient; the fused DG / GELU_A paths run variant 28 under these numbers) */
-static int is_tma_variant(int v) { return v >= 26 && v <= 35; }
+ * (33-35, a warp-specialized persistent kernel, lost everywhere and was removed: runs 33-34 of
+ * dev/NOTES_runs.md; its code is in commit e690a79) */
+static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int *offsets, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum
 #define TMA_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum
 template <int BS, bool BT, bool DG, bool GELU_A>
-static void tma_launch_bs(int v, int max_ctas, TMA_PARAMS) {
+static void tma_launch_bs(int v, TMA_PARAMS) {
     switch (v) {
     case 26: launch_spmm_tma<BS, 128, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     case 27: launch_spmm_tma<BS, 128, 1, 3, BT, DG, GELU_A>(TMA_ARGS); break;
@@ -1737,23 +1498,13 @@ static void tma_launch_bs(int v, int max_ctas, TMA_PARAMS) {
     case 29: launch_spmm_tma<BS, 256, 1, 1, BT, DG, GELU_A>(TMA_ARGS); break;
     case 30: launch_spmm_tma<BS, 256, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     case 31: launch_spmm_tma<BS, 256, 2, 1, BT, DG, GELU_A>(TMA_ARGS); break;
-    case 32: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
-    default:
-        if constexpr (DG || GELU_A) {
-            launch_spmm_tma<BS, 128, 1, 1, BT, DG, GELU_A>(TMA_ARGS);
-        } else {
-#define WS_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, max_ctas
-            if (v == 33) launch_spmm_ws<BS, 4, BT>(WS_ARGS);
-            else if (v == 34) launch_spmm_ws<BS, 6, BT>(WS_ARGS);
-            else launch_spmm_ws<BS, 3, BT>(WS_ARGS);
-#undef WS_ARGS
-        }
+    default: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     }
 }
 template <bool BT, bool DG, bool GELU_A>
-static void tma_launch(int v, int bs, int max_ctas, TMA_PARAMS) {
-    if (bs == 64) tma_launch_bs<64, BT, DG, GELU_A>(v, max_ctas, TMA_ARGS);
-    else tma_launch_bs<128, BT, DG, GELU_A>(v, max_ctas, TMA_ARGS);
+static void tma_launch(int v, int bs, TMA_PARAMS) {
+    if (bs == 64) tma_launch_bs<64, BT, DG, GELU_A>(v, TMA_ARGS);
+    else tma_launch_bs<128, BT, DG, GELU_A>(v, TMA_ARGS);
 }
 
 /* The default TMA forward / input-gradient variant (measured equal or 1-10 % faster than the
@@ -1779,14 +1530,14 @@ static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_b
  * dev/NOTES_bsr.md keeps their timings, git history before this comment has their code):
  *   0: mma.sync, per-tile CTAs, BM 128, 4 warps, 3 stages (GPUs / builds without sm_90a wgmma)
  *   5, 11: wgmma, one warpgroup, BM 128 x BN 64, 3 / 2 cp.async stages (with accumulate)
- *   26-35: TMA loads (mbarrier) + TMA store (tma_launch_bs; no accumulate: falls back) */
+ *   26-32: TMA loads (mbarrier) + TMA store (tma_launch_bs; no accumulate: falls back) */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
-                          int N, int lda, int ldo, int flags, int nnz, int max_ctas, cudaStream_t st) {
+                          int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
-        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-35; "
+        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
         exit(1);
     }
@@ -1794,7 +1545,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
     if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N);
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
-        tma_launch<BT, false, false>(variant, bs, max_ctas, out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda,
+        tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda,
                                      ldo, flags, nnz, st, NULL);
         return;
     }
@@ -1827,7 +1578,7 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->col_indices, NULL,
-                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, tune_ctas(tune), stream);
+                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
 }
 
 static void bsr_gelu(bf16 *out, const bf16 *inp, size_t n, cudaStream_t stream);
@@ -1841,7 +1592,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     int v = tune_fwd(tune);
     if (v < 0) v = tma_default_variant(steps);
     if (is_tma_variant(v) && bsr_have_wgmma() && tma_available()) {
-        tma_launch<false, false, true>(v, L->bs, -1, out, NULL, pre, w_packed, bias, L->row_offsets, L->col_indices, NULL,
+        tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->row_offsets, L->col_indices, NULL,
                                        L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL);
         return;
     }
@@ -1859,8 +1610,7 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     if (N <= 0) return;
     const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
     spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
-                        L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, tune_ctas(tune),
-                        stream);
+                        L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, stream);
 }
 
 extern "C" int bsr_colsum_chunks(int N) { return N > 0 ? (N + BSR_COLSUM_ROWS - 1) / BSR_COLSUM_ROWS : 0; }
@@ -1882,7 +1632,7 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
     int v = tune_dinp(tune);
     if (v < 0) v = 28;
     if (is_tma_variant(v) && bsr_have_wgmma() && tma_available()) {
-        tma_launch<true, true, false>(v, L->bs, -1, dinp, (bf16 *)pre, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
+        tma_launch<true, true, false>(v, L->bs, dinp, (bf16 *)pre, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
                                       L->bsc_blocks, L->bcols, N, L->rows, L->cols, 0, L->nnz, stream, colsum);
         return;
     }

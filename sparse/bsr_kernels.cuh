@@ -74,11 +74,10 @@ void bsr_device_layout_free(BsrDeviceLayout *d);
  * weight gradient. -1 (bsr_tune_default) or a NULL BsrTune pointer = the defaults. */
 typedef struct {
     int fwd, dinp, dw, dw_split;
-    int ctas; /* persistent forward / input-gradient kernels: at most this many CTAs (tests) */
 } BsrTune;
 /* the forward / input-gradient variants that exist (bsr_kernels.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
-#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35}
+#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32}
 #define BSR_DW_VARIANTS 9
 BsrTune bsr_tune_default(void);
 

@@ -266,7 +266,6 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         const int v = q < n_spmm ? spmm_variants[q] : -1;
         tune.fwd = tune.dinp = v;
         tune.dw = q < BSR_DW_VARIANTS ? q : -1;
-        if (v == 35) tune.ctas = 3; /* persistent kernel: many tiles per CTA (index refills past 32 tiles) */
         CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
         CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
         bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, &tune, 0);
