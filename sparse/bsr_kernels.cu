@@ -1459,8 +1459,8 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     constexpr int SMEM_MAX = (DG ? RING + TILE : (RING > 2 * TILE ? RING : 2 * TILE)) + 1024;
     /* a second output tile only when the pre-activation is stored too */
     const int out_bytes = DG ? RING + TILE : (flags & EPI_GELU) && pre_out ? 2 * TILE : TILE;
-    /* BM 128 keeps room for two tiles as before the BM 256 variants: with 25 KB instead of 33 KB
-     * per CTA the short-list forward / dX ran 3-5% slower at the same 5 CTAs per SM (run 42) */
+    /* BM 128 keeps room for two tiles (the occupancy is set by registers there): its epilogue
+     * stores the pre-activation tile unconditionally (see bsr_spmm_tma_kernel, run 45) */
     const int need = BM == 128 ? 2 * TILE : out_bytes;
     const int smem = DG ? SMEM_MAX : (RING > need ? RING : need) + 1024;
     auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A>;
