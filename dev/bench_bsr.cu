@@ -16,6 +16,9 @@
  *        per weight update, bsr_ctx_cache_dense_weights)
  * and each sparse kernel's fraction of its roofline floor
  *   floor = max(live FLOPs / peak, minimal bytes / bandwidth),
+ * minimal bytes = the input activations of the live block columns (forward) or live block rows
+ * (dX) read once, the whole output written once, the packed weights (dW: both operands' live
+ * parts, the fp32 gradient read and written),
  * peak and bandwidth measured at start in the same run (8192^3 cuBLASLt bf16
  * GEMM; 1 GiB device-to-device copy counting read + write).
  * Every kernel's output is validated against a CPU reference (sampled token rows
@@ -458,11 +461,23 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     float t[K_N];
     for (int k = 0; k < K_N; k++) t[k] = valid[k] ? time_k(c, k, reps) : NAN;
 
-    /* ---- floors */
+    /* ---- floors: the operand columns of empty block columns (rows) are never read; every output
+     * element is written (zeros where nothing is live) */
+    int live_brows = 0, live_bcols = 0;
+    {
+        uint8_t *col_live = (uint8_t *)calloc_check(c->L.bcols, 1);
+        for (int r = 0; r < c->L.brows; r++) {
+            live_brows += c->L.row_offsets[r + 1] > c->L.row_offsets[r];
+            for (int e = c->L.row_offsets[r]; e < c->L.row_offsets[r + 1]; e++) col_live[c->L.col_indices[e]] = 1;
+        }
+        for (int b = 0; b < c->L.bcols; b++) live_bcols += col_live[b];
+        free(col_live);
+    }
+    const double nx_live = (double)N * live_bcols * bs, ny_live = (double)N * live_brows * bs;
     const double flops = 2.0 * N * (double)nnz * bs * bs;
-    const double b_fwd = 2.0 * nx + 2.0 * ny + 2.0 * nw + 2.0 * rows;
-    const double b_dx = 2.0 * ny + 2.0 * nx + 2.0 * nw;
-    const double b_dw = 2.0 * ny + 2.0 * nx + 8.0 * nw;
+    const double b_fwd = 2.0 * nx_live + 2.0 * ny + 2.0 * nw + 2.0 * rows;
+    const double b_dx = 2.0 * ny_live + 2.0 * nx + 2.0 * nw;
+    const double b_dw = 2.0 * ny_live + 2.0 * nx_live + 8.0 * nw;
     const double f_fwd = fmax(flops / roof->peak, b_fwd / roof->bw) * 1e6;
     const double f_dx = fmax(flops / roof->peak, b_dx / roof->bw) * 1e6;
     const double f_dw = fmax(flops / roof->peak, b_dw / roof->bw) * 1e6;
