@@ -86,6 +86,7 @@ typedef struct {
     bf16 *x[R_SETS], *dy[R_SETS];
     bf16 *y, *dx, *w, *bias, *dense_w;
     float *dwf, *dense_dw, *scratch;
+    bf16 *dwb; /* packed bf16 weight gradient (the trainer's) */
     size_t scratch_bytes;
     BsrTune tune; /* kernel variants of the sparse path (--variants sweeps them) */
     /* cuSPARSE */
@@ -100,9 +101,12 @@ typedef struct {
     BsrBlas *blas;
 } Cfg;
 
-enum { K_SP_FWD, K_CB_FWD, K_ELL_FWD, K_BSR_FWD, K_XO_FWD, K_SP_DX, K_CB_DX, K_XO_DX, K_SP_DW, K_CB_DW, K_XO_DW, K_N };
+/* K_CB_DW16 / K_XO_DW16: the trainer's weight gradient, bf16 accumulated (llm.c: cuBLAS beta = 1) */
+enum { K_SP_FWD, K_CB_FWD, K_ELL_FWD, K_BSR_FWD, K_XO_FWD, K_SP_DX, K_CB_DX, K_XO_DX, K_SP_DW, K_CB_DW, K_XO_DW,
+       K_CB_DW16, K_XO_DW16, K_N };
 static const char *kname[K_N] = {"sparse fwd", "cublas fwd", "ell fwd", "bsr fwd", "xover fwd", "sparse dX",
-                                 "cublas dX", "xover dX", "sparse dW", "cublas dW", "xover dW"};
+                                 "cublas dX", "xover dX", "sparse dW", "cublas dW", "xover dW",
+                                 "cublas dW bf16", "xover dW bf16"};
 
 static void run_k(Cfg *c, int k, int r) {
     const float one = 1.f, zero = 0.f;
@@ -126,6 +130,10 @@ static void run_k(Cfg *c, int k, int r) {
         break;
     case K_CB_DW: dense_backward_weight_f32(c->blas, c->dense_dw, c->dy[r], c->x[r], c->N, c->cols, c->rows, 0); break;
     case K_XO_DW: bsr_linear_backward_weight(c->ctx, c->dwf, 1, NULL, 1, c->dy[r], c->x[r], &c->D, c->N, 0); break;
+    case K_CB_DW16:
+        dense_backward_weight_bf16(c->blas, (bf16 *)c->dense_dw, c->dy[r], c->x[r], c->N, c->cols, c->rows, 1, 0);
+        break;
+    case K_XO_DW16: bsr_linear_backward_weight(c->ctx, c->dwb, 0, NULL, 1, c->dy[r], c->x[r], &c->D, c->N, 0); break;
     }
 }
 
@@ -206,7 +214,8 @@ static int validate_rows(const char *what, const bf16 *d_out, int out_ld, const 
 }
 
 /* dW: up to 4 sampled blocks over all N, from d_dw (packed fp32, overwritten result) */
-static int validate_dw(Cfg *c, const char *what, const float *d_dw_packed, const float *d_dense, int nblk,
+/* d_out: the packed gradient (out_dense 0) or the dense [rows, cols] one, fp32 or bf16 (out_bf16) */
+static int validate_dw(Cfg *c, const char *what, const void *d_out, int out_dense, int out_bf16, int nblk,
                        const int *blks) {
     const int bs = c->bs, N = c->N;
     const BsrLayout *L = &c->L;
@@ -229,15 +238,16 @@ static int validate_dw(Cfg *c, const char *what, const float *d_dw_packed, const
                 for (int j = 0; j < bs; j++) o[j] += g * __bfloat162float(xr[j]);
             }
         }
-        if (d_dw_packed) {
-            CUDA_CHECK(cudaMemcpy(got, d_dw_packed + (size_t)k * bs * bs, (size_t)bs * bs * 4, cudaMemcpyDeviceToHost));
-        } else {
-            CUDA_CHECK(cudaMemcpy2D(got, bs * 4, d_dense + (size_t)r * bs * c->cols + (size_t)cc * bs,
-                                    (size_t)c->cols * 4, bs * 4, bs, cudaMemcpyDeviceToHost));
-        }
+        const size_t es = out_bf16 ? 2 : 4;
+        const char *src = (const char *)d_out + es * (out_dense ? (size_t)r * bs * c->cols + (size_t)cc * bs
+                                                                : (size_t)k * bs * bs);
+        CUDA_CHECK(cudaMemcpy2D(got, bs * es, src, (out_dense ? (size_t)c->cols : (size_t)bs) * es, bs * es, bs,
+                                cudaMemcpyDeviceToHost));
+        if (out_bf16) /* widen in place, back to front */
+            for (int i = bs * bs - 1; i >= 0; i--) got[i] = __bfloat162float(((const bf16 *)got)[i]);
         int nan;
         const double e = rel_l2(got, ref, (size_t)bs * bs, &nan);
-        if (e > 1e-3 || nan) {
+        if (e > (out_bf16 ? 5e-3 : 1e-3) || nan) {
             printf("  INVALID %s: block %d rel_l2 %.3e nan %d\n", what, k, e, nan);
             ok = 0;
         }
@@ -318,7 +328,7 @@ static void setup_cusparse(Cfg *c) {
 static void free_cfg(Cfg *c) {
     for (int r = 0; r < R_SETS; r++) { cudaFree(c->x[r]); cudaFree(c->dy[r]); if (c->B[r]) cusparseDestroyDnMat(c->B[r]); }
     cudaFree(c->y); cudaFree(c->dx); cudaFree(c->w); cudaFree(c->bias); cudaFree(c->dense_w);
-    cudaFree(c->dwf); cudaFree(c->dense_dw);
+    cudaFree(c->dwf); cudaFree(c->dwb); cudaFree(c->dense_dw);
     if (c->Cmat) cusparseDestroyDnMat(c->Cmat);
     if (c->ell) cusparseDestroySpMat(c->ell);
     if (c->bsr) cusparseDestroySpMat(c->bsr);
@@ -366,6 +376,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     CUDA_CHECK(cudaMalloc(&c->bias, rows * 2));
     CUDA_CHECK(cudaMalloc(&c->dense_w, (size_t)rows * cols * 2));
     CUDA_CHECK(cudaMalloc(&c->dwf, nw * 4));
+    CUDA_CHECK(cudaMalloc(&c->dwb, nw * 2));
     CUDA_CHECK(cudaMalloc(&c->dense_dw, (size_t)rows * cols * 4));
     bench_fill(c->w, nw, rng_next_u64(rng), 0.05f);
     bench_fill(c->bias, rows, rng_next_u64(rng), 0.5f);
@@ -407,15 +418,23 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
     bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, &c->tune, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
-    if (!validate_dw(c, "sparse dW", c->dwf, NULL, nvb, vb)) valid[K_SP_DW] = 0;
+    if (!validate_dw(c, "sparse dW", c->dwf, 0, 0, nvb, vb)) valid[K_SP_DW] = 0;
     CUDA_CHECK(cudaMemset(c->dense_dw, 0xff, (size_t)rows * cols * 4));
     run_k(c, K_CB_DW, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
-    if (!validate_dw(c, "cublas dW", NULL, c->dense_dw, nvb, vb)) valid[K_CB_DW] = 0;
+    if (!validate_dw(c, "cublas dW", c->dense_dw, 1, 0, nvb, vb)) valid[K_CB_DW] = 0;
     CUDA_CHECK(cudaMemset(c->dwf, 0, nw * 4));
     run_k(c, K_XO_DW, 0); /* decides; accumulates into zero */
     CUDA_CHECK(cudaDeviceSynchronize());
-    if (!validate_dw(c, "xover dW", c->dwf, NULL, nvb, vb)) valid[K_XO_DW] = 0;
+    if (!validate_dw(c, "xover dW", c->dwf, 0, 0, nvb, vb)) valid[K_XO_DW] = 0;
+    CUDA_CHECK(cudaMemset(c->dense_dw, 0, (size_t)rows * cols * 2));
+    run_k(c, K_CB_DW16, 0); /* accumulates into zero */
+    CUDA_CHECK(cudaDeviceSynchronize());
+    if (!validate_dw(c, "cublas dW bf16", c->dense_dw, 1, 1, nvb, vb)) valid[K_CB_DW16] = 0;
+    CUDA_CHECK(cudaMemset(c->dwb, 0, nw * 2));
+    run_k(c, K_XO_DW16, 0);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    if (!validate_dw(c, "xover dW bf16", c->dwb, 0, 1, nvb, vb)) valid[K_XO_DW16] = 0;
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
     if (g_variants) {
         const int spmm_variants[] = BSR_SPMM_VARIANTS;
@@ -435,7 +454,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
             CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
             bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, &c->tune, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
-            const int okw = validate_dw(c, "variant dW", c->dwf, NULL, nvb, vb);
+            const int okw = validate_dw(c, "variant dW", c->dwf, 0, 0, nvb, vb);
             const float tf = okf ? time_k(c, K_SP_FWD, reps) : NAN, tx = okx ? time_k(c, K_SP_DX, reps) : NAN;
             const float tw = okw ? time_k(c, K_SP_DW, reps) : NAN;
             printf("  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, c->tune.dw, tf, tx, tw);
@@ -443,14 +462,17 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
         }
         c->tune = bsr_tune_default();
         const int splits[] = {1, 2, 3, 4, 6, 7, 8};
-        for (int q = 0; q < 14; q++) {
-            c->tune.dw = q < 7 ? -1 : 5; /* default (wgmma single), then column groups */
+        /* the default, single blocks in a 5-stage ring, m64n64 column groups, m64n256 row / column groups */
+        const int split_dw[] = {-1, 8, 5, 9, 10};
+        const char *split_name[] = {"default", "single-5st", "col-groups", "row-n256", "col-n256"};
+        for (int q = 0; q < 35; q++) {
+            c->tune.dw = split_dw[q / 7];
             c->tune.dw_split = splits[q % 7];
             CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
             bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, &c->tune, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
-            const int okw = validate_dw(c, "split dW", c->dwf, NULL, nvb, vb);
-            printf("  dW %s splits %2d: %7.1f us\n", q < 7 ? "single" : "col-groups", splits[q % 7],
+            const int okw = validate_dw(c, "split dW", c->dwf, 0, 0, nvb, vb);
+            printf("  dW %s splits %2d: %7.1f us\n", split_name[q / 7], splits[q % 7],
                    okw ? time_k(c, K_SP_DW, reps) : NAN);
         }
         c->tune = bsr_tune_default();
@@ -497,6 +519,15 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
              t[K_CB_DW] / t[K_SP_DW], 100.0 * f_dw / t[K_SP_DW], t[K_XO_DW], pw);
     printf("%s\n", line);
     if (g_out) { fprintf(g_out, "%s\n", line); fflush(g_out); }
+    { /* the whole layer as the trainer runs it (bf16 dW accumulated) against llm.c's cuBLAS calls */
+        const double xo = t[K_XO_FWD] + t[K_XO_DX] + t[K_XO_DW16], cb = t[K_CB_FWD] + t[K_CB_DX] + t[K_CB_DW16];
+        snprintf(line, sizeof line,
+                 "  layer fwd+dX+dW (dW bf16 accumulated): crossover %7.1f us (dW %7.1f), cuBLAS %7.1f us (dW %7.1f): "
+                 "%+.1f%%",
+                 xo, t[K_XO_DW16], cb, t[K_CB_DW16], 100.0 * (xo / cb - 1.0));
+        printf("%s\n", line);
+        if (g_out) { fprintf(g_out, "%s\n", line); fflush(g_out); }
+    }
     if (target_out) {
         target_out[0] = t[K_CB_FWD] / t[K_SP_FWD]; target_out[1] = f_fwd / t[K_SP_FWD];
         target_out[2] = t[K_CB_DX] / t[K_SP_DX]; target_out[3] = f_dx / t[K_SP_DX];
@@ -606,10 +637,9 @@ int main(int argc, char **argv) {
                 if (onlybs && bs != onlybs) continue;
                 if (quick && !onlybs && bs != 64) continue;
                 if (C % bs) continue;
-                const int nsp = quick ? 4 : 6;
+                const int nsp = onlysp >= 0 ? 1 : quick ? 4 : 6; /* --sp: any one sparsity */
                 for (int si = 0; si < nsp; si++) {
-                    const float sp = quick ? sps_quick[si] : sps_all[si];
-                    if (onlysp >= 0 && fabsf(sp - onlysp) > 1e-4f) continue;
+                    const float sp = onlysp >= 0 ? onlysp : quick ? sps_quick[si] : sps_all[si];
                     const int is_tgt = C == 1600 && bs == 64 && fabsf(sp - 0.9f) < 1e-4f;
                     double tv[7];
                     bench_one(&ctx, &roof, li == 0 ? "fc" : "fcproj", C, rows, cols, bs, sp, N, reps, &rng,

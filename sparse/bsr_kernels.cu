@@ -546,6 +546,46 @@ __device__ __forceinline__ void wgmma_64x64(float (&d)[32], uint64_t da, uint64_
 #endif
 }
 
+/* D[64x256] (+)= A[64x16] B[16x256], the four 64-column quarters of D in d0..d3 (the m64n256
+ * accumulator fragment is the four m64n64 fragments side by side); B's quarters lie LBO bytes
+ * apart (see the descriptor note above) */
+template <int TA, int TB>
+__device__ __forceinline__ void wgmma_64x256(float (&d0)[32], float (&d1)[32], float (&d2)[32], float (&d3)[32],
+                                             uint64_t da, uint64_t db) {
+#ifndef BSR_WGMMA
+    __trap();
+#else
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+                 "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+                 "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+                 "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+                 "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "
+                 "%128, %129, p, 1, 1, %130, %131;\n}\n"
+                 : "+f"(d0[0]), "+f"(d0[1]), "+f"(d0[2]), "+f"(d0[3]), "+f"(d0[4]), "+f"(d0[5]), "+f"(d0[6]), "+f"(d0[7]),
+                   "+f"(d0[8]), "+f"(d0[9]), "+f"(d0[10]), "+f"(d0[11]), "+f"(d0[12]), "+f"(d0[13]), "+f"(d0[14]), "+f"(d0[15]),
+                   "+f"(d0[16]), "+f"(d0[17]), "+f"(d0[18]), "+f"(d0[19]), "+f"(d0[20]), "+f"(d0[21]), "+f"(d0[22]), "+f"(d0[23]),
+                   "+f"(d0[24]), "+f"(d0[25]), "+f"(d0[26]), "+f"(d0[27]), "+f"(d0[28]), "+f"(d0[29]), "+f"(d0[30]), "+f"(d0[31]),
+                   "+f"(d1[0]), "+f"(d1[1]), "+f"(d1[2]), "+f"(d1[3]), "+f"(d1[4]), "+f"(d1[5]), "+f"(d1[6]), "+f"(d1[7]),
+                   "+f"(d1[8]), "+f"(d1[9]), "+f"(d1[10]), "+f"(d1[11]), "+f"(d1[12]), "+f"(d1[13]), "+f"(d1[14]), "+f"(d1[15]),
+                   "+f"(d1[16]), "+f"(d1[17]), "+f"(d1[18]), "+f"(d1[19]), "+f"(d1[20]), "+f"(d1[21]), "+f"(d1[22]), "+f"(d1[23]),
+                   "+f"(d1[24]), "+f"(d1[25]), "+f"(d1[26]), "+f"(d1[27]), "+f"(d1[28]), "+f"(d1[29]), "+f"(d1[30]), "+f"(d1[31]),
+                   "+f"(d2[0]), "+f"(d2[1]), "+f"(d2[2]), "+f"(d2[3]), "+f"(d2[4]), "+f"(d2[5]), "+f"(d2[6]), "+f"(d2[7]),
+                   "+f"(d2[8]), "+f"(d2[9]), "+f"(d2[10]), "+f"(d2[11]), "+f"(d2[12]), "+f"(d2[13]), "+f"(d2[14]), "+f"(d2[15]),
+                   "+f"(d2[16]), "+f"(d2[17]), "+f"(d2[18]), "+f"(d2[19]), "+f"(d2[20]), "+f"(d2[21]), "+f"(d2[22]), "+f"(d2[23]),
+                   "+f"(d2[24]), "+f"(d2[25]), "+f"(d2[26]), "+f"(d2[27]), "+f"(d2[28]), "+f"(d2[29]), "+f"(d2[30]), "+f"(d2[31]),
+                   "+f"(d3[0]), "+f"(d3[1]), "+f"(d3[2]), "+f"(d3[3]), "+f"(d3[4]), "+f"(d3[5]), "+f"(d3[6]), "+f"(d3[7]),
+                   "+f"(d3[8]), "+f"(d3[9]), "+f"(d3[10]), "+f"(d3[11]), "+f"(d3[12]), "+f"(d3[13]), "+f"(d3[14]), "+f"(d3[15]),
+                   "+f"(d3[16]), "+f"(d3[17]), "+f"(d3[18]), "+f"(d3[19]), "+f"(d3[20]), "+f"(d3[21]), "+f"(d3[22]), "+f"(d3[23]),
+                   "+f"(d3[24]), "+f"(d3[25]), "+f"(d3[26]), "+f"(d3[27]), "+f"(d3[28]), "+f"(d3[29]), "+f"(d3[30]), "+f"(d3[31])
+                 : "l"(da), "l"(db), "n"(TA), "n"(TB));
+#endif
+}
+
 /* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
  * instructions per k16), BK = 64, per-tile CTAs, bf16-staged epilogue. */
 template <int BS, int BM, int STAGES, bool BT>
@@ -911,8 +951,10 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 /* weight gradient with wgmma (bs 64): a group of GA dY slabs x GB X slabs (see DwCfg),
  * each slab tile [BK tokens][64] MN-major; GA*GB m64n64k16 products per k16.
  * GELU_B: inp holds pre-activations and the X operand is gelu(inp), applied in shared memory by
- * the thread that loaded each chunk (the layer after a GELU, without storing gelu(inp)). */
-template <int GA, int GB, int BK, int STAGES, bool WGP, int OBS, bool GELU_B = false>
+ * the thread that loaded each chunk (the layer after a GELU, without storing gelu(inp)); with TOUT
+ * X is the A operand (the kernel's dout argument). */
+template <int GA, int GB, int BK, int STAGES, bool WGP, int OBS, bool GELU_B = false, bool WIDE = false,
+          bool TOUT = false>
 static __global__ void __launch_bounds__(128)
 bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
                     const bf16 *__restrict__ inp, const int *__restrict__ grp_a, const int *__restrict__ grp_b,
@@ -929,6 +971,12 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
     /* OBS 128: one 128x128 block computed as 2x2 sub-tiles of 64 (GA = GB = 2); the group
      * arrays are those of single blocks (grp_a = block row, grp_b = block column, grp_k = k). */
     static_assert(OBS == 64 || (GA == 2 && GB == 2), "OBS 128 needs GA = GB = 2");
+    /* WIDE: one m64n256 product per k16 over the four B slabs (they lie SLAB bytes apart) in
+     * place of four m64n64: A is read from shared memory once instead of four times.
+     * TOUT: the caller swapped the operands (A = the X slab of one block column, B = four dY
+     * slabs of that column) and the tiles are dW^T blocks, written back transposed. */
+    static_assert(!WIDE || (GA == 1 && GB == 4 && OBS == 64), "WIDE needs GA = 1, GB = 4");
+    static_assert(!TOUT || WIDE, "TOUT needs WIDE");
     int aoff[GA], boff[GB], alive[GA], blive[GB], kk[GA * GB];
     if (OBS == 128) {
         const int k = grp_k[grp];
@@ -991,11 +1039,18 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
             const int i = tid + it * NT;
             const int row = i >> 3, ch = i & 7;
             if (nb + row >= n1) continue; /* zero-filled: gelu(0) = 0 */
+            if constexpr (TOUT) { /* X is the A slab */
+                if (alive[0]) {
+                    uint4 *p = (uint4 *)((bf16 *)st + swz<8>(row, ch));
+                    *p = gelu_bf16x8(*p);
+                }
+            } else {
 #pragma unroll
-            for (int b = 0; b < GB; b++) {
-                if (!blive[b]) continue;
-                uint4 *p = (uint4 *)((bf16 *)(st + (GA + b) * SLAB) + swz<8>(row, ch));
-                *p = gelu_bf16x8(*p);
+                for (int b = 0; b < GB; b++) {
+                    if (!blive[b]) continue;
+                    uint4 *p = (uint4 *)((bf16 *)(st + (GA + b) * SLAB) + swz<8>(row, ch));
+                    *p = gelu_bf16x8(*p);
+                }
             }
         }
     };
@@ -1023,14 +1078,21 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
         }
         const uint32_t base = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
         wg_fence();
+        if constexpr (WIDE) {
 #pragma unroll
-        for (int ks = 0; ks < BK / 16; ks++)
+            for (int ks = 0; ks < BK / 16; ks++)
+                wgmma_64x256<1, 1>(acc[0], acc[1], acc[2], acc[3], wg_desc(base + ks * 2048, 1024, 1024),
+                                   wg_desc(base + SLAB + ks * 2048, SLAB, 1024));
+        } else {
 #pragma unroll
-            for (int a = 0; a < GA; a++)
+            for (int ks = 0; ks < BK / 16; ks++)
 #pragma unroll
-                for (int b = 0; b < GB; b++)
-                    wgmma_64x64<1, 1>(acc[a * GB + b], wg_desc(base + a * SLAB + ks * 2048, 1024, 1024),
-                                      wg_desc(base + (GA + b) * SLAB + ks * 2048, 1024, 1024));
+                for (int a = 0; a < GA; a++)
+#pragma unroll
+                    for (int b = 0; b < GB; b++)
+                        wgmma_64x64<1, 1>(acc[a * GB + b], wg_desc(base + a * SLAB + ks * 2048, 1024, 1024),
+                                          wg_desc(base + (GA + b) * SLAB + ks * 2048, 1024, 1024));
+        }
         wg_commit();
         if (WGP) wg_wait<1>();
         else wg_wait<0>();
@@ -1053,6 +1115,21 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
             for (int h = 0; h < 2; h++) {
                 const int row = r0 + warp * 16 + g + 8 * h, col = c0 + jn * 8 + 2 * tq;
                 float2 v = make_float2(acc[q][4 * jn + 2 * h], acc[q][4 * jn + 2 * h + 1]);
+                if constexpr (TOUT) { /* tile element (row, col) is dW (col, row) */
+                    const size_t off = base + (size_t)col * OBS + row;
+                    float *pf = partial_stride ? out_f32 + split * partial_stride + off : out_f32 + off;
+                    if (partial_stride || out_f32) {
+                        if (accumulate && !partial_stride) { v.x += pf[0]; v.y += pf[OBS]; }
+                        pf[0] = v.x;
+                        pf[OBS] = v.y;
+                    } else {
+                        bf16 *pb = out_bf16 + off;
+                        if (accumulate) { v.x += __bfloat162float(pb[0]); v.y += __bfloat162float(pb[OBS]); }
+                        pb[0] = __float2bfloat16_rn(v.x);
+                        pb[OBS] = __float2bfloat16_rn(v.y);
+                    }
+                    continue;
+                }
                 const size_t off = base + (size_t)row * OBS + col;
                 if (partial_stride) {
                     *(float2 *)(out_f32 + split * partial_stride + off) = v;
@@ -1225,6 +1302,29 @@ static __global__ void bsr_pack_add_kernel(float *dw_f32, bf16 *dw_bf16, const f
             o2[0] = __floats2bfloat162_rn(v.x, v.y);
             o2[1] = __floats2bfloat162_rn(v.z, v.w);
         }
+    }
+}
+
+/* grid nnz: bf16 dense -> bf16 packed, 8 elements per thread */
+static __global__ void bsr_pack_add_bf16_kernel(bf16 *dw, const bf16 *dense, const int *blk_rows,
+                                                const int *col_indices, int bs, int cols, int accumulate) {
+    const int k = blockIdx.x, r = blk_rows[k], c = col_indices[k];
+    const int cpr = bs / 8;
+    for (int i = threadIdx.x; i < bs * cpr; i += blockDim.x) {
+        const int row = i / cpr, ch = i % cpr;
+        uint4 v = *(const uint4 *)(dense + (size_t)(r * bs + row) * cols + c * bs + ch * 8);
+        uint4 *o = (uint4 *)(dw + (size_t)k * bs * bs + row * bs + ch * 8);
+        if (accumulate) {
+            const uint4 old = *o;
+            __nv_bfloat162 *a = (__nv_bfloat162 *)&v;
+            const __nv_bfloat162 *b = (const __nv_bfloat162 *)&old;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const float2 fa = __bfloat1622float2(a[j]), fb = __bfloat1622float2(b[j]);
+                a[j] = __floats2bfloat162_rn(fa.x + fb.x, fa.y + fb.y);
+            }
+        }
+        *o = v;
     }
 }
 
@@ -1668,16 +1768,17 @@ static int dw_ctas_per_sm(void) {
     return n;
 }
 
-/* default weight gradient with SMs <= nnz <= 4 SMs (bs 64, wgmma): single blocks, one split (all CTAs
- * in lockstep over N), and a 5-stage ring: with 1-4 CTAs per SM the deeper ring keeps enough bytes in
+/* default weight gradient with SMs <= nnz <= 3 SMs (bs 64, wgmma): single blocks, one split (all CTAs
+ * in lockstep over N), and a 5-stage ring: with 1-3 CTAs per SM the deeper ring keeps enough bytes in
  * flight (C 1600, N 8192, run 29: 0.9 fc/fcproj 66.8/66.1 us vs 74.4/75.8 with 4 stages or column
- * groups; 0.8: 121.3/125.9 vs 145.2/162.7; at 0.7, 750 blocks, it loses: 181 vs 168) */
+ * groups). At 0.8 (500 blocks, 3.8 SMs) the m64n256 column groups in 3 splits win, 117-120 us
+ * against 121-125 (run 52), hence 3 SMs, not 4. */
 static int dw_deep(const BsrDeviceLayout *L, const BsrTune *tune) {
     /* ... and only when its 2 CTAs per SM leave no mostly empty last wave (d12 fcproj at 0.5, 288
      * blocks on 264 slots: 588 us against 470 for 4-stage blocks in 4 splits, run 39) */
     const long slots = 2L * num_sms(), waves = (L->nnz + slots - 1) / slots;
     return tune_dw(tune) < 0 && tune_dw_split(tune) <= 0 && L->bs == 64 && bsr_have_wgmma() &&
-           L->nnz >= num_sms() && L->nnz <= 4 * num_sms() && L->nnz * 20L >= waves * slots * 17;
+           L->nnz >= num_sms() && L->nnz <= 3 * num_sms() && L->nnz * 20L >= waves * slots * 17;
 }
 
 /* Splits for ng CTAs of equal work at per_sm CTAs per SM: each split streams N / ns tokens, so the
@@ -1701,9 +1802,14 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
     if (L->bs != 64) return 0;
     /* variants: 0 single blocks, 1 column groups, 2 row groups (mma.sync); 3 fewer groups
      * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
-     * 8 wgmma single, 5 stages; default (-1): wgmma single (bs 128: 2x2 sub-tiles) */
+     * 8 wgmma single, 5 stages; 9 wgmma row groups, one m64n256 per k16; 10 wgmma column groups
+     * as dW^T row groups (m64n256, transposed write); default (-1): wgmma single (bs 128: 2x2
+     * sub-tiles) */
     /* default: column groups (shared X slab) when columns hold >= 8 live blocks on average
-     * (measured: 0.5 sparsity fc/fcproj 248-261 us vs 297-328 single), else single blocks */
+     * (measured: 0.5 sparsity fc/fcproj 248-261 us vs 297-328 single), else single blocks.
+     * The default column groups run as row groups of dW^T (TOUT): one m64n256 wgmma per k16 with
+     * the X slab as A, 3-10% faster than four m64n64 (run 51: C 1600 at 0.5 230 vs 249-257 us,
+     * at 0 443 vs 456-486) */
     const int tv = tune_dw(tune);
     if (tv < 0) {
         /* one wave of single blocks (SMs <= nnz <= 4 SMs, one split, 5 stages: dw_deep) beats
@@ -1712,6 +1818,8 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
                                                         * fcproj 0.5 fused, single blocks 917 us, column groups 544) */
         return (long)L->nnz >= 8L * L->bcols ? 1 : 0;
     }
+    if (tv == 9) return 2;
+    if (tv == 10) return 1;
     const int v = tv >= 7 ? 0 : tv >= 4 ? tv - 4 : tv;
     if (v == 0) return 0;
     if (v == 1) return 1;
@@ -1754,10 +1862,11 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int g
     int ns;
     const int maxs = N / 512 > 1 ? N / 512 : 1;
     if (dw_use_wgmma(tune)) {
-        /* column groups: 3 splits, 2 for N <= 8192 with groups >= SMs (run 39: d48 fcproj at 0.5,
-         * N 16384, 445 us against 491 for 2; d24 N 32768 393 vs 476; C 1600 N 8192 at 0.7 171 vs
-         * 178, at 0.5 250 vs 247) */
-        if (mode != 0) ns = ng >= num_sms() && N <= 8192 ? 2 : 3;
+        /* column groups: 3 splits, 2 for N <= 8192 with groups >= 2 SMs (run 39: d48 fcproj at 0.5,
+         * N 16384, 445 us against 491 for 2; d24 N 32768 393 vs 476; run 52, C 1600 N 8192 m64n256
+         * groups: 0.5 (313 groups) 2 and 3 alike, 0.8 (125-180 groups) 117-120 us in 3 against
+         * 138-144 in 2). The crossover measures 1-4 splits and keeps the best (decide). */
+        if (mode != 0) ns = ng >= 2 * num_sms() && N <= 8192 ? 2 : 3;
         else if (ng >= num_sms()) ns = dw_deep(L, tune) ? 1 : dw_split_by_waves(ng, 3, maxs < 32 ? maxs : 32);
         else {
             ns = 3 * num_sms() / ng;
@@ -1795,12 +1904,13 @@ static void launch_dw(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf
     CUDA_CHECK(cudaGetLastError());
 }
 
-template <int GA, int GB, int BK, int STAGES, bool WGP = true, int OBS = 64, bool GELU_B = false>
+template <int GA, int GB, int BK, int STAGES, bool WGP = true, int OBS = 64, bool GELU_B = false,
+          bool WIDE = false, bool TOUT = false>
 static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp,
                             const BsrDeviceLayout *L, int mode, int N, int nsplit, int tps, size_t pstride,
                             int accumulate, cudaStream_t stream) {
     constexpr int SMEM = STAGES * (GA + GB) * BK * 64 * 2 + 1024;
-    auto kern = bsr_dw_wgmma_kernel<GA, GB, BK, STAGES, WGP, OBS, GELU_B>;
+    auto kern = bsr_dw_wgmma_kernel<GA, GB, BK, STAGES, WGP, OBS, GELU_B, WIDE, TOUT>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -1811,8 +1921,12 @@ static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, co
     else if (mode == 1) { ga = L->dw_col_a; gb = L->dw_col_b; gk = L->dw_col_k; }
     else { ga = L->dw_row_a; gb = L->dw_row_b; gk = L->dw_row_k; }
     dim3 grid(dw_ngroups(L, mode), nsplit);
-    kern<<<grid, 128, SMEM, stream>>>(out_f32, out_bf16, dout, inp, ga, gb, gk, N, L->rows, L->cols, tps, pstride,
-                                      accumulate);
+    if (TOUT) /* column groups as row groups of dW^T = X^T dY: operands, strides and group arrays swap */
+        kern<<<grid, 128, SMEM, stream>>>(out_f32, out_bf16, inp, dout, gb, ga, gk, N, L->cols, L->rows, tps,
+                                          pstride, accumulate);
+    else
+        kern<<<grid, 128, SMEM, stream>>>(out_f32, out_bf16, dout, inp, ga, gb, gk, N, L->rows, L->cols, tps,
+                                          pstride, accumulate);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -1827,18 +1941,29 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
     const int mode = dw_mode(L, tune, gelu_inp);
     if (gelu_inp) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (tune_dw(tune) == 9)
+            launch_dw_wgmma<1, 4, 32, 4, true, 64, true, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4, true, 64, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
-        else if (mode == 1) launch_dw_wgmma<4, 1, 32, 4, true, 64, true>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 1 && tune_dw(tune) == 5)
+            launch_dw_wgmma<4, 1, 32, 4, true, 64, true>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 1)
+            launch_dw_wgmma<1, 4, 32, 4, true, 64, true, true, true>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
         else launch_dw_wgmma<1, 4, 32, 4, true, 64, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
         return;
     }
     if (dw_use_wgmma(tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if (tune_dw(tune) == 9)
+            launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
+
         else if (tune_dw(tune) == 8 || (dw_deep(L, tune) && ns == 1))
             launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
-        else if (mode == 1) launch_dw_wgmma<4, 1, 32, 4>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 1 && tune_dw(tune) == 5)
+            launch_dw_wgmma<4, 1, 32, 4>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 1) /* default column groups (and 10): dW^T rows, one m64n256 per k16 */
+            launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true, true>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
         else launch_dw_wgmma<1, 4, 32, 4>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
         return;
     }
@@ -1947,6 +2072,14 @@ extern "C" void bsr_pack_add_f32(void *dw, int dw_fp32, int accumulate, const fl
     CUDA_CHECK(cudaGetLastError());
 }
 
+extern "C" void bsr_pack_add_bf16(bf16 *dw, int accumulate, const bf16 *dense, const BsrDeviceLayout *L,
+                                  cudaStream_t stream) {
+    if (L->nnz <= 0) return;
+    bsr_pack_add_bf16_kernel<<<L->nnz, 256, 0, stream>>>(dw, dense, L->blk_rows, L->col_indices, L->bs, L->cols,
+                                                         accumulate);
+    CUDA_CHECK(cudaGetLastError());
+}
+
 /* ============================================================================ */
 /* host: cuBLASLt dense paths                                                    */
 /* ============================================================================ */
@@ -2025,6 +2158,11 @@ extern "C" void dense_backward_weight_f32(BsrBlas *b, float *dW, const bf16 *dou
                                           int OC, cudaStream_t stream) {
     /* dW^T[C, OC] (col-major) = inp^T[C, N] x dout[N, OC] (dout^T col-major, transposed) */
     lt_matmul(b, dW, CUDA_R_32F, inp, C, 0, dout, OC, 1, C, OC, N, C, 0.f, NULL, 0, NULL, stream);
+}
+extern "C" void dense_backward_weight_bf16(BsrBlas *b, bf16 *dW, const bf16 *dout, const bf16 *inp, int N, int C,
+                                           int OC, int accumulate, cudaStream_t stream) {
+    lt_matmul(b, dW, CUDA_R_16BF, inp, C, 0, dout, OC, 1, C, OC, N, C, accumulate ? 1.f : 0.f, NULL, 0, NULL,
+              stream);
 }
 
 /* ============================================================================ */
@@ -2144,20 +2282,34 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
     return best;
 }
 
+/* split: NULL, or the measure argument's split-N field: the sparse path is then timed at the
+ * kernels' default and at 1-4 splits, and the fastest is kept (the weight gradient's best split
+ * moves with wave quantization and the partials' traffic in ways a formula missed by up to 20%:
+ * C 1600 N 8192, fc at 0.7 best in 1 split, at 0.8 in 3, at 0.85 in 2, dev/NOTES_runs.md run 52) */
 static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags, RunFn fn, void *measure_arg,
-                  cudaStream_t stream) {
+                  int *split, cudaStream_t stream) {
     if (ctx->force_path) return ctx->force_path;
     BsrDecision *d = find_dec(ctx, op, L, N, flags);
     if (d) return d->path;
-    if ((size_t)L->rows * L->cols > ctx->max_dense_elems) return BSR_PATH_SPARSE;
     BsrDecision nd;
     nd.op = op; nd.rows = L->rows; nd.cols = L->cols; nd.bs = L->bs; nd.nnz = L->nnz; nd.N = N; nd.flags = flags;
+    nd.dw_split = 0;
     nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
-    nd.dense_ms = time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream);
+    if (split && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0) {
+        for (int ns = 1; ns <= 4; ns++) {
+            *split = ns;
+            const float ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
+            if (ms < nd.sparse_ms) { nd.sparse_ms = ms; nd.dw_split = ns; }
+        }
+        *split = nd.dw_split;
+    }
+    const int dense_ok = (size_t)L->rows * L->cols <= ctx->max_dense_elems;
+    nd.dense_ms = dense_ok ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
     nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
     if (ctx->verbose)
-        printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms dense %.3f ms -> %s\n", op, L->rows,
-               L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dense_ms, nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
+        printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms%s dense %.3f ms -> %s\n", op, L->rows,
+               L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dw_split ? " (split fixed)" : "", nd.dense_ms,
+               nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
     if (ctx->n_dec < BSR_MAX_DECISIONS) ctx->dec[ctx->n_dec++] = nd;
     else { ctx->dec[0] = nd; }
     return nd.path;
@@ -2193,7 +2345,7 @@ extern "C" void bsr_linear_forward_gelu_input(BsrCtx *ctx, bf16 *out, const bf16
     }
     FwdArgs a = {out, NULL, pre, w_packed, bias, L, N, 0, gelu_scratch};
     const int flags = 8 | (bias ? 2 : 0);
-    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, stream);
+    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, NULL, stream);
     run_fwd(ctx, path, &a, stream);
 }
 extern "C" void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed,
@@ -2201,7 +2353,7 @@ extern "C" void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const 
     FwdArgs a = {out, pre_out, inp, w_packed, bias, L, N, gelu, NULL};
     const int flags = (gelu ? 1 : 0) | (bias ? 2 : 0) | (pre_out ? 4 : 0);
     /* the forward overwrites its outputs, so the measurement can use them */
-    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, stream);
+    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, NULL, stream);
     run_fwd(ctx, path, &a, stream);
 }
 
@@ -2229,7 +2381,7 @@ extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *d
         bf16 *tmp;
         CUDA_CHECK(cudaMalloc(&tmp, (size_t)N * L->cols * sizeof(bf16)));
         DinpArgs m = {tmp, dout, w_packed, L, N, 0};
-        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &m, stream);
+        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &m, NULL, stream);
         CUDA_CHECK(cudaStreamSynchronize(stream));
         CUDA_CHECK(cudaFree(tmp));
     }
@@ -2254,50 +2406,60 @@ extern "C" void bsr_linear_backward_input_dgelu(BsrCtx *ctx, bf16 *dinp, float *
                                                 int N, cudaStream_t stream) {
     DgeluArgs a = {dinp, colsum, dout, w_packed, pre, L, N};
     /* overwrites its outputs, so the measurement can use them */
-    const int path = decide(ctx, BSR_OP_DINP, L, N, 1, run_dinp_dgelu, &a, stream);
+    const int path = decide(ctx, BSR_OP_DINP, L, N, 1, run_dinp_dgelu, &a, NULL, stream);
     run_dinp_dgelu(ctx, path, &a, stream);
 }
 
 typedef struct {
     void *dw; int dw_fp32, accumulate; const bf16 *dout, *inp; const BsrDeviceLayout *L; int N;
     bf16 *gelu_scratch; /* non-NULL: inp is the pre-activation, X = gelu(inp) */
+    int dw_split;       /* > 0: this split-N count (the measured one), else the kernels' default */
 } DwArgs;
 static void run_dw(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     DwArgs *a = (DwArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        BsrTune t = ctx->tune;
+        if (a->dw_split > 0) t.dw_split = a->dw_split;
         if (a->gelu_scratch)
             bsr_backward_weight_gelu(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->gelu_scratch, a->L, a->N,
-                                     ctx->scratch, ctx->scratch_bytes, &ctx->tune, s);
+                                     ctx->scratch, ctx->scratch_bytes, &t, s);
         else
             bsr_backward_weight(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->L, a->N, ctx->scratch,
-                                ctx->scratch_bytes, &ctx->tune, s);
+                                ctx->scratch_bytes, &t, s);
     } else {
         const bf16 *x = a->inp;
         if (a->gelu_scratch) {
             bsr_gelu(a->gelu_scratch, a->inp, (size_t)a->N * a->L->cols, s);
             x = a->gelu_scratch;
         }
-        dense_backward_weight_f32(&ctx->blas, ctx->dense_dw, a->dout, x, a->N, a->L->cols, a->L->rows, s);
-        bsr_pack_add_f32(a->dw, a->dw_fp32, a->accumulate, ctx->dense_dw, a->L, s);
+        if (a->dw_fp32) {
+            dense_backward_weight_f32(&ctx->blas, ctx->dense_dw, a->dout, x, a->N, a->L->cols, a->L->rows, s);
+            bsr_pack_add_f32(a->dw, 1, a->accumulate, ctx->dense_dw, a->L, s);
+        } else { /* bf16 dense gradient: half the bytes to write and gather (the trainer's case) */
+            bf16 *d16 = (bf16 *)ctx->dense_dw;
+            dense_backward_weight_bf16(&ctx->blas, d16, a->dout, x, a->N, a->L->cols, a->L->rows, 0, s);
+            bsr_pack_add_bf16((bf16 *)a->dw, a->accumulate, d16, a->L, s);
+        }
     }
 }
 /* the weight gradient through the crossover; gelu_scratch != NULL: inp is a pre-activation */
 static void linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, int accumulate, const bf16 *dout,
                                    const bf16 *inp, bf16 *gelu_scratch, const BsrDeviceLayout *L, int N,
                                    cudaStream_t stream) {
-    DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N, gelu_scratch};
+    DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N, gelu_scratch, 0};
     const int flags = dw_fp32 | (gelu_scratch ? 2 : 0);
     int path = ctx->force_path;
     if (!path) {
         BsrDecision *d = find_dec(ctx, BSR_OP_DW, L, N, flags);
-        if (d) path = d->path;
+        if (d) { path = d->path; a.dw_split = d->dw_split; }
     }
     if (!path && L->nnz > 0) { /* measure on a scratch output (the real one is accumulated into) */
         void *tmp;
         const size_t bytes = (size_t)L->nnz * L->bs * L->bs * (dw_fp32 ? 4 : 2);
         CUDA_CHECK(cudaMalloc(&tmp, bytes));
-        DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N, gelu_scratch};
-        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &m, stream);
+        DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N, gelu_scratch, 0};
+        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &m, &m.dw_split, stream);
+        a.dw_split = m.dw_split;
         CUDA_CHECK(cudaStreamSynchronize(stream));
         CUDA_CHECK(cudaFree(tmp));
     }

@@ -78,7 +78,7 @@ typedef struct {
 /* the forward / input-gradient variants that exist (bsr_kernels.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
 #define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32}
-#define BSR_DW_VARIANTS 9
+#define BSR_DW_VARIANTS 11
 BsrTune bsr_tune_default(void);
 
 /* out[N, rows] = inp[N, cols] W^T (+ bias[rows] if bias != NULL).
@@ -137,6 +137,8 @@ void bsr_unpack_bf16(bf16 *dense, const bf16 *w_packed, const BsrDeviceLayout *L
 /* dense fp32 [rows, cols] -> live blocks of packed dw (fp32 or bf16), (=|+=). */
 void bsr_pack_add_f32(void *dw, int dw_fp32, int accumulate, const float *dense, const BsrDeviceLayout *L,
                       cudaStream_t stream);
+/* dense bf16 [rows, cols] -> live blocks of packed bf16 dw, (=|+=) (sum in fp32, one rounding). */
+void bsr_pack_add_bf16(bf16 *dw, int accumulate, const bf16 *dense, const BsrDeviceLayout *L, cudaStream_t stream);
 
 /* ---- dense cuBLASLt paths (on an unpacked weight) --------------------------------- */
 
@@ -157,6 +159,9 @@ void dense_backward_input(BsrBlas *b, bf16 *dinp, const bf16 *dout, const bf16 *
 /* dW[OC, C] (fp32) = dout^T inp  (beta = 0) */
 void dense_backward_weight_f32(BsrBlas *b, float *dW, const bf16 *dout, const bf16 *inp, int N, int C, int OC,
                                cudaStream_t stream);
+/* dW[OC, C] (bf16) (=|+=) dout^T inp: llm.c's weight gradient (fp32 accumulation, one rounding) */
+void dense_backward_weight_bf16(BsrBlas *b, bf16 *dW, const bf16 *dout, const bf16 *inp, int N, int C, int OC,
+                                int accumulate, cudaStream_t stream);
 
 /* ---- crossover ---------------------------------------------------------------- */
 
@@ -167,6 +172,7 @@ typedef struct {
     int op, rows, cols, bs, nnz, N, flags; /* key */
     int path;
     float sparse_ms, dense_ms;
+    int dw_split; /* weight gradient: the split-N count measured fastest (0: the kernels' default) */
 } BsrDecision;
 
 /* the unpacked dense copy of one weight on the dense path (bsr_ctx_cache_dense_weights) */

@@ -291,6 +291,19 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                 snprintf(what, sizeof what, "dW v%d fp32 %s", tune.dw, sc ? "split" : "nosplit");
                 check(what, desc, hout, dwref, nw, 0);
             }
+            if (tune.dw >= 9) { /* the m64n256 variants (10: transposed write): bf16 accumulate too */
+                float *init = (float *)malloc_check(nw * 4), *ref2 = (float *)malloc_check(nw * 4);
+                bf16 *initb = (bf16 *)malloc_check(nw * 2);
+                fill_bf16(rng, init, initb, nw, 1.f);
+                for (size_t i = 0; i < nw; i++) ref2[i] = init[i] + dwref[i];
+                CUDA_CHECK(cudaMemcpy(d_dwb, initb, nw * 2, cudaMemcpyHostToDevice));
+                bsr_backward_weight(d_dwb, 0, 1, d_dy, d_x, &D, N, NULL, 0, &tune, 0);
+                CUDA_CHECK(cudaDeviceSynchronize());
+                dev_bf16_to_float(hout, d_dwb, nw);
+                snprintf(what, sizeof what, "dW v%d bf16 accumulate", tune.dw);
+                check(what, desc, hout, ref2, nw, 1);
+                free(init); free(ref2); free(initb);
+            }
         }
     }
 
@@ -323,19 +336,21 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         bsr_matmul_backward_cpu(dxg, dwgref, dbg2, dy, xg, &L, w, N);
         float *ygref = (float *)malloc_check(ny * 4);
         bsr_matmul_forward_cpu(ygref, xg, &L, w, bias, N);
-        for (int variant = 0; variant < 9; variant++) {
+        for (int variant = 0; variant < 10; variant++) {
             /* 0: default kernels (fused), 1: cp.async / mma.sync kernels (unfused fallbacks),
              * 2, 3: fused with a 3- and a 1-stage ring (and dW split in 8 / in 2),
              * 4-6: the crossover forced dense, forced sparse, measured,
-             * 7, 8: fused with 256-token tiles (one warpgroup, 2 stages / two warpgroups, 1 stage) */
+             * 7, 8: fused with 256-token tiles (one warpgroup, 2 stages / two warpgroups, 1 stage),
+             * 9: dW in row groups with one m64n256 product per k16 */
             BsrTune tune = bsr_tune_default();
             if (variant == 1) { tune.fwd = 11; tune.dinp = 11; tune.dw = 7; }
             if (variant == 2) { tune.fwd = 26; tune.dinp = 27; tune.dw_split = 8; }
             if (variant == 3) { tune.fwd = 28; tune.dinp = 28; tune.dw_split = 2; }
             if (variant == 7) { tune.fwd = 30; tune.dinp = 30; }
             if (variant == 8) { tune.fwd = 31; tune.dinp = 31; }
+            if (variant == 9) tune.dw = 9;
             const char *vn[] = {"fused", "unfused", "fused 3 stages", "fused 1 stage", "linear dense", "linear sparse",
-                                "linear measured", "fused 256 rows 1 wg", "fused 256 rows 2 wg"};
+                                "linear measured", "fused 256 rows 1 wg", "fused 256 rows 2 wg", "fused dW n256"};
             const int direct = variant < 4 || variant > 6; /* the kernels, not the crossover */
             char what[96];
             ctx->force_path = variant == 4 ? BSR_PATH_DENSE : variant == 5 ? BSR_PATH_SPARSE : 0;
@@ -471,6 +486,27 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             CUDA_CHECK(cudaMemcpy(hout, d_db, rows * 4, cudaMemcpyDeviceToHost));
             snprintf(what, sizeof what, "linear dbias (%s)", pn);
             check(what, desc, hout, dbref, rows, 0);
+            /* the trainer's form: bf16 dW accumulated onto random values (the dense path
+             * gathers a bf16 dense gradient) */
+            float *init = (float *)malloc_check(nw * 4), *ref2 = (float *)malloc_check(nw * 4);
+            bf16 *initb = (bf16 *)malloc_check(nw * 2);
+            fill_bf16(rng, init, initb, nw, 1.f);
+            for (size_t i = 0; i < nw; i++) ref2[i] = init[i] + dwref[i];
+            CUDA_CHECK(cudaMemcpy(d_dwb, initb, nw * 2, cudaMemcpyHostToDevice));
+            bsr_linear_backward_weight(ctx, d_dwb, 0, NULL, 1, d_dy, d_x, &D, N, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            dev_bf16_to_float(hout, d_dwb, nw);
+            snprintf(what, sizeof what, "linear dW bf16 acc (%s)", pn);
+            check(what, desc, hout, ref2, nw, 1);
+            free(init); free(ref2); free(initb);
+            if (p == 2) { /* the measured decision keeps a split count the kernels accept */
+                const BsrDecision *dd = bsr_crossover_lookup(ctx, BSR_OP_DW, &D, N, 0);
+                g_checks++;
+                if (!dd || dd->dw_split < 0 || dd->dw_split > 4) {
+                    g_fail++;
+                    printf("  FAIL dW decision missing or split %d out of 0..4 %s\n", dd ? dd->dw_split : -1, desc);
+                }
+            }
         }
     }
     ctx->force_path = 0;
