@@ -224,6 +224,27 @@ int main(int argc, char **argv) {
         printf("dW  split %-8s fused %8.1f us (%.2fx recomputed, %.2fx kept)  kept %8.1f us\n", lab, t, t_rec / t,
                t_kept / t, tk);
     }
+    /* fused dW by kernel variant (BsrTune.dw) and split: validated, then timed */
+    {
+        const int dwv[] = {4, 5, 9, 10};
+        const char *dwn[] = {"single", "col m64n64", "row m64n256", "col m64n256"};
+        const int sp2[] = {-1, 1, 2, 3, 4, 6};
+        for (int v = 0; v < 4; v++) {
+            b.tune = bsr_tune_default();
+            b.tune.dw = dwv[v];
+            printf("dW  fused, %-12s splits default/1/2/3/4/6:", dwn[v]);
+            for (int q = 0; q < 6; q++) {
+                b.tune.dw_split = sp2[q];
+                CUDA_CHECK(cudaMemset(b.dw, 0, nw * 4));
+                run(&b, DW_FUSED);
+                const double e = rel_l2_dev(b.dw, dw_ref, nw, 0);
+                if (e > 1e-2) { printf(" INVALID(%.1e)", e); bad++; continue; }
+                printf(" %7.1f", time_us(&b, DW_FUSED));
+            }
+            printf(" us\n");
+        }
+        b.tune = bsr_tune_default();
+    }
     /* forward of the layer: on gelu(pre) kept in memory, or GELU on the operand tiles */
     {
         bf16 *y_ref;

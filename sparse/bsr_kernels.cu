@@ -1803,8 +1803,8 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
     /* variants: 0 single blocks, 1 column groups, 2 row groups (mma.sync); 3 fewer groups
      * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
      * 8 wgmma single, 5 stages; 9 wgmma row groups, one m64n256 per k16; 10 wgmma column groups
-     * as dW^T row groups (m64n256, transposed write); default (-1): wgmma single (bs 128: 2x2
-     * sub-tiles) */
+     * as dW^T row groups (m64n256, transposed write: the default's column groups), 11 the same in
+     * 4 stages; default (-1): by the layout below (bs 128: 2x2 sub-tiles) */
     /* default: column groups (shared X slab) when columns hold >= 8 live blocks on average
      * (measured: 0.5 sparsity fc/fcproj 248-261 us vs 297-328 single), else single blocks.
      * The default column groups run as row groups of dW^T (TOUT): one m64n256 wgmma per k16 with
@@ -1816,10 +1816,14 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
          * column groups there (C 1600 fc at 0.8: 121 vs 145 us, at 0.9: 67 vs 74 us) */
         if (dw_deep(L, tune) && !gelu_inp) return 0; /* the GELU kernels have no 5-stage ring (run 40: d24
                                                         * fcproj 0.5 fused, single blocks 917 us, column groups 544) */
-        return (long)L->nnz >= 8L * L->bcols ? 1 : 0;
+        /* with GELU on the X slab, a group also computes GELU once for up to four blocks: column
+         * groups from 3 live blocks per column (dev/bench_bsr_fused, run 58: d12 at 0.5 736-909 us
+         * against 1020 single, d24 at 0.7 386-478 vs 562, d48 at 0.7 409-426 vs 695; at 0.9
+         * with 1.2-2.5 per column single blocks are as fast or faster) */
+        return (long)L->nnz >= (gelu_inp ? 3L : 8L) * L->bcols ? 1 : 0;
     }
     if (tv == 9) return 2;
-    if (tv == 10) return 1;
+    if (tv == 10 || tv == 11) return 1;
     const int v = tv >= 7 ? 0 : tv >= 4 ? tv - 4 : tv;
     if (v == 0) return 0;
     if (v == 1) return 1;
@@ -1962,8 +1966,12 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 1 && tune_dw(tune) == 5)
             launch_dw_wgmma<4, 1, 32, 4>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
-        else if (mode == 1) /* default column groups (and 10): dW^T rows, one m64n256 per k16 */
+        else if (tune_dw(tune) == 11)
             launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true, true>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+        else if (mode == 1) /* column groups (default, 10): dW^T rows, one m64n256 per k16, 5 stages (2 CTAs per SM;
+                             * run 54, C 1600: 3-9% over 4 stages at 0.7-0.8, alike at 0-0.5; 64-token
+                             * stages in 2 or 3 stages 5-60% slower) */
+            launch_dw_wgmma<1, 4, 32, 5, true, 64, false, true, true>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
         else launch_dw_wgmma<1, 4, 32, 4>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
         return;
     }
@@ -2282,34 +2290,42 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
     return best;
 }
 
-/* split: NULL, or the measure argument's split-N field: the sparse path is then timed at the
- * kernels' default and at 1-4 splits, and the fastest is kept (the weight gradient's best split
- * moves with wave quantization and the partials' traffic in ways a formula missed by up to 20%:
- * C 1600 N 8192, fc at 0.7 best in 1 split, at 0.8 in 3, at 0.85 in 2, dev/NOTES_runs.md run 52) */
+/* dw: NULL, or the measure argument's {variant, split} fields of the weight gradient: the sparse
+ * path is then timed with the kernels' defaults and with single blocks (4) and column groups (10,
+ * bs 64) in 1-8 splits, and the fastest is kept. The best choice moves with wave quantization, the
+ * partials' traffic and (GELU input) the GELU recomputed per slab in ways the defaults' rules
+ * missed by up to 40% (run 52: C 1600 N 8192 fc at 0.7 best in 1 split, at 0.8 in 3, at 0.85
+ * in 2; run 58: fused-GELU d48 at 0.9 206 us in column groups, 6 splits, against 240) */
 static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags, RunFn fn, void *measure_arg,
-                  int *split, cudaStream_t stream) {
+                  int *dw, cudaStream_t stream) {
     if (ctx->force_path) return ctx->force_path;
     BsrDecision *d = find_dec(ctx, op, L, N, flags);
     if (d) return d->path;
     BsrDecision nd;
     nd.op = op; nd.rows = L->rows; nd.cols = L->cols; nd.bs = L->bs; nd.nnz = L->nnz; nd.N = N; nd.flags = flags;
+    nd.dw_variant = -1;
     nd.dw_split = 0;
     nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
-    if (split && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0) {
-        for (int ns = 1; ns <= 4; ns++) {
-            *split = ns;
-            const float ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
-            if (ms < nd.sparse_ms) { nd.sparse_ms = ms; nd.dw_split = ns; }
-        }
-        *split = nd.dw_split;
+    if (dw && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0 && bsr_have_wgmma()) {
+        static const int variants[] = {-1, 4, 10}, splits[] = {1, 2, 3, 4, 6, 8};
+        const int nv = L->bs == 64 ? 3 : 1; /* bs 128 has one weight-gradient kernel */
+        for (int v = 0; v < nv; v++)
+            for (int q = 0; q < 6; q++) {
+                dw[0] = variants[v];
+                dw[1] = splits[q];
+                const float ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
+                if (ms < nd.sparse_ms) { nd.sparse_ms = ms; nd.dw_variant = dw[0]; nd.dw_split = dw[1]; }
+            }
+        dw[0] = nd.dw_variant;
+        dw[1] = nd.dw_split;
     }
     const int dense_ok = (size_t)L->rows * L->cols <= ctx->max_dense_elems;
     nd.dense_ms = dense_ok ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
     nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
     if (ctx->verbose)
-        printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms%s dense %.3f ms -> %s\n", op, L->rows,
-               L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dw_split ? " (split fixed)" : "", nd.dense_ms,
-               nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
+        printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms (dW variant %d split %d) dense %.3f ms "
+               "-> %s\n", op, L->rows, L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dw_variant, nd.dw_split,
+               nd.dense_ms, nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
     if (ctx->n_dec < BSR_MAX_DECISIONS) ctx->dec[ctx->n_dec++] = nd;
     else { ctx->dec[0] = nd; }
     return nd.path;
@@ -2413,13 +2429,14 @@ extern "C" void bsr_linear_backward_input_dgelu(BsrCtx *ctx, bf16 *dinp, float *
 typedef struct {
     void *dw; int dw_fp32, accumulate; const bf16 *dout, *inp; const BsrDeviceLayout *L; int N;
     bf16 *gelu_scratch; /* non-NULL: inp is the pre-activation, X = gelu(inp) */
-    int dw_split;       /* > 0: this split-N count (the measured one), else the kernels' default */
+    int choice[2];      /* the measured dW {variant, split} (decide), or {-1, 0}: the kernels' defaults */
 } DwArgs;
 static void run_dw(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     DwArgs *a = (DwArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
         BsrTune t = ctx->tune;
-        if (a->dw_split > 0) t.dw_split = a->dw_split;
+        if (a->choice[0] >= 0) t.dw = a->choice[0];
+        if (a->choice[1] > 0) t.dw_split = a->choice[1];
         if (a->gelu_scratch)
             bsr_backward_weight_gelu(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->gelu_scratch, a->L, a->N,
                                      ctx->scratch, ctx->scratch_bytes, &t, s);
@@ -2446,20 +2463,21 @@ static void run_dw(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
 static void linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, int accumulate, const bf16 *dout,
                                    const bf16 *inp, bf16 *gelu_scratch, const BsrDeviceLayout *L, int N,
                                    cudaStream_t stream) {
-    DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N, gelu_scratch, 0};
+    DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N, gelu_scratch, {-1, 0}};
     const int flags = dw_fp32 | (gelu_scratch ? 2 : 0);
     int path = ctx->force_path;
     if (!path) {
         BsrDecision *d = find_dec(ctx, BSR_OP_DW, L, N, flags);
-        if (d) { path = d->path; a.dw_split = d->dw_split; }
+        if (d) { path = d->path; a.choice[0] = d->dw_variant; a.choice[1] = d->dw_split; }
     }
     if (!path && L->nnz > 0) { /* measure on a scratch output (the real one is accumulated into) */
         void *tmp;
         const size_t bytes = (size_t)L->nnz * L->bs * L->bs * (dw_fp32 ? 4 : 2);
         CUDA_CHECK(cudaMalloc(&tmp, bytes));
-        DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N, gelu_scratch, 0};
-        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &m, &m.dw_split, stream);
-        a.dw_split = m.dw_split;
+        DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N, gelu_scratch, {-1, 0}};
+        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &m, m.choice, stream);
+        a.choice[0] = m.choice[0];
+        a.choice[1] = m.choice[1];
         CUDA_CHECK(cudaStreamSynchronize(stream));
         CUDA_CHECK(cudaFree(tmp));
     }

@@ -78,7 +78,7 @@ typedef struct {
 /* the forward / input-gradient variants that exist (bsr_kernels.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
 #define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32}
-#define BSR_DW_VARIANTS 11
+#define BSR_DW_VARIANTS 12
 BsrTune bsr_tune_default(void);
 
 /* out[N, rows] = inp[N, cols] W^T (+ bias[rows] if bias != NULL).
@@ -172,7 +172,8 @@ typedef struct {
     int op, rows, cols, bs, nnz, N, flags; /* key */
     int path;
     float sparse_ms, dense_ms;
-    int dw_split; /* weight gradient: the split-N count measured fastest (0: the kernels' default) */
+    int dw_variant, dw_split; /* weight gradient: the BsrTune.dw variant and split-N count measured
+                               * fastest (-1 / 0: the kernels' defaults) */
 } BsrDecision;
 
 /* the unpacked dense copy of one weight on the dense path (bsr_ctx_cache_dense_weights) */

@@ -291,7 +291,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                 snprintf(what, sizeof what, "dW v%d fp32 %s", tune.dw, sc ? "split" : "nosplit");
                 check(what, desc, hout, dwref, nw, 0);
             }
-            if (tune.dw >= 9) { /* the m64n256 variants (10: transposed write): bf16 accumulate too */
+            if (tune.dw >= 9) { /* the m64n256 variants (10, 11: transposed write): bf16 accumulate too */
                 float *init = (float *)malloc_check(nw * 4), *ref2 = (float *)malloc_check(nw * 4);
                 bf16 *initb = (bf16 *)malloc_check(nw * 2);
                 fill_bf16(rng, init, initb, nw, 1.f);
@@ -499,12 +499,14 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             snprintf(what, sizeof what, "linear dW bf16 acc (%s)", pn);
             check(what, desc, hout, ref2, nw, 1);
             free(init); free(ref2); free(initb);
-            if (p == 2) { /* the measured decision keeps a split count the kernels accept */
+            if (p == 2) { /* the measured decision keeps a variant and split count the kernels accept */
                 const BsrDecision *dd = bsr_crossover_lookup(ctx, BSR_OP_DW, &D, N, 0);
                 g_checks++;
-                if (!dd || dd->dw_split < 0 || dd->dw_split > 4) {
+                if (!dd || dd->dw_split < 0 || dd->dw_split > 8 || dd->dw_variant < -1 ||
+                    dd->dw_variant >= BSR_DW_VARIANTS) {
                     g_fail++;
-                    printf("  FAIL dW decision missing or split %d out of 0..4 %s\n", dd ? dd->dw_split : -1, desc);
+                    printf("  FAIL dW decision missing, or variant %d / split %d out of range %s\n",
+                           dd ? dd->dw_variant : -9, dd ? dd->dw_split : -1, desc);
                 }
             }
         }
