@@ -744,30 +744,6 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map
                  ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar) : "memory");
 #endif
 }
-/* the same copy delivered to the CTAs of the cluster in mask (same shared-memory offset, each
- * signalling its own mbarrier at mbar's offset) */
-__device__ __forceinline__ void tma_load_2d_multicast(uint32_t dst, const CUtensorMap *map, int c0, int c1,
-                                                      uint32_t mbar, uint16_t mask) {
-#ifdef BSR_WGMMA
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-                 " [%0], [%1, {%2, %3}], [%4], %5;\n"
-                 ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar), "h"(mask) : "memory");
-#endif
-}
-__device__ __forceinline__ uint32_t cluster_ctarank() {
-    uint32_t r = 0;
-#ifdef BSR_WGMMA
-    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-#endif
-    return r;
-}
-/* every thread of every CTA of the cluster (release / acquire: shared-memory writes and reads
- * before it are ordered before the peers' after it) */
-__device__ __forceinline__ void cluster_sync() {
-#ifdef BSR_WGMMA
-    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-#endif
-}
 __device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, int c0, int c1, uint32_t src) {
 #ifdef BSR_WGMMA
     asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
@@ -793,7 +769,7 @@ __device__ __forceinline__ void bulk_wait_read0() {
  * reading dinp again.
  * GELU_A (forward of the fcproj layer): A holds pre-activations and the operand is gelu(A),
  * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre). */
-template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false, int CL = 1>
+template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
 static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
@@ -817,12 +793,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     const int colbase = j * BS + nt * BN;
     const int e0 = offsets[j], e1 = offsets[j + 1];
     const int T = (e1 - e0) * KPB;
-    /* CL 2: the two CTAs of a cluster hold consecutive token tiles of the same output block column,
-     * so the same index list: each loads half of every weight tile and multicasts it to both
-     * (halving the weight tile's L2 reads). A cluster barrier then replaces the per-step
-     * __syncthreads: the peer writes into this CTA's ring too. */
-    static_assert(CL == 1 || CL == 2, "clusters of 1 or 2 CTAs");
-    const int crank = CL > 1 ? (int)cluster_ctarank() : 0;
     if (tid == 0) {
         for (int s = 0; s < STAGES + (DG ? 1 : 0); s++) mbar_init(smem_u32(&mbar[s]), 1);
 #ifdef BSR_WGMMA
@@ -834,8 +804,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
             tma_load_2d(smem_u32(smem + PIPE_BYTES), &mapP, colbase, m0, smem_u32(&mbar[STAGES]));
         }
     }
-    if (CL > 1) cluster_sync(); /* the peer's barriers are initialized before any multicast */
-    else __syncthreads();
+    __syncthreads();
 
     auto issue = [&](int t) { /* thread 0 only */
         const int slot = t % STAGES;
@@ -845,15 +814,8 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         const uint32_t sA = smem_u32(smem + slot * STAGE_BYTES), mb = smem_u32(&mbar[slot]);
         mbar_expect_tx(mb, STAGE_BYTES);
         tma_load_2d(sA, &mapA, ac * BS + kk * BK, m0, mb);
-        if (CL > 1) { /* this CTA's 32-row half of the weight tile (mapW's box is 32 rows), to both */
-            const uint32_t dW = sA + A_BYTES + crank * 32 * 128;
-            if (BT) tma_load_2d_multicast(dW, &mapW, nt * BN, k * BS + kk * BK + crank * 32, mb, 3);
-            else tma_load_2d_multicast(dW, &mapW, kk * BK, k * BS + nt * BN + crank * 32, mb, 3);
-        } else if (BT) {
-            tma_load_2d(sA + A_BYTES, &mapW, nt * BN, k * BS + kk * BK, mb);
-        } else {
-            tma_load_2d(sA + A_BYTES, &mapW, kk * BK, k * BS + nt * BN, mb);
-        }
+        if (BT) tma_load_2d(sA + A_BYTES, &mapW, nt * BN, k * BS + kk * BK, mb);
+        else tma_load_2d(sA + A_BYTES, &mapW, kk * BK, k * BS + nt * BN, mb);
     };
     if (tid == 0)
         for (int s = 0; s < STAGES - 1 && s < T; s++) issue(s);
@@ -864,9 +826,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 #pragma unroll
         for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
     for (int t = 0; t < T; t++) {
-        /* every warp (CL 2: of both CTAs) is done with step t-1, whose slot is refilled now */
-        if (CL > 1) cluster_sync();
-        else __syncthreads();
+        __syncthreads(); /* every warp is done with step t-1, whose slot is refilled now */
         if (tid == 0 && t + STAGES - 1 < T) issue(t + STAGES - 1);
         mbar_wait(smem_u32(&mbar[t % STAGES]), (t / STAGES) & 1);
         if (GELU_A) { /* rows past N are zero-filled: gelu(0) = 0 */
@@ -1591,7 +1551,7 @@ static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long
 
 /* DG: pre_out is the pre-activation to read (GELU' epilogue), colsum its bias-gradient partials;
  * GELU_A: the operand is gelu(A) */
-template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A, int CL = 1>
+template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                             int ldo, int flags, int nnz, cudaStream_t stream, float *colsum) {
@@ -1603,7 +1563,7 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
      * stores the pre-activation tile unconditionally (see bsr_spmm_tma_kernel, run 45) */
     const int need = BM == 128 ? 2 * TILE : out_bytes;
     const int smem = DG ? SMEM_MAX : (RING > need ? RING : need) + 1024;
-    auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A, CL>;
+    auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_MAX));
@@ -1611,30 +1571,12 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     }
     CUtensorMap mA, mW, mO, mP;
     make_map(&mA, A, N, lda, lda, BM);
-    make_map(&mW, W, (long)nnz * BS, BS, BS, 64 / CL);
+    make_map(&mW, W, (long)nnz * BS, BS, BS, 64);
     make_map(&mO, out, N, ldo, ldo, BM);
     make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, BM);
-    /* token tiles padded to whole clusters: a tile past N loads zeros and stores nothing */
-    dim3 grid(n_out_blocks * (BS / 64), ((N + BM - 1) / BM + CL - 1) / CL * CL);
-    if (CL == 1) {
-        kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, offsets, acol, blk, flags, pre_out != NULL,
-                                                colsum, N);
-    } else {
-        cudaLaunchConfig_t cfg = {};
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = 1;
-        attr[0].val.clusterDim.y = CL;
-        attr[0].val.clusterDim.z = 1;
-        cfg.gridDim = grid;
-        cfg.blockDim = dim3(128 * WGS);
-        cfg.dynamicSmemBytes = smem;
-        cfg.stream = stream;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
-        CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, mA, mW, mO, mP, bias, offsets, acol, blk, flags,
-                                      (int)(pre_out != NULL), colsum, N));
-    }
+    dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
+    kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, offsets, acol, blk, flags, pre_out != NULL, colsum,
+                                            N);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -1642,10 +1584,9 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
  *   26 / 27 / 28: BM 128, 1 warpgroup, 2 / 3 / 1 stages
  *   29 / 30: BM 256, 1 warpgroup (4 m64 row groups), 1 / 2 stages
  *   31 / 32: BM 256, 2 warpgroups sharing each weight tile, 1 / 2 stages
- *   36 / 37 / 38: 26 / 28 / 32 in clusters of two token tiles multicasting the weight tile
  * (33-35, a warp-specialized persistent kernel, lost everywhere and was removed: runs 33-34 of
  * dev/NOTES_runs.md; its code is in commit e690a79) */
-static int is_tma_variant(int v) { return (v >= 26 && v <= 32) || (v >= 36 && v <= 38); }
+static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int *offsets, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum
@@ -1659,9 +1600,6 @@ static void tma_launch_bs(int v, TMA_PARAMS) {
     case 29: launch_spmm_tma<BS, 256, 1, 1, BT, DG, GELU_A>(TMA_ARGS); break;
     case 30: launch_spmm_tma<BS, 256, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     case 31: launch_spmm_tma<BS, 256, 2, 1, BT, DG, GELU_A>(TMA_ARGS); break;
-    case 36: launch_spmm_tma<BS, 128, 1, 2, BT, DG, GELU_A, 2>(TMA_ARGS); break;
-    case 37: launch_spmm_tma<BS, 128, 1, 1, BT, DG, GELU_A, 2>(TMA_ARGS); break;
-    case 38: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A, 2>(TMA_ARGS); break;
     default: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     }
 }
@@ -1701,7 +1639,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
                           const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
                           int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
-        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32 36-38; "
+        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
         exit(1);
     }
