@@ -250,6 +250,17 @@ static void mlp_activations(GPT2 *g, int l, int N, bf16 **ln2, bf16 **fch, bf16 
     *fch_gelu = a->fch_gelu + (g->recompute >= 1 ? 0 : l * 4 * nc);
 }
 
+/* 1 when the crossover has put the fcproj forward on GELU input (-r 1) on cuBLAS: cuBLAS cannot
+ * apply the GELU to its operand, so that path runs a separate GELU pass over the 4C-wide fch; the
+ * fc forward then writes gelu(fch) in its epilogue instead, as the dense trainer does (the
+ * unpruned step: about 1% faster at d12 / d24, dev/NOTES_runs.md run 70). */
+static int fcproj_forward_on_cublas(const GPT2 *g, int mp, int N) {
+    const Parameters *p = &g->p;
+    const BsrDecision *d =
+        bsr_crossover_lookup(&g->bsr, BSR_OP_FWD, &p->dlayouts[mp], N, BSR_FWD_GELU_INPUT | BSR_FWD_BIAS);
+    return d && d->path == BSR_PATH_DENSE;
+}
+
 /* Layer l's MLP: proj_out = fcproj(gelu(fc(ln2))), keeping the pre-activation fch[l] (and, with
  * recompute 0, the GELU output fch_gelu[l]) for the backward pass; dense or block-sparse. */
 static void mlp_forward(GPT2 *g, int l, int N) {
@@ -264,13 +275,13 @@ static void mlp_forward(GPT2 *g, int l, int N) {
         matmul_forward(&g->mm, fch_gelu, fch, ln2, param(p, P_FCW, l), param(p, P_FCB, l), N, C, 4 * C, s);
         matmul_forward(&g->mm, a->proj_out, NULL, fch_gelu, param(p, P_FCPROJW, l), param(p, P_FCPROJB, l), N, 4 * C,
                        C, s);
-    } else if (g->recompute >= 1) {
+    } else if (g->recompute >= 1 && !fcproj_forward_on_cublas(g, mp, N)) {
         /* the GELU output is not kept: fc writes the pre-activation only, and fcproj applies the
          * GELU to its operand tiles in shared memory (one 4C-wide write per layer instead of two) */
         bsr_linear_forward(&g->bsr, fch, NULL, ln2, sparse_param(p, mf), param(p, P_FCB, l), &p->dlayouts[mf], N, 0, s);
         bsr_linear_forward_gelu_input(&g->bsr, a->proj_out, fch, sparse_param(p, mp), param(p, P_FCPROJB, l), fch_gelu,
                                       &p->dlayouts[mp], N, s);
-    } else {
+    } else { /* (-r 1: fch_gelu is one layer's scratch, read right away by fcproj) */
         bsr_linear_forward(&g->bsr, fch_gelu, fch, ln2, sparse_param(p, mf), param(p, P_FCB, l), &p->dlayouts[mf], N, 1,
                            s);
         bsr_linear_forward(&g->bsr, a->proj_out, NULL, fch_gelu, sparse_param(p, mp), param(p, P_FCPROJB, l),

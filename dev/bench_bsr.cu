@@ -531,7 +531,7 @@ static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, i
     const double f_fwd = fmax(flops / roof->peak, b_fwd / roof->bw) * 1e6;
     const double f_dx = fmax(flops / roof->peak, b_dx / roof->bw) * 1e6;
     const double f_dw = fmax(flops / roof->peak, b_dw / roof->bw) * 1e6;
-    const BsrDecision *dfw = bsr_crossover_lookup(ctx, BSR_OP_FWD, &c->D, N, 2);
+    const BsrDecision *dfw = bsr_crossover_lookup(ctx, BSR_OP_FWD, &c->D, N, BSR_FWD_BIAS);
     const BsrDecision *ddx = bsr_crossover_lookup(ctx, BSR_OP_DINP, &c->D, N, 0);
     const BsrDecision *ddw = bsr_crossover_lookup(ctx, BSR_OP_DW, &c->D, N, 1);
     char pf = dfw ? (dfw->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';

@@ -107,7 +107,8 @@ void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_packed, cons
 int bsr_colsum_chunks(int N);
 void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *dout, const bf16 *w_packed, const bf16 *pre,
                               const BsrDeviceLayout *L, int N, const BsrTune *tune, cudaStream_t stream);
-/* The unfused form of that epilogue: dinp[N, OC] *= gelu'(pre) in place, and colsum as above. */
+/* The unfused form of that epilogue: dinp[N, OC] *= gelu'(pre) in place, and colsum as above;
+ * pre = NULL: colsum of dinp only (dinp unchanged). */
 void bsr_dgelu_colsum(bf16 *dinp, const bf16 *pre, float *colsum, int N, int OC, cudaStream_t stream);
 /* dbias[OC] (=|+=) sum over the chunks of colsum (ascending chunk order). */
 void bsr_colsum_finish(float *dbias, const float *colsum, int N, int OC, int accumulate, cudaStream_t stream);
@@ -156,6 +157,9 @@ void dense_forward(BsrBlas *b, bf16 *out, bf16 *pre_out, const bf16 *inp, const 
 /* dinp[N, C] (=|+=) dout[N, OC] W */
 void dense_backward_input(BsrBlas *b, bf16 *dinp, const bf16 *dout, const bf16 *W, int N, int C, int OC,
                           int accumulate, cudaStream_t stream);
+/* dinp[N, C] = (dout[N, OC] W) * GELU'(pre[N, C]) (cuBLASLt's DGELU epilogue; tanh GELU) */
+void dense_backward_input_dgelu(BsrBlas *b, bf16 *dinp, const bf16 *dout, const bf16 *W, const bf16 *pre, int N,
+                                int C, int OC, cudaStream_t stream);
 /* dW[OC, C] (fp32) = dout^T inp  (beta = 0) */
 void dense_backward_weight_f32(BsrBlas *b, float *dW, const bf16 *dout, const bf16 *inp, int N, int C, int OC,
                                cudaStream_t stream);
@@ -218,7 +222,10 @@ void bsr_ctx_reset_decisions(BsrCtx *ctx);
  * until then. */
 void bsr_ctx_cache_dense_weights(BsrCtx *ctx, size_t max_bytes);
 void bsr_ctx_weights_changed(BsrCtx *ctx);
-/* The decision for a key (measured on first use); BSR_PATH_SPARSE or BSR_PATH_DENSE. */
+/* The decision for a key (measured on first use; NULL before); its path is BSR_PATH_SPARSE or
+ * BSR_PATH_DENSE. flags: BSR_OP_FWD an OR of the BSR_FWD_* bits of the call; BSR_OP_DINP 0, or 1 for
+ * bsr_linear_backward_input_dgelu; BSR_OP_DW 1 for an fp32 gradient, OR 2 for the GELU-input form. */
+enum { BSR_FWD_GELU = 1, BSR_FWD_BIAS = 2, BSR_FWD_PRE_OUT = 4, BSR_FWD_GELU_INPUT = 8 };
 const BsrDecision *bsr_crossover_lookup(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags);
 
 /* Dispatching entry points: same semantics as the kernels above. The first call for a key
