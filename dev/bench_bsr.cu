@@ -137,6 +137,17 @@ static void run_k(Cfg *c, int k, int r) {
     }
 }
 
+/* ms of kernels ks[0..nk) run back to back on input set r, between two events */
+static float elapsed_ms(Cfg *c, const int *ks, int nk, int r, cudaEvent_t e0, cudaEvent_t e1) {
+    float ms;
+    CUDA_CHECK(cudaEventRecord(e0, 0));
+    for (int q = 0; q < nk; q++) run_k(c, ks[q], r);
+    CUDA_CHECK(cudaEventRecord(e1, 0));
+    CUDA_CHECK(cudaEventSynchronize(e1));
+    CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    return ms;
+}
+
 static float time_k(Cfg *c, int k, int reps) {
     cudaEvent_t e0, e1;
     CUDA_CHECK(cudaEventCreate(&e0));
@@ -144,13 +155,7 @@ static float time_k(Cfg *c, int k, int reps) {
     for (int i = 0; i < 3; i++) run_k(c, k, i % R_SETS);
     CUDA_CHECK(cudaDeviceSynchronize());
     float *t = (float *)malloc_check(reps * sizeof(float));
-    for (int i = 0; i < reps; i++) {
-        CUDA_CHECK(cudaEventRecord(e0, 0));
-        run_k(c, k, i % R_SETS);
-        CUDA_CHECK(cudaEventRecord(e1, 0));
-        CUDA_CHECK(cudaEventSynchronize(e1));
-        CUDA_CHECK(cudaEventElapsedTime(&t[i], e0, e1));
-    }
+    for (int i = 0; i < reps; i++) t[i] = elapsed_ms(c, &k, 1, i % R_SETS, e0, e1);
     CUDA_CHECK(cudaGetLastError());
     const float m = bench_median(t, reps);
     free(t);
@@ -169,13 +174,10 @@ static void time_layer(Cfg *c, int reps, float *xover_us, float *cublas_us) {
     CUDA_CHECK(cudaEventCreate(&e1));
     float *t[2];
     for (int w = 0; w < 2; w++) t[w] = (float *)malloc_check(reps * sizeof(float));
-    for (int i = 0; i < reps + 2; i++)
+    for (int i = 0; i < reps + 2; i++) /* 2 warm-up rounds */
         for (int w = 0; w < 2; w++) {
-            CUDA_CHECK(cudaEventRecord(e0, 0));
-            for (int q = 0; q < 3; q++) run_k(c, ks[w][q], i % R_SETS);
-            CUDA_CHECK(cudaEventRecord(e1, 0));
-            CUDA_CHECK(cudaEventSynchronize(e1));
-            if (i >= 2) CUDA_CHECK(cudaEventElapsedTime(&t[w][i - 2], e0, e1)); /* 2 warm-up rounds */
+            const float ms = elapsed_ms(c, ks[w], 3, i % R_SETS, e0, e1);
+            if (i >= 2) t[w][i - 2] = ms;
         }
     CUDA_CHECK(cudaGetLastError());
     *xover_us = bench_median(t[0], reps) * 1000.f;

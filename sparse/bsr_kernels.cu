@@ -489,18 +489,18 @@ bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf
 /* ============================================================================ */
 /* wgmma (sm_90a) versions                                                       */
 /* ============================================================================ */
-/* Shared-memory tiles are rows of 128 bytes (64 bf16) with 16-byte chunks XOR-swizzled
- * by (row & 7): exactly the 128B-swizzle canonical layout of wgmma, K-major when rows
- * run over M/N (k contiguous) and MN-major when rows run over K. Tiles start on 1024-byte
- * boundaries. Descriptor: start address, leading / stride byte offsets, swizzle 128B. For
- * the 64-wide MN-major tiles used here only the 8-row-group stride (1024 B) matters, so it
- * is given as both offsets. */
 /* The first 1024-byte boundary in dynamic shared memory (128B-swizzled tiles need it), as an
  * offset from the __shared__ array: the compiler keeps the shared address space (ld/st.shared;
  * a round trip through uintptr_t made every later access a generic one) */
 __device__ __forceinline__ unsigned char *smem_align1024(unsigned char *smem_dyn) {
     return smem_dyn + ((1024u - (smem_u32(smem_dyn) & 1023u)) & 1023u);
 }
+/* Shared-memory tiles are rows of 128 bytes (64 bf16) with 16-byte chunks XOR-swizzled
+ * by (row & 7): exactly the 128B-swizzle canonical layout of wgmma, K-major when rows
+ * run over M/N (k contiguous) and MN-major when rows run over K. Tiles start on 1024-byte
+ * boundaries. Descriptor: start address, leading / stride byte offsets, swizzle 128B. For
+ * the 64-wide MN-major tiles used here only the 8-row-group stride (1024 B) matters, so it
+ * is given as both offsets. */
 __device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
     uint64_t d = 0;
     d |= (uint64_t)((saddr & 0x3FFFF) >> 4);
@@ -842,8 +842,8 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
             fence_proxy_async(); /* generic-proxy writes, read by wgmma (async proxy) */
             __syncthreads();
         }
-        const uint32_t aB = smem_u32(smem + (t % STAGES) * STAGE_BYTES) + wg * MH * 8192, bB =
-            smem_u32(smem + (t % STAGES) * STAGE_BYTES) + A_BYTES;
+        const uint32_t sB = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
+        const uint32_t aB = sB + wg * MH * 8192, bB = sB + A_BYTES;
         wg_fence();
 #pragma unroll
         for (int ks = 0; ks < BK / 16; ks++) {
@@ -1288,54 +1288,57 @@ static __global__ void bsr_unpack_kernel(bf16 *dense, const bf16 *packed, const 
     }
 }
 
-/* grid nnz */
-static __global__ void bsr_pack_add_kernel(float *dw_f32, bf16 *dw_bf16, const float *dense, const int *blk_rows,
-                                const int *col_indices, int bs, int cols, int accumulate) {
+/* grid nnz: the live blocks of a dense [rows, cols] gradient (element type TD: float or bf16) added
+ * into (or written over) the packed gradient, fp32 (dw_f32) or bf16 (dw_bf16); 16 bytes of the dense
+ * gradient per thread step, summed in fp32 and rounded once */
+template <typename TD>
+static __global__ void bsr_pack_add_kernel(float *dw_f32, bf16 *dw_bf16, const TD *dense, const int *blk_rows,
+                                           const int *col_indices, int bs, int cols, int accumulate) {
+    constexpr int V = 16 / sizeof(TD);
     const int k = blockIdx.x, r = blk_rows[k], c = col_indices[k];
-    const int cpr = bs / 4;
+    const int cpr = bs / V;
     for (int i = threadIdx.x; i < bs * cpr; i += blockDim.x) {
         const int row = i / cpr, ch = i % cpr;
-        float4 v = *(const float4 *)(dense + (size_t)(r * bs + row) * cols + c * bs + ch * 4);
-        const size_t off = (size_t)k * bs * bs + row * bs + ch * 4;
-        if (dw_f32) {
-            if (accumulate) {
-                const float4 o = *(const float4 *)(dw_f32 + off);
-                v.x += o.x; v.y += o.y; v.z += o.z; v.w += o.w;
-            }
-            *(float4 *)(dw_f32 + off) = v;
-        } else {
-            __nv_bfloat162 *o2 = (__nv_bfloat162 *)(dw_bf16 + off);
-            if (accumulate) {
-                const __nv_bfloat162 a = o2[0], b = o2[1];
-                v.x += __bfloat162float(a.x); v.y += __bfloat162float(a.y);
-                v.z += __bfloat162float(b.x); v.w += __bfloat162float(b.y);
-            }
-            o2[0] = __floats2bfloat162_rn(v.x, v.y);
-            o2[1] = __floats2bfloat162_rn(v.z, v.w);
-        }
-    }
-}
-
-/* grid nnz: bf16 dense -> bf16 packed, 8 elements per thread */
-static __global__ void bsr_pack_add_bf16_kernel(bf16 *dw, const bf16 *dense, const int *blk_rows,
-                                                const int *col_indices, int bs, int cols, int accumulate) {
-    const int k = blockIdx.x, r = blk_rows[k], c = col_indices[k];
-    const int cpr = bs / 8;
-    for (int i = threadIdx.x; i < bs * cpr; i += blockDim.x) {
-        const int row = i / cpr, ch = i % cpr;
-        uint4 v = *(const uint4 *)(dense + (size_t)(r * bs + row) * cols + c * bs + ch * 8);
-        uint4 *o = (uint4 *)(dw + (size_t)k * bs * bs + row * bs + ch * 8);
-        if (accumulate) {
-            const uint4 old = *o;
-            __nv_bfloat162 *a = (__nv_bfloat162 *)&v;
-            const __nv_bfloat162 *b = (const __nv_bfloat162 *)&old;
+        const uint4 raw = *(const uint4 *)(dense + (size_t)(r * bs + row) * cols + c * bs + ch * V);
+        float v[V];
+        if constexpr (sizeof(TD) == 4) {
+            const float *f = (const float *)&raw;
 #pragma unroll
-            for (int j = 0; j < 4; j++) {
-                const float2 fa = __bfloat1622float2(a[j]), fb = __bfloat1622float2(b[j]);
-                a[j] = __floats2bfloat162_rn(fa.x + fb.x, fa.y + fb.y);
+            for (int q = 0; q < V; q++) v[q] = f[q];
+        } else {
+            const __nv_bfloat162 *h = (const __nv_bfloat162 *)&raw;
+#pragma unroll
+            for (int q = 0; q < V / 2; q++) {
+                const float2 f = __bfloat1622float2(h[q]);
+                v[2 * q] = f.x;
+                v[2 * q + 1] = f.y;
             }
         }
-        *o = v;
+        const size_t off = (size_t)k * bs * bs + row * bs + ch * V;
+        if (dw_f32) {
+#pragma unroll
+            for (int q = 0; q < V; q += 4) {
+                float4 *o = (float4 *)(dw_f32 + off + q);
+                float4 x = make_float4(v[q], v[q + 1], v[q + 2], v[q + 3]);
+                if (accumulate) {
+                    const float4 p = *o;
+                    x.x += p.x; x.y += p.y; x.z += p.z; x.w += p.w;
+                }
+                *o = x;
+            }
+        } else {
+#pragma unroll
+            for (int q = 0; q < V; q += 2) {
+                __nv_bfloat162 *o = (__nv_bfloat162 *)(dw_bf16 + off + q);
+                float2 x = make_float2(v[q], v[q + 1]);
+                if (accumulate) {
+                    const float2 p = __bfloat1622float2(*o);
+                    x.x += p.x;
+                    x.y += p.y;
+                }
+                *o = __floats2bfloat162_rn(x.x, x.y);
+            }
+        }
     }
 }
 
@@ -1823,8 +1826,8 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
      * at 0 443 vs 456-486) */
     const int tv = tune_dw(tune);
     if (tv < 0) {
-        /* one wave of single blocks (SMs <= nnz <= 4 SMs, one split, 5 stages: dw_deep) beats
-         * column groups there (C 1600 fc at 0.8: 121 vs 145 us, at 0.9: 67 vs 74 us) */
+        /* one wave of single blocks (SMs <= nnz <= 3 SMs, one split, 5 stages: dw_deep) beats
+         * column groups there (C 1600 fc at 0.9: 67 vs 74 us) */
         if (dw_deep(L, tune) && !gelu_inp) return 0; /* the GELU kernels have no 5-stage ring (run 40: d24
                                                         * fcproj 0.5 fused, single blocks 917 us, column groups 544) */
         /* with GELU on the X slab, a group also computes GELU once for up to four blocks: column
@@ -1971,7 +1974,6 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 9)
             launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
-
         else if (tune_dw(tune) == 8 || (dw_deep(L, tune) && ns == 1))
             launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
@@ -2086,16 +2088,16 @@ extern "C" void bsr_unpack_bf16(bf16 *dense, const bf16 *w_packed, const BsrDevi
 extern "C" void bsr_pack_add_f32(void *dw, int dw_fp32, int accumulate, const float *dense, const BsrDeviceLayout *L,
                                  cudaStream_t stream) {
     if (L->nnz <= 0) return;
-    bsr_pack_add_kernel<<<L->nnz, 256, 0, stream>>>(dw_fp32 ? (float *)dw : NULL, dw_fp32 ? NULL : (bf16 *)dw, dense,
-                                                L->blk_rows, L->col_indices, L->bs, L->cols, accumulate);
+    bsr_pack_add_kernel<float><<<L->nnz, 256, 0, stream>>>(dw_fp32 ? (float *)dw : NULL, dw_fp32 ? NULL : (bf16 *)dw,
+                                                       dense, L->blk_rows, L->col_indices, L->bs, L->cols, accumulate);
     CUDA_CHECK(cudaGetLastError());
 }
 
 extern "C" void bsr_pack_add_bf16(bf16 *dw, int accumulate, const bf16 *dense, const BsrDeviceLayout *L,
                                   cudaStream_t stream) {
     if (L->nnz <= 0) return;
-    bsr_pack_add_bf16_kernel<<<L->nnz, 256, 0, stream>>>(dw, dense, L->blk_rows, L->col_indices, L->bs, L->cols,
-                                                         accumulate);
+    bsr_pack_add_kernel<bf16><<<L->nnz, 256, 0, stream>>>(NULL, dw, dense, L->blk_rows, L->col_indices, L->bs, L->cols,
+                                                          accumulate);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -2336,8 +2338,7 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
         dw[0] = nd.dw_variant;
         dw[1] = nd.dw_split;
     }
-    const int dense_ok = (size_t)L->rows * L->cols <= ctx->max_dense_elems;
-    nd.dense_ms = dense_ok ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
+    nd.dense_ms = fits_dense(ctx, L) ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
     nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
     if (ctx->verbose)
         printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms (dW variant %d split %d) dense %.3f ms "

@@ -98,6 +98,17 @@ typedef struct {
     float density;
 } Case;
 
+/* d_buf (bf16, n) <- random values v; returns v + add (the reference of an accumulate onto d_buf) */
+static float *upload_random_plus(Rng *rng, bf16 *d_buf, const float *add, size_t n) {
+    float *v = (float *)malloc_check(n * 4);
+    bf16 *vb = (bf16 *)malloc_check(n * 2);
+    fill_bf16(rng, v, vb, n, 1.f);
+    CUDA_CHECK(cudaMemcpy(d_buf, vb, n * 2, cudaMemcpyHostToDevice));
+    for (size_t i = 0; i < n; i++) v[i] += add[i];
+    free(vb);
+    return v;
+}
+
 static void make_mask(Rng *rng, uint8_t *m, int brows, int bcols, int kind, float density) {
     const int g = brows * bcols;
     for (int i = 0; i < g; i++) m[i] = 0;
@@ -204,16 +215,12 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     dev_bf16_to_float(hout, d_dx, nx);
     check("dinp", desc, hout, dxref, nx, 1);
     {
-        float *init = (float *)malloc_check(nx * 4), *ref2 = (float *)malloc_check(nx * 4);
-        bf16 *initb = (bf16 *)malloc_check(nx * 2);
-        fill_bf16(rng, init, initb, nx, 1.f);
-        for (size_t i = 0; i < nx; i++) ref2[i] = init[i] + dxref[i];
-        CUDA_CHECK(cudaMemcpy(d_dx, initb, nx * 2, cudaMemcpyHostToDevice));
+        float *ref2 = upload_random_plus(rng, d_dx, dxref, nx);
         bsr_backward_input(d_dx, d_dy, d_w, &D, N, 1, NULL, 0);
         CUDA_CHECK(cudaDeviceSynchronize());
         dev_bf16_to_float(hout, d_dx, nx);
         check("dinp accumulate", desc, hout, ref2, nx, 1);
-        free(init); free(ref2); free(initb);
+        free(ref2);
     }
 
     /* ---- weight gradient: fp32 overwrite (with and without scratch), fp32 accumulate, bf16 */
@@ -292,17 +299,13 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                 check(what, desc, hout, dwref, nw, 0);
             }
             if (tune.dw >= 9) { /* the m64n256 variants (10, 11: transposed write): bf16 accumulate too */
-                float *init = (float *)malloc_check(nw * 4), *ref2 = (float *)malloc_check(nw * 4);
-                bf16 *initb = (bf16 *)malloc_check(nw * 2);
-                fill_bf16(rng, init, initb, nw, 1.f);
-                for (size_t i = 0; i < nw; i++) ref2[i] = init[i] + dwref[i];
-                CUDA_CHECK(cudaMemcpy(d_dwb, initb, nw * 2, cudaMemcpyHostToDevice));
+                float *ref2 = upload_random_plus(rng, d_dwb, dwref, nw);
                 bsr_backward_weight(d_dwb, 0, 1, d_dy, d_x, &D, N, NULL, 0, &tune, 0);
                 CUDA_CHECK(cudaDeviceSynchronize());
                 dev_bf16_to_float(hout, d_dwb, nw);
                 snprintf(what, sizeof what, "dW v%d bf16 accumulate", tune.dw);
                 check(what, desc, hout, ref2, nw, 1);
-                free(init); free(ref2); free(initb);
+                free(ref2);
             }
         }
     }
@@ -491,17 +494,13 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             check(what, desc, hout, dbref, rows, 0);
             /* the trainer's form: bf16 dW accumulated onto random values (the dense path
              * gathers a bf16 dense gradient) */
-            float *init = (float *)malloc_check(nw * 4), *ref2 = (float *)malloc_check(nw * 4);
-            bf16 *initb = (bf16 *)malloc_check(nw * 2);
-            fill_bf16(rng, init, initb, nw, 1.f);
-            for (size_t i = 0; i < nw; i++) ref2[i] = init[i] + dwref[i];
-            CUDA_CHECK(cudaMemcpy(d_dwb, initb, nw * 2, cudaMemcpyHostToDevice));
+            float *ref2 = upload_random_plus(rng, d_dwb, dwref, nw);
             bsr_linear_backward_weight(ctx, d_dwb, 0, NULL, 1, d_dy, d_x, &D, N, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
             dev_bf16_to_float(hout, d_dwb, nw);
             snprintf(what, sizeof what, "linear dW bf16 acc (%s)", pn);
             check(what, desc, hout, ref2, nw, 1);
-            free(init); free(ref2); free(initb);
+            free(ref2);
             if (p == 2) { /* the measured decision keeps a variant and split count the kernels accept */
                 const BsrDecision *dd = bsr_crossover_lookup(ctx, BSR_OP_DW, &D, N, 0);
                 g_checks++;
