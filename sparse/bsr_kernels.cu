@@ -2258,6 +2258,7 @@ static const bf16 *dense_weight(BsrCtx *ctx, const bf16 *w, const BsrDeviceLayou
 
 extern "C" void bsr_ctx_free(BsrCtx *ctx) {
     drop_dense_weights(ctx);
+    free(ctx->dec);
     bsr_blas_free(&ctx->blas);
     cudaFree(ctx->dense_w);
     cudaFree(ctx->dense_dw);
@@ -2269,14 +2270,20 @@ extern "C" void bsr_ctx_reset_decisions(BsrCtx *ctx) {
     drop_dense_weights(ctx); /* layouts and pointers may have changed with the densities */
 }
 
+/* the decision for this key: the exact live-block count, else the nearest within the slack */
 static BsrDecision *find_dec(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags) {
+    const int slack = L->brows * L->bcols / BSR_DECISION_NNZ_SLACK;
+    BsrDecision *best = NULL;
+    int best_gap = slack + 1;
     for (int i = 0; i < ctx->n_dec; i++) {
-        const BsrDecision *d = &ctx->dec[i];
-        if (d->op == op && d->rows == L->rows && d->cols == L->cols && d->bs == L->bs && d->nnz == L->nnz &&
-            d->N == N && d->flags == flags)
-            return (BsrDecision *)d;
+        BsrDecision *d = &ctx->dec[i];
+        if (d->op != op || d->rows != L->rows || d->cols != L->cols || d->bs != L->bs || d->N != N ||
+            d->flags != flags)
+            continue;
+        const int gap = abs(d->nnz - L->nnz);
+        if (gap < best_gap) { best = d; best_gap = gap; }
     }
-    return NULL;
+    return best;
 }
 extern "C" const BsrDecision *bsr_crossover_lookup(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N,
                                                    int flags) {
@@ -2289,13 +2296,14 @@ static int fits_dense(const BsrCtx *ctx, const BsrDeviceLayout *L) {
 
 typedef void (*RunFn)(BsrCtx *ctx, int path, void *arg, cudaStream_t stream);
 
-static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream) {
+/* the fastest of `runs` timed calls after one warm-up call */
+static float time_path_n(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream, int runs) {
     cudaEvent_t e0, e1;
     CUDA_CHECK(cudaEventCreate(&e0));
     CUDA_CHECK(cudaEventCreate(&e1));
     fn(ctx, path, arg, stream); /* warm-up */
     float best = 1e30f;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < runs; i++) {
         CUDA_CHECK(cudaEventRecord(e0, stream));
         fn(ctx, path, arg, stream);
         CUDA_CHECK(cudaEventRecord(e1, stream));
@@ -2308,13 +2316,9 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
     cudaEventDestroy(e1);
     return best;
 }
-
-/* dw: NULL, or the measure argument's {variant, split} fields of the weight gradient: the sparse
- * path is then timed with the kernels' defaults and with single blocks (4) and column groups (10,
- * bs 64) in 1-8 splits, and the fastest is kept. The best choice moves with wave quantization, the
- * partials' traffic and (GELU input) the GELU recomputed per slab in ways the defaults' rules
- * missed by up to 40% (run 52: C 1600 N 8192 fc at 0.7 best in 1 split, at 0.8 in 3, at 0.85
- * in 2; run 58: fused-GELU d48 at 0.9 206 us in column groups, 6 splits, against 240) */
+static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream) {
+    return time_path_n(ctx, fn, path, arg, stream, 3);
+}
 static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags, RunFn fn, void *measure_arg,
                   int *dw, cudaStream_t stream) {
     if (ctx->force_path) return ctx->force_path;
@@ -2326,15 +2330,32 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
     nd.dw_split = 0;
     nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
     if (dw && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0 && bsr_have_wgmma()) {
+        /* two rounds (a decision per mask update and density band; with global pruning that is
+         * dozens per update, and the weight gradient's are most of their cost): every candidate
+         * once after a warm-up, then the best three of them (with the default's time so far)
+         * three times more */
         static const int variants[] = {-1, 4, 10}, splits[] = {1, 2, 3, 4, 6, 8};
         const int nv = L->bs == 64 ? 3 : 1; /* bs 128 has one weight-gradient kernel */
+        enum { NC = 18, FINALISTS = 3 };
+        float ms[NC];
+        int order[NC], nc = 0;
         for (int v = 0; v < nv; v++)
-            for (int q = 0; q < 6; q++) {
+            for (int q = 0; q < 6; q++, nc++) {
                 dw[0] = variants[v];
                 dw[1] = splits[q];
-                const float ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
-                if (ms < nd.sparse_ms) { nd.sparse_ms = ms; nd.dw_variant = dw[0]; nd.dw_split = dw[1]; }
+                ms[nc] = time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 1);
+                order[nc] = nc;
             }
+        for (int i = 0; i < nc && i < FINALISTS; i++) /* partial selection sort: the fastest first */
+            for (int k = i + 1; k < nc; k++)
+                if (ms[order[k]] < ms[order[i]]) { const int x = order[i]; order[i] = order[k]; order[k] = x; }
+        for (int i = 0; i < nc && i < FINALISTS; i++) {
+            const int c = order[i];
+            dw[0] = variants[c / 6];
+            dw[1] = splits[c % 6];
+            const float t = fminf(ms[c], time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 3));
+            if (t < nd.sparse_ms) { nd.sparse_ms = t; nd.dw_variant = dw[0]; nd.dw_split = dw[1]; }
+        }
         dw[0] = nd.dw_variant;
         dw[1] = nd.dw_split;
     }
@@ -2344,8 +2365,15 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
         printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms (dW variant %d split %d) dense %.3f ms "
                "-> %s\n", op, L->rows, L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dw_variant, nd.dw_split,
                nd.dense_ms, nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
-    if (ctx->n_dec < BSR_MAX_DECISIONS) ctx->dec[ctx->n_dec++] = nd;
-    else { ctx->dec[0] = nd; }
+    if (ctx->n_dec == ctx->cap_dec) {
+        ctx->cap_dec = ctx->cap_dec ? 2 * ctx->cap_dec : 64;
+        ctx->dec = (BsrDecision *)realloc(ctx->dec, ctx->cap_dec * sizeof(BsrDecision));
+        if (!ctx->dec) {
+            fprintf(stderr, "%s:%d: out of host memory for %d crossover decisions\n", __FILE__, __LINE__, ctx->cap_dec);
+            exit(1);
+        }
+    }
+    ctx->dec[ctx->n_dec++] = nd;
     return nd.path;
 }
 

@@ -189,7 +189,6 @@ typedef struct {
     bf16 *dense;            /* [rows * cols] */
 } BsrDenseWeight;
 
-#define BSR_MAX_DECISIONS 256
 #define BSR_MAX_DENSE_WEIGHTS 512
 typedef struct {
     BsrBlas blas;
@@ -198,8 +197,8 @@ typedef struct {
     size_t max_dense_elems;
     float *scratch;         /* dW split partials / bias partials */
     size_t scratch_bytes;
-    BsrDecision dec[BSR_MAX_DECISIONS];
-    int n_dec;
+    BsrDecision *dec;       /* [cap_dec] measured decisions (grown as needed) */
+    int n_dec, cap_dec;
     int force_path;         /* 0 = measure, BSR_PATH_SPARSE / BSR_PATH_DENSE = always that */
     BsrTune tune;           /* kernel choice of the sparse path (bsr_tune_default() after init) */
     int verbose;
@@ -223,8 +222,11 @@ void bsr_ctx_reset_decisions(BsrCtx *ctx);
 void bsr_ctx_cache_dense_weights(BsrCtx *ctx, size_t max_bytes);
 void bsr_ctx_weights_changed(BsrCtx *ctx);
 /* The decision for a key (measured on first use; NULL before); its path is BSR_PATH_SPARSE or
- * BSR_PATH_DENSE. flags: BSR_OP_FWD an OR of the BSR_FWD_* bits of the call; BSR_OP_DINP 0, or 1 for
+ * BSR_PATH_DENSE. A decision serves every layout of the same shape, op, N and flags whose live
+ * block count lies within 1/BSR_DECISION_NNZ_SLACK of the block grid of the measured one (global
+ * pruning gives each layer its own count: one measurement per density band, not per layer). flags: BSR_OP_FWD an OR of the BSR_FWD_* bits of the call; BSR_OP_DINP 0, or 1 for
  * bsr_linear_backward_input_dgelu; BSR_OP_DW 1 for an fp32 gradient, OR 2 for the GELU-input form. */
+#define BSR_DECISION_NNZ_SLACK 64
 enum { BSR_FWD_GELU = 1, BSR_FWD_BIAS = 2, BSR_FWD_PRE_OUT = 4, BSR_FWD_GELU_INPUT = 8 };
 const BsrDecision *bsr_crossover_lookup(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags);
 
