@@ -2106,6 +2106,7 @@ extern "C" void bsr_pack_add_bf16(bf16 *dw, int accumulate, const bf16 *dense, c
 /* ============================================================================ */
 
 extern "C" void bsr_blas_init(BsrBlas *b) {
+    memset(b, 0, sizeof(*b));
     CUBLAS_CHECK(cublasLtCreate(&b->lt));
     b->workspace_bytes = 32u << 20;
     CUDA_CHECK(cudaMalloc(&b->workspace, b->workspace_bytes));
@@ -2146,21 +2147,34 @@ static void lt_matmul(BsrBlas *b, void *D, cudaDataType dtype, const bf16 *A, in
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, transA ? k : m, transA ? m : k, lda));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, transB ? n : k, transB ? k : n, ldb));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld, dtype, m, n, ldd));
-    cublasLtMatmulPreference_t pref;
-    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                      &b->workspace_bytes, sizeof(b->workspace_bytes)));
+    /* the heuristic's pick depends on the shape, types and epilogue, not on the pointers */
+    const int key[11] = {(int)dtype, transA, transB, m, n, k, lda, ldb, ldd, (int)epi, bias != NULL};
+    const cublasLtMatmulAlgo_t *algo = NULL;
+    for (int i = 0; i < b->n_algos && !algo; i++)
+        if (!memcmp(b->algos[i].key, key, sizeof(key))) algo = &b->algos[i].algo;
     cublasLtMatmulHeuristicResult_t heur;
-    int nres = 0;
-    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(b->lt, desc, la, lb, ld, ld, pref, 1, &heur, &nres));
-    if (nres == 0) {
-        fprintf(stderr, "lt_matmul: no cuBLASLt algorithm for m=%d n=%d k=%d epilogue=%d\n", m, n, k, (int)epi);
-        exit(1);
+    if (!algo) {
+        cublasLtMatmulPreference_t pref;
+        CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                          &b->workspace_bytes, sizeof(b->workspace_bytes)));
+        int nres = 0;
+        CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(b->lt, desc, la, lb, ld, ld, pref, 1, &heur, &nres));
+        cublasLtMatmulPreferenceDestroy(pref);
+        if (nres == 0) {
+            fprintf(stderr, "%s:%d: lt_matmul: no cuBLASLt algorithm for m=%d n=%d k=%d epilogue=%d\n", __FILE__,
+                    __LINE__, m, n, k, (int)epi);
+            exit(1);
+        }
+        algo = &heur.algo;
+        if (b->n_algos < BSR_LT_ALGOS) {
+            memcpy(b->algos[b->n_algos].key, key, sizeof(key));
+            b->algos[b->n_algos++].algo = heur.algo;
+        }
     }
     const float alpha = 1.f;
-    CUBLAS_CHECK(cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, &heur.algo, b->workspace,
+    CUBLAS_CHECK(cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, b->workspace,
                                 b->workspace_bytes, stream));
-    cublasLtMatmulPreferenceDestroy(pref);
     cublasLtMatrixLayoutDestroy(la);
     cublasLtMatrixLayoutDestroy(lb);
     cublasLtMatrixLayoutDestroy(ld);

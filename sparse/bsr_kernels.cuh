@@ -143,10 +143,18 @@ void bsr_pack_add_bf16(bf16 *dw, int accumulate, const bf16 *dense, const BsrDev
 
 /* ---- dense cuBLASLt paths (on an unpacked weight) --------------------------------- */
 
+/* cuBLASLt's heuristic pick for one GEMM shape and epilogue (asked once per shape, not per call) */
+typedef struct {
+    int key[11];
+    cublasLtMatmulAlgo_t algo;
+} BsrLtAlgo;
+#define BSR_LT_ALGOS 64
 typedef struct {
     cublasLtHandle_t lt;
     void *workspace;
     size_t workspace_bytes;
+    BsrLtAlgo algos[BSR_LT_ALGOS]; /* past BSR_LT_ALGOS shapes the heuristic is asked on each call */
+    int n_algos;
 } BsrBlas;
 
 void bsr_blas_init(BsrBlas *b);

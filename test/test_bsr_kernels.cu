@@ -472,8 +472,15 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             CUDA_CHECK(cudaMemcpy(d_w, neg, nw * 2, cudaMemcpyHostToDevice));
             bsr_ctx_weights_changed(ctx);
             CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
+            const int n_algos = ctx->blas.n_algos; /* this GEMM shape's cuBLASLt pick is cached */
             bsr_linear_backward_input(ctx, d_dx, d_dy, d_w, &D, N, 0, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
+            g_checks++;
+            if (n_algos < 1 || ctx->blas.n_algos != n_algos) {
+                g_fail++;
+                printf("  FAIL cuBLASLt algorithm cache: %d entries before a repeated GEMM, %d after %s\n", n_algos,
+                       ctx->blas.n_algos, desc);
+            }
             dev_bf16_to_float(hout, d_dx, nx);
             check("linear dinp, weights changed (dense)", desc, hout, negref, nx, 1);
             CUDA_CHECK(cudaMemcpy(d_w, wb, nw * 2, cudaMemcpyHostToDevice));
@@ -509,6 +516,18 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                     g_fail++;
                     printf("  FAIL dW decision missing, or variant %d / split %d out of range %s\n",
                            dd ? dd->dw_variant : -9, dd ? dd->dw_split : -1, desc);
+                }
+                /* one decision serves live-block counts within the density band, none past it */
+                const int slack = D.brows * D.bcols / BSR_DECISION_NNZ_SLACK;
+                BsrDeviceLayout near = D, far = D;
+                near.nnz = D.nnz + slack;
+                far.nnz = D.nnz + slack + 1;
+                g_checks++;
+                if (dd && (bsr_crossover_lookup(ctx, BSR_OP_DW, &near, N, 0) != dd ||
+                           bsr_crossover_lookup(ctx, BSR_OP_DW, &far, N, 0) != NULL)) {
+                    g_fail++;
+                    printf("  FAIL decision band: nnz %d + %d should share the decision, + %d not %s\n", D.nnz, slack,
+                           slack + 1, desc);
                 }
             }
         }
