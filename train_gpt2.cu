@@ -762,14 +762,14 @@ static void save_checkpoint(Run *r, long step) {
  * descriptor), with the optimizer state and exact bf16 weights when resuming. */
 static void init_model(Run *r, InitialModel *im) {
     TrainArgs *a = &r->args;
-    static const int gpu_blocks[] = {64, 128, 0};
+    static const int gpu_blocks[] = {32, 64, 128, 0};
     initial_model_load(im, a, r->dist.env.rank, r->dist.env.world_size, r->master, gpu_blocks);
     const GPT2Config *cfg = &im->config;
     if (cfg->channels % 64 != 0 || (cfg->channels / cfg->num_heads) != 64)
         DIE("use a GPT-2 shape (d12, d24, d36, d48: head size 64, C a multiple of 64)",
             "the GPU kernels need head size 64 and C %% 64 == 0; this model has C = %d, %d heads", cfg->channels, cfg->num_heads);
-    if (im->block_size != 0 && im->block_size != 64 && im->block_size != 128)
-        DIE("convert the model with the CPU trainer or retrain with --block 64/128", "the model's block size %d: the GPU kernels support 64 and 128",
+    if (im->block_size != 0 && im->block_size != 32 && im->block_size != 64 && im->block_size != 128)
+        DIE("convert the model with the CPU trainer or retrain with --block 32/64/128", "the model's block size %d: the GPU kernels support 32, 64 and 128",
             im->block_size);
     gpt2_init(&r->model, cfg, im->block_size, im->masks, im->flat, a->batch_size, a->seq_len, a->recompute);
     r->model.mm.autotune = a->gemm_tune; /* layers/matmul.cuh: timed choice among cuBLASLt's candidates */

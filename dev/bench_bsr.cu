@@ -625,7 +625,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) outpath = argv[++i];
         else if (!strcmp(argv[i], "--variants")) g_variants = 1;
         else {
-            fprintf(stderr, "usage: %s [--quick] [--N n] [--C c] [--bs 64|128] [--sp s] [--reps n] [--out file] [--variants]\n",
+            fprintf(stderr, "usage: %s [--quick] [--N n] [--C c] [--bs 32|64|128] [--sp s] [--reps n] [--out file] [--variants]\n",
                     argv[0]);
             return 2;
         }
@@ -656,7 +656,7 @@ int main(int argc, char **argv) {
     const int Cs[] = {768, 1024, 1280, 1600};
     const float sps_all[] = {0.f, 0.5f, 0.7f, 0.8f, 0.9f, 0.95f};
     const float sps_quick[] = {0.f, 0.5f, 0.9f, 0.95f};
-    const int bss[] = {64, 128};
+    const int bss[] = {32, 64, 128};
     double tgt[7] = {0};
     int have_tgt = 0;
     for (int ci = 0; ci < 4; ci++) {
@@ -665,7 +665,7 @@ int main(int argc, char **argv) {
         if (quick && !onlyC && C != 1600) continue;
         for (int li = 0; li < 2; li++) {
             const int rows = li == 0 ? 4 * C : C, cols = li == 0 ? C : 4 * C;
-            for (int bi = 0; bi < 2; bi++) {
+            for (int bi = 0; bi < 3; bi++) {
                 const int bs = bss[bi];
                 if (onlybs && bs != onlybs) continue;
                 if (quick && !onlybs && bs != 64) continue;

@@ -58,8 +58,12 @@ __device__ __forceinline__ void mma_bf16(float *c, const uint32_t *a, const uint
 }
 /* Element offset of 16-byte chunk `ch` of row `row` in a tile whose rows hold
  * CH chunks (CH*8 bf16); chunks are XOR-swizzled with the row's low 3 bits so that
- * 8 consecutive rows at one logical chunk hit 8 different bank groups. */
+ * 8 consecutive rows at one logical chunk hit 8 different bank groups. Rows of 4 chunks
+ * (64 bytes: block size 32) pair up in a 128-byte line: their chunk is XORed with bits 1-2
+ * of the row, which keeps it inside the row and 8 consecutive rows conflict-free. */
 template <int CH> __device__ __forceinline__ int swz(int row, int ch) {
+    static_assert(CH == 4 || CH % 8 == 0, "tile rows of 4 or a multiple of 8 chunks");
+    if (CH == 4) return row * 32 + ((ch ^ ((row >> 1) & 3)) << 3);
     return row * (CH * 8) + ((ch ^ (row & 7)) << 3);
 }
 
@@ -1657,6 +1661,10 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
                         "dev/NOTES_bsr.md)\n", variant);
         exit(1);
     }
+    if (bs == 32) { /* block size 32: the mma.sync kernel (the wgmma / TMA tiles are 64 wide) */
+        launch_spmm<32, 128, 32, 32, 4, 1, 3, BT>(SPMM_ARGS);
+        return;
+    }
     /* default: the TMA kernel; accumulate and non-sm_90a builds use the cp.async kernels */
     if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N);
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM))) variant = -1;
@@ -1682,8 +1690,8 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
 #undef SPMM_ARGS
 
 static void check_layout(const BsrDeviceLayout *L, const char *who) {
-    if (L->bs != 64 && L->bs != 128) {
-        fprintf(stderr, "%s: block size %d not supported (64, 128)\n", who, L->bs);
+    if (L->bs != 32 && L->bs != 64 && L->bs != 128) {
+        fprintf(stderr, "%s:%d: %s: block size %d not supported (32, 64, 128)\n", __FILE__, __LINE__, who, L->bs);
         exit(1);
     }
 }
@@ -1707,7 +1715,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     int v = tune_fwd(tune);
     if (v < 0) v = tma_default_variant(steps);
-    if (is_tma_variant(v) && bsr_have_wgmma() && tma_available()) {
+    if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->row_offsets, L->col_indices, NULL,
                                        L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL);
         return;
@@ -1747,7 +1755,7 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
      * 27 (3); others: that kernel, then bsr_dgelu_colsum */
     int v = tune_dinp(tune);
     if (v < 0) v = 28;
-    if (is_tma_variant(v) && bsr_have_wgmma() && tma_available()) {
+    if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && tma_available()) {
         tma_launch<true, true, false>(v, L->bs, dinp, (bf16 *)pre, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
                                       L->bsc_blocks, L->bcols, N, L->rows, L->cols, 0, L->nnz, stream, colsum);
         return;
@@ -1768,6 +1776,8 @@ extern "C" void bsr_colsum_finish(float *dbias, const float *colsum, int N, int 
 #define DW_ROW64 64, 1, 4, 32, 2, 4, 5  /* 4 blocks of one block row (shared dY slab): 64 x 256 tile */
 #define DW_ONE64 64, 1, 1, 64, 2, 2, 4  /* one block: 64 x 64 tile */
 #define DW_ONE128 128, 1, 1, 32, 2, 4, 4
+#define DW_ONE32 32, 1, 1, 64, 2, 2, 4  /* one block: 32 x 32 tile */
+#define DW_COL32 32, 4, 1, 64, 4, 1, 4  /* 4 blocks of one block column: 128 x 32 tile */
 
 template <int BS, int GA, int GB, int BK, int WARPS_M, int WARPS_N, int STAGES>
 static int dw_ctas_per_sm(void) {
@@ -1813,6 +1823,9 @@ static int dw_split_by_waves(long ng, int per_sm, int maxs) {
 
 /* which grouping the weight gradient uses for this layout: 0 single blocks, 1 by column, 2 by row */
 static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) {
+    /* bs 32 (mma.sync): column groups of four 32-wide blocks (a 128 x 32 tile sharing the X slab)
+     * once the columns hold two blocks on average, or as tuned (variants 0 / 1) */
+    if (L->bs == 32) return tune_dw(tune) == 0 ? 0 : tune_dw(tune) == 1 ? 1 : L->nnz >= 2L * L->bcols ? 1 : 0;
     if (L->bs != 64) return 0;
     /* variants: 0 single blocks, 1 column groups, 2 row groups (mma.sync); 3 fewer groups
      * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
@@ -1844,8 +1857,8 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
     if (v == 2) return 2;
     return L->dw_ngroups_col <= L->dw_ngroups_row ? 1 : 2;
 }
-static int dw_use_wgmma(const BsrTune *tune) {
-    return bsr_have_wgmma() && (tune_dw(tune) >= 4 || tune_dw(tune) < 0);
+static int dw_use_wgmma(const BsrDeviceLayout *L, const BsrTune *tune) {
+    return L->bs != 32 && bsr_have_wgmma() && (tune_dw(tune) >= 4 || tune_dw(tune) < 0);
 }
 static int dw_ngroups(const BsrDeviceLayout *L, int mode) {
     return mode == 0 ? L->nnz : mode == 1 ? L->dw_ngroups_col : L->dw_ngroups_row;
@@ -1868,7 +1881,8 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int g
         return ns < 1 ? 1 : ns > 32 ? 32 : ns;
     }
     const int mode = dw_mode(L, tune, 0);
-    const int per_sm = dw_use_wgmma(tune) ? 3 : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
+    const int per_sm = dw_use_wgmma(L, tune) ? 3 : L->bs == 32 ? (mode == 0 ? dw_ctas_per_sm<DW_ONE32>() : dw_ctas_per_sm<DW_COL32>())
+                       : L->bs != 64 ? dw_ctas_per_sm<DW_ONE128>()
                        : mode == 0 ? dw_ctas_per_sm<DW_ONE64>()
                        : mode == 1 ? dw_ctas_per_sm<DW_COL64>() : dw_ctas_per_sm<DW_ROW64>();
     const int ng = dw_ngroups(L, mode);
@@ -1879,7 +1893,7 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int g
      * 6 splits 143 us, 8 (1.2 waves) 178 us). mma.sync: about two waves. */
     int ns;
     const int maxs = N / 512 > 1 ? N / 512 : 1;
-    if (dw_use_wgmma(tune)) {
+    if (dw_use_wgmma(L, tune)) {
         /* column groups: 3 splits, 2 for N <= 8192 with groups >= 2 SMs (run 39: d48 fcproj at 0.5,
          * N 16384, 445 us against 491 for 2; d24 N 32768 393 vs 476; run 52, C 1600 N 8192 m64n256
          * groups: 0.5 (313 groups) 2 and 3 alike, 0.8 (125-180 groups) 117-120 us in 3 against
@@ -1950,8 +1964,8 @@ static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, co
 
 /* gelu_inp: X = gelu(inp) in shared memory; only the default wgmma configurations have it
  * (dw_fuses_gelu), the caller materializes gelu(inp) otherwise */
-static int dw_fuses_gelu(const BsrTune *tune) {
-    return dw_use_wgmma(tune) && tune_dw(tune) != 7 && tune_dw(tune) != 8;
+static int dw_fuses_gelu(const BsrDeviceLayout *L, const BsrTune *tune) {
+    return dw_use_wgmma(L, tune) && tune_dw(tune) != 7 && tune_dw(tune) != 8;
 }
 static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
                            int ns, int tps, size_t pstride, int accumulate, int gelu_inp, const BsrTune *tune,
@@ -1969,7 +1983,7 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
         else launch_dw_wgmma<1, 4, 32, 4, true, 64, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
         return;
     }
-    if (dw_use_wgmma(tune)) {
+    if (dw_use_wgmma(L, tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 9)
@@ -1988,7 +2002,10 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
         else launch_dw_wgmma<1, 4, 32, 4>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
         return;
     }
-    if (L->bs != 64) launch_dw<DW_ONE128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+    if (L->bs == 32) {
+        if (mode == 0) launch_dw<DW_ONE32>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else launch_dw<DW_COL32>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
+    } else if (L->bs != 64) launch_dw<DW_ONE128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
     else if (mode == 0) launch_dw<DW_ONE64>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
     else if (mode == 1) launch_dw<DW_COL64>(of, ob, dout, inp, L, 1, N, ns, tps, pstride, accumulate, stream);
     else launch_dw<DW_ROW64>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
@@ -2047,7 +2064,7 @@ extern "C" void bsr_backward_weight_gelu(void *dw, int dw_fp32, int accumulate, 
                                          bf16 *gelu_scratch, const BsrDeviceLayout *L, int N, float *scratch,
                                          size_t scratch_bytes, const BsrTune *tune, cudaStream_t stream) {
     check_layout(L, "bsr_backward_weight_gelu");
-    if (dw_fuses_gelu(tune)) {
+    if (dw_fuses_gelu(L, tune)) {
         backward_weight(dw, dw_fp32, accumulate, dout, pre, 1, L, N, scratch, scratch_bytes, tune, stream);
         return;
     }

@@ -3,7 +3,7 @@
  * sparse/bsr.h (bsr_matmul_forward_cpu / bsr_matmul_backward_cpu, float, on the
  * same bf16-rounded inputs).
  *
- * Cases: several shapes, block sizes 64 and 128, densities from all-live to one
+ * Cases: several shapes, block sizes 32, 64 and 128, densities from all-live to one
  * live block (and zero), masks with empty block rows and columns, N multiples of
  * the tile and ragged tails; outputs poisoned (all-ones bytes = NaN) before each
  * run so an unwritten element fails; accumulate and overwrite modes; the dense
@@ -570,6 +570,12 @@ int main(int argc, char **argv) {
         {1024, 4096, 128, 2048, MASK_RANDOM, 0.1f},  /* d24 fcproj shape */
         {256, 2560, 64, 160, MASK_ALL, 1.f},         /* forward lists of 40 blocks (> 32) */
         {2560, 256, 64, 160, MASK_RANDOM, 0.9f},     /* input-gradient lists of ~36 blocks */
+        {256, 384, 32, 256, MASK_RANDOM, 0.5f},      /* block size 32 (mma.sync kernels) */
+        {384, 256, 32, 200, MASK_EMPTY_RC, 0.6f},
+        {256, 256, 32, 77, MASK_ALL, 1.f},
+        {512, 256, 32, 192, MASK_ONE, 0.f},
+        {3072, 768, 32, 1024, MASK_RANDOM, 0.1f},    /* d12 fc shape, single-block dW */
+        {768, 3072, 32, 2048, MASK_EMPTY_RC, 0.3f},  /* d12 fcproj shape, column-group dW, split-N */
     };
     const int nc = (int)(sizeof cases / sizeof cases[0]);
     const int quick = argc > 1 && !strcmp(argv[1], "--quick");
