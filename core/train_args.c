@@ -66,7 +66,7 @@ static const Opt OPTS[] = {
     {NULL, "dist-timeout", OPT_FLOAT, F(dist_timeout), 0, "600", 1, 1e7, NULL, TRAINER_GPU, "seconds to wait for other processes before giving up"},
     {NULL, "sparsity", OPT_FLOAT, F(sparsity), 0, "0.0", 0, 0.9999999, NULL, BOTH, "final fraction of MLP weight blocks pruned, in [0, 1); 0 = dense model"},
     {NULL, "sparsity-init", OPT_FLOAT, F(sparsity_init), 0, "0.0", 0, 0.9999999, NULL, BOTH, "sparsity at --prune-start (schedule's s_i)"},
-    {NULL, "block", OPT_INT, F(block_size), 0, "64", 1, 1024, NULL, BOTH, "block size of the sparse MLP weights (must divide C)"},
+    {NULL, "block", OPT_INT, F(block_size), 0, "64", 1, 1024, NULL, BOTH, "block size of the sparse MLP weights (must divide C; GPU: 32, 64 or 128)"},
     {NULL, "prune-start", OPT_INT, F(prune_start), 0, "-1", -1, 1 << 30, NULL, BOTH, "first mask-update step (-1 = 10% of the run)"},
     {NULL, "prune-end", OPT_INT, F(prune_end), 0, "-1", -1, 1 << 30, NULL, BOTH, "last mask-update step, when --sparsity is reached (-1 = 60% of the run)"},
     {NULL, "prune-every", OPT_INT, F(prune_every), 0, "-1", -1, 1 << 30, NULL, BOTH, "steps between mask updates (-1 = about 20 updates)"},
