@@ -783,7 +783,7 @@ template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = f
 static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
-                    const bf16 *__restrict__ bias, const int *__restrict__ offsets, const int *__restrict__ acol,
+                    const bf16 *__restrict__ bias, const int4 *__restrict__ lines, const int *__restrict__ acol,
                     const int *__restrict__ blk, int flags, int has_pre, float *__restrict__ colsum, int N) {
     constexpr int BN = 64, BK = 64, NT = 128 * WGS, MH = BM / 64 / WGS; /* m64 row groups per warpgroup */
     constexpr int TILES_N = BS / BN, KPB = BS / BK;
@@ -798,11 +798,12 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     unsigned char *smem = smem_align1024(smem_dyn);
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = WGS == 1 ? 0 : warp >> 2, wq = warp & 3;
-    const int j = blockIdx.x / TILES_N, nt = blockIdx.x % TILES_N;
+    const int4 line = lines[blockIdx.x / TILES_N]; /* {block row / column, first entry, blocks, 0}, longest first */
+    const int j = line.x, nt = blockIdx.x % TILES_N;
     const int m0 = blockIdx.y * BM;
     const int colbase = j * BS + nt * BN;
-    const int e0 = offsets[j], e1 = offsets[j + 1];
-    const int T = (e1 - e0) * KPB;
+    const int e0 = line.y;
+    const int T = line.z * KPB;
     if (tid == 0) {
         for (int s = 0; s < STAGES + (DG ? 1 : 0); s++) mbar_init(smem_u32(&mbar[s]), 1);
 #ifdef BSR_WGMMA
@@ -1372,6 +1373,31 @@ extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, 
     CUDA_CHECK(cudaMalloc(&d->dw_row_a, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_row_b, cap * BSR_DW_G * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_row_k, cap * BSR_DW_G * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->lines_row, d->brows * sizeof(int4)));
+    CUDA_CHECK(cudaMalloc(&d->lines_col, d->bcols * sizeof(int4)));
+}
+
+/* lines[i] = {line, first entry, length, 0} for the n lines of offsets, longest first (ties: lower
+ * line first): a counting sort by length */
+static void upload_lines_longest_first(int4 *d_lines, const int *offsets, int n) {
+    int maxlen = 0;
+    for (int i = 0; i < n; i++)
+        if (offsets[i + 1] - offsets[i] > maxlen) maxlen = offsets[i + 1] - offsets[i];
+    int *start = (int *)calloc(maxlen + 2, sizeof(int));
+    int4 *h = (int4 *)malloc((n > 0 ? n : 1) * sizeof(int4));
+    if (!start || !h) {
+        fprintf(stderr, "%s:%d: out of host memory for %d line entries\n", __FILE__, __LINE__, n);
+        exit(1);
+    }
+    for (int i = 0; i < n; i++) start[maxlen - (offsets[i + 1] - offsets[i]) + 1]++;
+    for (int l = 1; l <= maxlen + 1; l++) start[l] += start[l - 1];
+    for (int i = 0; i < n; i++) {
+        const int len = offsets[i + 1] - offsets[i];
+        h[start[maxlen - len]++] = make_int4(i, offsets[i], len, 0);
+    }
+    if (n > 0) CUDA_CHECK(cudaMemcpy(d_lines, h, n * sizeof(int4), cudaMemcpyHostToDevice));
+    free(start);
+    free(h);
 }
 
 extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L) {
@@ -1447,6 +1473,8 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
         free(ca); free(cb); free(ck); free(ra); free(rb); free(rk); free(iota);
     }
     free(br);
+    upload_lines_longest_first(d->lines_row, L->row_offsets, L->brows);
+    upload_lines_longest_first(d->lines_col, L->bsc_offsets, L->bcols);
 }
 
 extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
@@ -1454,6 +1482,7 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
     cudaFree(d->blk_rows); cudaFree(d->bsc_rows); cudaFree(d->bsc_blocks);
     cudaFree(d->dw_iota); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
     cudaFree(d->dw_row_a); cudaFree(d->dw_row_b); cudaFree(d->dw_row_k);
+    cudaFree(d->lines_row); cudaFree(d->lines_col);
     memset(d, 0, sizeof(*d));
 }
 
@@ -1571,7 +1600,7 @@ static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long
  * GELU_A: the operand is gelu(A) */
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
-                            const int *offsets, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
+                            const int4 *lines, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                             int ldo, int flags, int nnz, cudaStream_t stream, float *colsum) {
     constexpr int RING = STAGES * (BM * 64 + 64 * 64) * 2, TILE = BM * 64 * 2;
     constexpr int SMEM_MAX = (DG ? RING + TILE : (RING > 2 * TILE ? RING : 2 * TILE)) + 1024;
@@ -1593,8 +1622,7 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     make_map(&mO, out, N, ldo, ldo, BM);
     make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, BM);
     dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
-    kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, offsets, acol, blk, flags, pre_out != NULL, colsum,
-                                            N);
+    kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, lines, acol, blk, flags, pre_out != NULL, colsum, N);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -1606,9 +1634,9 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
  * dev/NOTES_runs.md; its code is in commit e690a79) */
 static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
-    bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int *offsets, const int *acol, \
+    bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum
-#define TMA_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum
+#define TMA_ARGS out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum
 template <int BS, bool BT, bool DG, bool GELU_A>
 static void tma_launch_bs(int v, TMA_PARAMS) {
     switch (v) {
@@ -1654,8 +1682,8 @@ static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_b
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
-                          const bf16 *bias, const int *offsets, const int *acol, const int *blk, int n_out_blocks,
-                          int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
+                          const bf16 *bias, const int *offsets, const int4 *lines, const int *acol, const int *blk,
+                          int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
         fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
@@ -1669,8 +1697,8 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
     if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N);
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
-        tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda,
-                                     ldo, flags, nnz, st, NULL);
+        tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo,
+                                     flags, nnz, st, NULL);
         return;
     }
     if (!bsr_have_wgmma()) variant = 0;
@@ -1701,7 +1729,8 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     check_layout(L, "bsr_forward");
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
-    spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->col_indices, NULL,
+    spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->lines_row,
+                         L->col_indices, NULL,
                          L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
 }
 
@@ -1716,7 +1745,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     int v = tune_fwd(tune);
     if (v < 0) v = tma_default_variant(steps);
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && tma_available()) {
-        tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->row_offsets, L->col_indices, NULL,
+        tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
                                        L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL);
         return;
     }
@@ -1733,7 +1762,8 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     check_layout(L, "bsr_backward_input");
     if (N <= 0) return;
     const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
-    spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
+    spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->lines_col,
+                        L->bsc_rows,
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, stream);
 }
 
@@ -1756,7 +1786,7 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
     int v = tune_dinp(tune);
     if (v < 0) v = 28;
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && tma_available()) {
-        tma_launch<true, true, false>(v, L->bs, dinp, (bf16 *)pre, dout, w_packed, NULL, L->bsc_offsets, L->bsc_rows,
+        tma_launch<true, true, false>(v, L->bs, dinp, (bf16 *)pre, dout, w_packed, NULL, L->lines_col, L->bsc_rows,
                                       L->bsc_blocks, L->bcols, N, L->rows, L->cols, 0, L->nnz, stream, colsum);
         return;
     }

@@ -54,6 +54,11 @@ typedef struct {
     int *dw_col_a, *dw_col_b, *dw_col_k;
     int *dw_row_a, *dw_row_b, *dw_row_k;
     int *dw_iota;     /* [cap] k -> k (single-block groups) */
+    /* the forward / input-gradient CTAs' lines, longest first (derived at upload): {block row, first
+     * BSR entry, blocks in the row, 0} (lines_row) and {block column, first BSC entry, blocks, 0}
+     * (lines_col). Within each token tile the longest lines start first, so the grid's last CTAs
+     * are its shortest and the final wave drains evenly. */
+    int4 *lines_row, *lines_col; /* [brows], [bcols] */
 } BsrDeviceLayout;
 #define BSR_DW_G 4
 
