@@ -543,6 +543,48 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     bsr_layout_free(&L);
 }
 
+/* The crossover keeps every decision it measured (300 keys: one forward per token count; the table
+ * used to hold 256 and overwrote its first entry past that, so global pruning at d48 measured 32 keys
+ * again on every step), and a key it has measured is found again, not measured anew. */
+static void test_decision_table(BsrCtx *ctx, Rng *rng) {
+    const int rows = 256, cols = 256, bs = 64, nkeys = 300, step = 8, maxN = nkeys * step;
+    BsrLayout L;
+    CHECK(bsr_layout_init(&L, rows, cols, bs) == 0, "rows/cols multiple of bs", "layout init");
+    uint8_t *mask = (uint8_t *)malloc_check((size_t)L.brows * L.bcols);
+    make_mask(rng, mask, L.brows, L.bcols, MASK_ALL, 1.f);
+    bsr_layout_set_mask(&L, mask);
+    BsrDeviceLayout D;
+    bsr_device_layout_alloc(&D, rows, cols, bs);
+    bsr_device_layout_upload(&D, &L);
+    const size_t nx = (size_t)maxN * cols, nw = (size_t)L.row_offsets[L.brows] * bs * bs;
+    float *x = (float *)malloc_check(nx * 4), *w = (float *)malloc_check(nw * 4);
+    bf16 *xb = (bf16 *)malloc_check(nx * 2), *wb = (bf16 *)malloc_check(nw * 2);
+    fill_bf16(rng, x, xb, nx, 1.f);
+    fill_bf16(rng, w, wb, nw, 0.1f);
+    bf16 *d_x = to_dev_bf16(xb, nx), *d_w = to_dev_bf16(wb, nw), *d_y;
+    CUDA_CHECK(cudaMalloc(&d_y, (size_t)maxN * rows * 2));
+    bsr_ctx_reset_decisions(ctx);
+    for (int i = 1; i <= nkeys; i++) bsr_linear_forward(ctx, d_y, NULL, d_x, d_w, NULL, &D, i * step, 0, 0);
+    const int measured = ctx->n_dec;
+    bsr_linear_forward(ctx, d_y, NULL, d_x, d_w, NULL, &D, step, 0, 0); /* the first key again */
+    CUDA_CHECK(cudaDeviceSynchronize());
+    g_checks++;
+    if (measured != nkeys || ctx->n_dec != nkeys || !bsr_crossover_lookup(ctx, BSR_OP_FWD, &D, step, 0)) {
+        g_fail++;
+        printf("  FAIL decision table: %d distinct token counts gave %d decisions, %d after repeating the first; "
+               "first key %s\n", nkeys, measured, ctx->n_dec,
+               bsr_crossover_lookup(ctx, BSR_OP_FWD, &D, step, 0) ? "found" : "lost");
+    } else {
+        printf("  ok   decision table keeps %d decisions (capacity %d); a measured key is found again\n", ctx->n_dec,
+               ctx->cap_dec);
+    }
+    bsr_ctx_reset_decisions(ctx);
+    CUDA_CHECK(cudaFree(d_x)); CUDA_CHECK(cudaFree(d_w)); CUDA_CHECK(cudaFree(d_y));
+    bsr_device_layout_free(&D);
+    bsr_layout_free(&L);
+    free(mask); free(x); free(w); free(xb); free(wb);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     int dev_count = 0;
@@ -583,6 +625,7 @@ int main(int argc, char **argv) {
         if (quick && cases[i].N > 1024) continue;
         run_case(&ctx, &rng, &cases[i]);
     }
+    test_decision_table(&ctx, &rng);
     bsr_ctx_free(&ctx);
     printf("test_bsr_kernels: %d checks, %d failed\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
