@@ -556,32 +556,6 @@ __device__ __forceinline__ void wgmma_64x64(float (&d)[32], uint64_t da, uint64_
 #endif
 }
 
-/* D[64x128] (+)= A[64x16] B[16x128], the two 64-column halves of D in d0, d1 (the m64n128
- * fragment is the two m64n64 fragments side by side); an MN-major B's halves lie LBO bytes apart */
-template <int TA, int TB>
-__device__ __forceinline__ void wgmma_64x128(float (&d0)[32], float (&d1)[32], uint64_t da, uint64_t db) {
-#ifndef BSR_WGMMA
-    __trap();
-#else
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
-                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
-                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
-                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
-                 "%64, %65, p, 1, 1, %66, %67;\n}\n"
-                 : "+f"(d0[0]), "+f"(d0[1]), "+f"(d0[2]), "+f"(d0[3]), "+f"(d0[4]), "+f"(d0[5]), "+f"(d0[6]), "+f"(d0[7]),
-                   "+f"(d0[8]), "+f"(d0[9]), "+f"(d0[10]), "+f"(d0[11]), "+f"(d0[12]), "+f"(d0[13]), "+f"(d0[14]), "+f"(d0[15]),
-                   "+f"(d0[16]), "+f"(d0[17]), "+f"(d0[18]), "+f"(d0[19]), "+f"(d0[20]), "+f"(d0[21]), "+f"(d0[22]), "+f"(d0[23]),
-                   "+f"(d0[24]), "+f"(d0[25]), "+f"(d0[26]), "+f"(d0[27]), "+f"(d0[28]), "+f"(d0[29]), "+f"(d0[30]), "+f"(d0[31]),
-                   "+f"(d1[0]), "+f"(d1[1]), "+f"(d1[2]), "+f"(d1[3]), "+f"(d1[4]), "+f"(d1[5]), "+f"(d1[6]), "+f"(d1[7]),
-                   "+f"(d1[8]), "+f"(d1[9]), "+f"(d1[10]), "+f"(d1[11]), "+f"(d1[12]), "+f"(d1[13]), "+f"(d1[14]), "+f"(d1[15]),
-                   "+f"(d1[16]), "+f"(d1[17]), "+f"(d1[18]), "+f"(d1[19]), "+f"(d1[20]), "+f"(d1[21]), "+f"(d1[22]), "+f"(d1[23]),
-                   "+f"(d1[24]), "+f"(d1[25]), "+f"(d1[26]), "+f"(d1[27]), "+f"(d1[28]), "+f"(d1[29]), "+f"(d1[30]), "+f"(d1[31])
-                 : "l"(da), "l"(db), "n"(TA), "n"(TB));
-#endif
-}
-
 /* D[64x256] (+)= A[64x16] B[16x256], the four 64-column quarters of D in d0..d3 (the m64n256
  * accumulator fragment is the four m64n64 fragments side by side); B's quarters lie LBO bytes
  * apart (see the descriptor note above) */
@@ -765,13 +739,6 @@ __device__ __forceinline__ void mbar_expect_tx(uint32_t addr, int bytes) {
     asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(addr), "r"(bytes) : "memory");
 #endif
 }
-__device__ __forceinline__ void mbar_arrive(uint32_t addr) {
-#ifdef BSR_WGMMA
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(addr) : "memory");
-#endif
-}
-/* barrier 1 over the first n threads (the consumer warps of a warp-specialized kernel) */
-__device__ __forceinline__ void named_bar_sync(int n) { asm volatile("bar.sync 1, %0;\n" ::"r"(n) : "memory"); }
 __device__ __forceinline__ void mbar_wait(uint32_t addr, int parity) {
 #ifdef BSR_WGMMA
     uint32_t done = 0;
@@ -991,160 +958,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         if (two) tma_store_2d(&mapP, colbase, m0, smem_u32(o1));
         bulk_wait_read0();
     }
-}
-
-/* Paired forward / input gradient (bs 64), persistent and warp-specialized: each CTA computes
- * output tiles of 256 tokens x two block rows (forward; BT: two block columns of the input
- * gradient), tile = blockIdx.x + k * gridDim.x (pair fastest: concurrent CTAs share their operand
- * tiles in L2), walking the union of the two index lists (BsrDeviceLayout.pair_*). Each column live
- * in either row loads its 256-token operand tile once for both: where both blocks are live one
- * m64n128 product covers them, else an m64n64 into that row's half of the accumulator. Against
- * the single-row kernels this cuts the operand traffic from L2, which sets their time at low
- * sparsity (ncu run 80: L2 at 80% at 0.5), by the columns the two rows share.
- * Warps 0-7 (two warpgroups, 128 tokens each) compute; warp 8 loads: it refills a ring slot as
- * soon as the eight compute warps release it (empty mbarrier), running ahead across tile
- * boundaries, so no CTA barrier sits in the main loop (runs 85-87: with thread 0 loading after
- * a barrier per step, one CTA per SM stayed latency-bound). The epilogue has its own buffer; its
- * TMA store completes while the next tile computes. */
-template <int STAGES, bool BT>
-static __global__ void __launch_bounds__(288, 1)
-bsr_spmm_pair_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
-                     const __grid_constant__ CUtensorMap mapO, const bf16 *__restrict__ bias,
-                     const int *__restrict__ pair_offsets, const int4 *__restrict__ pair_steps, int n_out_blocks,
-                     int n_tiles, int flags) {
-    constexpr int BM = 256, A_BYTES = BM * 64 * 2, W_BYTES = 64 * 64 * 2, STAGE_BYTES = A_BYTES + 2 * W_BYTES;
-    constexpr int TILE_BYTES = BM * 64 * 2, RING = STAGES * STAGE_BYTES, NC = 256; /* compute threads */
-    extern __shared__ unsigned char smem_dyn[];
-    __shared__ __align__(8) uint64_t full[STAGES], empty[STAGES];
-    __shared__ int live_s[STAGES]; /* bit 0: the first row's block is live at this step, bit 1: the second's */
-    __shared__ uint32_t bias_s[2][32];
-    unsigned char *smem = smem_align1024(smem_dyn);
-    unsigned char *epi = smem + RING; /* two output tiles [256 tokens][64], 128B-swizzled */
-
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2, wq = warp & 3;
-    const int npairs = (n_out_blocks + 1) / 2;
-    if (tid == 0) {
-        for (int s = 0; s < STAGES; s++) {
-            mbar_init(smem_u32(&full[s]), 1);
-            mbar_init(smem_u32(&empty[s]), NC / 32);
-        }
-#ifdef BSR_WGMMA
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-#endif
-    }
-    __syncthreads();
-
-    if (warp == NC / 32) { /* ---- the load warp */
-        if (lane != 0) return;
-        long g = 0; /* global step index */
-        for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
-            const int pp = tile % npairs, m0 = (tile / npairs) * BM;
-            const int s0 = pair_offsets[pp], T = pair_offsets[pp + 1] - s0;
-            int4 nxt = T > 0 ? pair_steps[s0] : make_int4(0, -1, -1, 0);
-            for (int t = 0; t < T; t++, g++) {
-                const int4 st = nxt; /* {operand block, block of row 0 or -1, of row 1 or -1} */
-                if (t + 1 < T) nxt = pair_steps[s0 + t + 1]; /* one step ahead: off the issue path */
-                const int slot = (int)(g % STAGES);
-                if (g >= STAGES) mbar_wait(smem_u32(&empty[slot]), (int)((g / STAGES - 1) & 1));
-                const uint32_t sA = smem_u32(smem + slot * STAGE_BYTES), mb = smem_u32(&full[slot]);
-                live_s[slot] = (st.y >= 0 ? 1 : 0) | (st.z >= 0 ? 2 : 0);
-                mbar_expect_tx(mb, A_BYTES + (st.y >= 0 ? W_BYTES : 0) + (st.z >= 0 ? W_BYTES : 0));
-                tma_load_2d(sA, &mapA, st.x * 64, m0, mb);
-                if (st.y >= 0) tma_load_2d(sA + A_BYTES, &mapW, 0, st.y * 64, mb);
-                if (st.z >= 0) tma_load_2d(sA + A_BYTES + W_BYTES, &mapW, 0, st.z * 64, mb);
-            }
-        }
-        return;
-    }
-
-    /* ---- the compute warps */
-    const int g8 = lane >> 2, tq = lane & 3;
-    long c_g = 0; /* global step index of the next consumed step */
-    int T_next = 0; /* the next tile's step count, loaded a tile ahead */
-    if (blockIdx.x < n_tiles) T_next = pair_offsets[blockIdx.x % npairs + 1] - pair_offsets[blockIdx.x % npairs];
-    for (int tile = blockIdx.x; tile < n_tiles; tile += gridDim.x) {
-        const int pp = tile % npairs, m0 = (tile / npairs) * BM;
-        const int r0 = 2 * pp, has_r1 = 2 * pp + 1 < n_out_blocks;
-        const int T = T_next;
-        if (tile + (int)gridDim.x < n_tiles) {
-            const int pn = (tile + gridDim.x) % npairs;
-            T_next = pair_offsets[pn + 1] - pair_offsets[pn];
-        }
-        uint32_t bias_pair = 0u; /* this thread's bias pair (tid < 64), needed only by the epilogue */
-        if (tid < 64 && bias && ((tid >> 5) == 0 || has_r1))
-            bias_pair = __ldg((const unsigned int *)(bias + (r0 + (tid >> 5)) * 64 + 2 * (tid & 31)));
-        float acc[2][2][32]; /* [m64 row group][row of the pair][n64 fragment] */
-#pragma unroll
-        for (int h = 0; h < 2; h++)
-#pragma unroll
-            for (int q = 0; q < 2; q++)
-#pragma unroll
-                for (int i = 0; i < 32; i++) acc[h][q][i] = 0.f;
-        for (int t = 0; t < T; t++, c_g++) {
-            const int slot = (int)(c_g % STAGES);
-            mbar_wait(smem_u32(&full[slot]), (int)((c_g / STAGES) & 1));
-            const int live = live_s[slot];
-            const uint32_t sS = smem_u32(smem + slot * STAGE_BYTES);
-            const uint32_t aB = sS + wg * (A_BYTES / 2), wB = sS + A_BYTES;
-            wg_fence();
-#pragma unroll
-            for (int ks = 0; ks < 4; ks++) {
-                const uint64_t da0 = wg_desc(aB + ks * 32, 16, 1024), da1 = wg_desc(aB + 8192 + ks * 32, 16, 1024);
-                if (live == 3) { /* both rows: one n128 product over the two adjacent weight tiles */
-                    const uint64_t db = BT ? wg_desc(wB + ks * 2048, W_BYTES, 1024) : wg_desc(wB + ks * 32, 16, 1024);
-                    wgmma_64x128<0, BT ? 1 : 0>(acc[0][0], acc[0][1], da0, db);
-                    wgmma_64x128<0, BT ? 1 : 0>(acc[1][0], acc[1][1], da1, db);
-                } else if (live == 1) {
-                    const uint64_t db = BT ? wg_desc(wB + ks * 2048, 1024, 1024) : wg_desc(wB + ks * 32, 16, 1024);
-                    wgmma_64x64<0, BT ? 1 : 0>(acc[0][0], da0, db);
-                    wgmma_64x64<0, BT ? 1 : 0>(acc[1][0], da1, db);
-                } else {
-                    const uint32_t w1 = wB + W_BYTES;
-                    const uint64_t db = BT ? wg_desc(w1 + ks * 2048, 1024, 1024) : wg_desc(w1 + ks * 32, 16, 1024);
-                    wgmma_64x64<0, BT ? 1 : 0>(acc[0][1], da0, db);
-                    wgmma_64x64<0, BT ? 1 : 0>(acc[1][1], da1, db);
-                }
-            }
-            wg_commit();
-            wg_wait<1>(); /* this warp's products of the previous step are done: release its slot */
-            if (t >= 1 && lane == 0) mbar_arrive(smem_u32(&empty[(int)((c_g - 1) % STAGES)]));
-        }
-        wg_wait<0>();
-#pragma unroll
-        for (int h = 0; h < 2; h++)
-#pragma unroll
-            for (int q = 0; q < 2; q++) reg_fence(acc[h][q]);
-        if (T > 0 && lane == 0) mbar_arrive(smem_u32(&empty[(int)((c_g - 1) % STAGES)]));
-        /* the previous tile's TMA store has read the epilogue buffer (tid 0 waits, then the barrier) */
-        if (tid == 0) bulk_wait_read0();
-        if (tid < 64) bias_s[tid >> 5][tid & 31] = bias_pair;
-        named_bar_sync(NC);
-#pragma unroll
-        for (int q = 0; q < 2; q++) {
-            unsigned char *o = epi + q * TILE_BYTES;
-#pragma unroll
-            for (int jn = 0; jn < 8; jn++) {
-                const uint32_t bp = bias_s[q][jn * 4 + tq];
-                const float b0 = __uint_as_float(bp << 16), b1 = __uint_as_float(bp & 0xffff0000u);
-#pragma unroll
-                for (int h = 0; h < 2; h++)
-#pragma unroll
-                    for (int hh = 0; hh < 2; hh++) {
-                        const int row = wg * 128 + h * 64 + wq * 16 + g8 + 8 * hh;
-                        const int off = row * 128 + ((jn ^ (row & 7)) << 4) + tq * 4;
-                        const float v0 = acc[h][q][4 * jn + 2 * hh] + b0, v1 = acc[h][q][4 * jn + 2 * hh + 1] + b1;
-                        const __nv_bfloat162 r = __floats2bfloat162_rn(v0, v1);
-                        if (flags & EPI_GELU) *(uint32_t *)(o + off) = gelu_bf16x2(*(const uint32_t *)&r);
-                        else *(__nv_bfloat162 *)(o + off) = r;
-                    }
-            }
-        }
-        fence_proxy_async();
-        named_bar_sync(NC);
-        if (tid == 0)
-            for (int q = 0; q < 1 + has_r1; q++) tma_store_2d(&mapO, (r0 + q) * 64, m0, smem_u32(epi + q * TILE_BYTES));
-    }
-    if (tid == 0) bulk_wait_read0();
 }
 
 /* weight gradient with wgmma (bs 64): a group of GA dY slabs x GB X slabs (see DwCfg),
@@ -1562,10 +1375,6 @@ extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, 
     CUDA_CHECK(cudaMalloc(&d->dw_row_k, cap * BSR_DW_G * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->lines_row, d->brows * sizeof(int4)));
     CUDA_CHECK(cudaMalloc(&d->lines_col, d->bcols * sizeof(int4)));
-    CUDA_CHECK(cudaMalloc(&d->pair_row_offsets, ((d->brows + 1) / 2 + 1) * sizeof(int)));
-    CUDA_CHECK(cudaMalloc(&d->pair_col_offsets, ((d->bcols + 1) / 2 + 1) * sizeof(int)));
-    CUDA_CHECK(cudaMalloc(&d->pair_row_steps, cap * sizeof(int4)));
-    CUDA_CHECK(cudaMalloc(&d->pair_col_steps, cap * sizeof(int4)));
 }
 
 /* lines[i] = {line, first entry, length, 0} for the n lines of offsets, longest first (ties: lower
@@ -1589,32 +1398,6 @@ static void upload_lines_longest_first(int4 *d_lines, const int *offsets, int n)
     if (n > 0) CUDA_CHECK(cudaMemcpy(d_lines, h, n * sizeof(int4), cudaMemcpyHostToDevice));
     free(start);
     free(h);
-}
-
-/* The paired kernels' step lists: for each pair of lines (block rows, or block columns with
- * by_col) the union of the two lines' blocks in operand order. line_off / line_idx / line_blk:
- * the lines' index lists (BSR: row_offsets, col_indices, NULL = the entry's own BSR index; BSC:
- * bsc_offsets, bsc_rows, bsc_blocks); n_lines lines over n_other operand blocks. */
-static void upload_pair_steps(int *d_off, int4 *d_steps, const int *line_off, const int *line_idx,
-                              const int *line_blk, int n_lines, int n_other) {
-    const int npairs = (n_lines + 1) / 2, nnz = line_off[n_lines];
-    int *off = (int *)malloc((npairs + 1) * sizeof(int));
-    int4 *steps = (int4 *)malloc((nnz > 0 ? nnz : 1) * sizeof(int4));
-    int *k0 = (int *)malloc(n_other * sizeof(int)), *k1 = (int *)malloc(n_other * sizeof(int));
-    int n = 0;
-    for (int p = 0; p < npairs; p++) {
-        off[p] = n;
-        for (int o = 0; o < n_other; o++) k0[o] = k1[o] = -1;
-        for (int q = 0; q < 2 && 2 * p + q < n_lines; q++)
-            for (int e = line_off[2 * p + q]; e < line_off[2 * p + q + 1]; e++)
-                (q ? k1 : k0)[line_idx[e]] = line_blk ? line_blk[e] : e;
-        for (int o = 0; o < n_other; o++)
-            if (k0[o] >= 0 || k1[o] >= 0) steps[n++] = make_int4(o, k0[o], k1[o], 0);
-    }
-    off[npairs] = n;
-    CUDA_CHECK(cudaMemcpy(d_off, off, (npairs + 1) * sizeof(int), cudaMemcpyHostToDevice));
-    if (n > 0) CUDA_CHECK(cudaMemcpy(d_steps, steps, n * sizeof(int4), cudaMemcpyHostToDevice));
-    free(off); free(steps); free(k0); free(k1);
 }
 
 extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L) {
@@ -1692,10 +1475,6 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
     free(br);
     upload_lines_longest_first(d->lines_row, L->row_offsets, L->brows);
     upload_lines_longest_first(d->lines_col, L->bsc_offsets, L->bcols);
-    upload_pair_steps(d->pair_row_offsets, d->pair_row_steps, L->row_offsets, L->col_indices, NULL, L->brows,
-                      L->bcols);
-    upload_pair_steps(d->pair_col_offsets, d->pair_col_steps, L->bsc_offsets, L->bsc_rows, L->bsc_blocks, L->bcols,
-                      L->brows);
 }
 
 extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
@@ -1704,8 +1483,6 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
     cudaFree(d->dw_iota); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
     cudaFree(d->dw_row_a); cudaFree(d->dw_row_b); cudaFree(d->dw_row_k);
     cudaFree(d->lines_row); cudaFree(d->lines_col);
-    cudaFree(d->pair_row_offsets); cudaFree(d->pair_col_offsets);
-    cudaFree(d->pair_row_steps); cudaFree(d->pair_col_steps);
     memset(d, 0, sizeof(*d));
 }
 
@@ -1849,47 +1626,6 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     CUDA_CHECK(cudaGetLastError());
 }
 
-/* the paired kernel (bsr_spmm_pair_kernel): variants 42 / 43 = 3 / 2 stages; bs 64, sm_90a with TMA,
- * no accumulate and no stored pre-activation (else the caller falls back to the default) */
-static int is_pair_variant(int v) { return v == 42 || v == 43; }
-static int pair_usable(int bs, int flags, const bf16 *pre_out) {
-    return bs == 64 && !(flags & EPI_ACCUM) && !pre_out && bsr_have_wgmma() && tma_available();
-}
-template <int STAGES, bool BT>
-static void launch_spmm_pair(bf16 *out, const bf16 *A, const bf16 *W, const bf16 *bias, const int *pair_offsets,
-                             const int4 *pair_steps, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz,
-                             cudaStream_t stream) {
-    constexpr int SMEM = STAGES * (256 * 64 + 2 * 64 * 64) * 2 + 2 * 256 * 64 * 2 + 1024;
-    auto kern = bsr_spmm_pair_kernel<STAGES, BT>;
-    static int attr_set = 0;
-    if (!attr_set) {
-        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
-        attr_set = 1;
-    }
-    CUtensorMap mA, mW, mO;
-    make_map(&mA, A, N, lda, lda, 256);
-    make_map(&mW, W, (long)nnz * 64, 64, 64, 64);
-    make_map(&mO, out, N, ldo, ldo, 256);
-    const int n_tiles = (n_out_blocks + 1) / 2 * ((N + 255) / 256);
-    const int grid = n_tiles < num_sms() ? n_tiles : num_sms();
-    if (grid <= 0) return;
-    kern<<<grid, 288, SMEM, stream>>>(mA, mW, mO, bias, pair_offsets, pair_steps, n_out_blocks, n_tiles, flags);
-    CUDA_CHECK(cudaGetLastError());
-}
-static void pair_launch(int v, bool bt, bf16 *out, const bf16 *A, const bf16 *W, const bf16 *bias,
-                        const int *pair_offsets, const int4 *pair_steps, int n_out_blocks, int N, int lda, int ldo,
-                        int flags, int nnz, cudaStream_t st) {
-#define PAIR_ARGS out, A, W, bias, pair_offsets, pair_steps, n_out_blocks, N, lda, ldo, flags, nnz, st
-    if (bt) {
-        if (v == 42) launch_spmm_pair<3, true>(PAIR_ARGS);
-        else launch_spmm_pair<2, true>(PAIR_ARGS);
-    } else {
-        if (v == 42) launch_spmm_pair<3, false>(PAIR_ARGS);
-        else launch_spmm_pair<2, false>(PAIR_ARGS);
-    }
-#undef PAIR_ARGS
-}
-
 /* TMA variants: number -> token rows per CTA (BM), warpgroups, ring stages.
  *   26 / 27 / 28: BM 128, 1 warpgroup, 2 / 3 / 1 stages
  *   29 / 30: BM 256, 1 warpgroup (4 m64 row groups), 1 / 2 stages
@@ -1993,16 +1729,7 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     check_layout(L, "bsr_forward");
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
-    int v = tune_fwd(tune);
-    if (is_pair_variant(v)) {
-        if (pair_usable(L->bs, 0, gelu ? pre_out : NULL)) {
-            pair_launch(v, false, out, inp, w_packed, bias, L->pair_row_offsets, L->pair_row_steps, L->brows, N,
-                        L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
-            return;
-        }
-        v = -1;
-    }
-    spmm_dispatch<false>(v, steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->lines_row,
+    spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->lines_row,
                          L->col_indices, NULL,
                          L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
 }
@@ -2035,16 +1762,7 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     check_layout(L, "bsr_backward_input");
     if (N <= 0) return;
     const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
-    int v = tune_dinp(tune);
-    if (is_pair_variant(v)) {
-        if (pair_usable(L->bs, accumulate ? EPI_ACCUM : 0, NULL)) {
-            pair_launch(v, true, dinp, dout, w_packed, NULL, L->pair_col_offsets, L->pair_col_steps, L->bcols, N,
-                        L->rows, L->cols, 0, L->nnz, stream);
-            return;
-        }
-        v = -1;
-    }
-    spmm_dispatch<true>(v, steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->lines_col,
+    spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->lines_col,
                         L->bsc_rows,
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, stream);
 }

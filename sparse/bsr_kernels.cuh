@@ -59,11 +59,6 @@ typedef struct {
      * (lines_col). Within each token tile the longest lines start first, so the grid's last CTAs
      * are its shortest and the final wave drains evenly. */
     int4 *lines_row, *lines_col; /* [brows], [bcols] */
-    /* paired-kernel step lists (derived at upload): block rows 2p and 2p+1 (pair_row_*; forward)
-     * or block columns 2p and 2p+1 (pair_col_*; input gradient), the union of their index lists
-     * in order: {operand block (column / row), block of the first or -1, of the second or -1, 0} */
-    int *pair_row_offsets, *pair_col_offsets; /* [(brows + 1) / 2 + 1], [(bcols + 1) / 2 + 1] */
-    int4 *pair_row_steps, *pair_col_steps;    /* [cap] */
 } BsrDeviceLayout;
 #define BSR_DW_G 4
 
@@ -87,7 +82,7 @@ typedef struct {
 } BsrTune;
 /* the forward / input-gradient variants that exist (bsr_kernels.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
-#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32, 42, 43}
+#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32}
 #define BSR_DW_VARIANTS 12
 BsrTune bsr_tune_default(void);
 
