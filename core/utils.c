@@ -69,6 +69,12 @@ void *calloc_or_die(size_t count, size_t size, const char *file, int line) {
     return p;
 }
 
+void *realloc_or_die(void *p, size_t size, const char *file, int line) {
+    void *q = realloc(p, size ? size : 1);
+    if (!q) die_at(file, line, "reduce the batch size (-b) or model size", "out of host memory growing a block to %zu bytes", size);
+    return q;
+}
+
 long long file_size_bytes(const char *path) {
     struct stat st;
     if (stat(path, &st) != 0) return -1;

@@ -44,6 +44,7 @@ void fwrite_or_die(const void *src, size_t size, size_t count, FILE *f, const ch
 void fseek_or_die(FILE *f, long offset, int whence, const char *path, const char *file, int line);
 void *malloc_or_die(size_t size, const char *file, int line);
 void *calloc_or_die(size_t count, size_t size, const char *file, int line);
+void *realloc_or_die(void *p, size_t size, const char *file, int line);
 
 #define fopen_check(path, mode, hint) fopen_or_die((path), (mode), (hint), __FILE__, __LINE__)
 #define fread_check(dst, size, count, f, path) fread_or_die((dst), (size), (count), (f), (path), __FILE__, __LINE__)
@@ -51,6 +52,7 @@ void *calloc_or_die(size_t count, size_t size, const char *file, int line);
 #define fseek_check(f, off, whence, path) fseek_or_die((f), (off), (whence), (path), __FILE__, __LINE__)
 #define malloc_check(size) malloc_or_die((size), __FILE__, __LINE__)
 #define calloc_check(count, size) calloc_or_die((count), (size), __FILE__, __LINE__)
+#define realloc_check(p, size) realloc_or_die((p), (size), __FILE__, __LINE__)
 
 /* Size of a file in bytes, or -1 if it cannot be stat'ed. */
 long long file_size_bytes(const char *path);

@@ -665,7 +665,7 @@ int main(int argc, char **argv) {
         if (quick && !onlyC && C != 1600) continue;
         for (int li = 0; li < 2; li++) {
             const int rows = li == 0 ? 4 * C : C, cols = li == 0 ? C : 4 * C;
-            for (int bi = 0; bi < 3; bi++) {
+            for (int bi = 0; bi < (int)(sizeof bss / sizeof bss[0]); bi++) {
                 const int bs = bss[bi];
                 if (onlybs && bs != onlybs) continue;
                 if (quick && !onlybs && bs != 64) continue;
