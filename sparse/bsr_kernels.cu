@@ -780,6 +780,21 @@ __device__ __forceinline__ void bulk_wait_read0() {
  * reading dinp again.
  * GELU_A (forward of the fcproj layer): A holds pre-activations and the operand is gelu(A),
  * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre). */
+/* BSR_TIMELINE (dev/scratch builds only): thread 0 of each forward / dX TMA CTA records clock64()
+ * at its phases (start, first loads issued, first stage landed, main loop done, store issued, store
+ * read) with its SM and list length, for dev/scratch/timeline.cu. */
+#ifdef BSR_TIMELINE
+#define BSR_TL_MAX 65536
+__device__ long long bsr_tl[BSR_TL_MAX][8];
+#define BSR_TL(i)                                                                                                 \
+    do {                                                                                                          \
+        const unsigned cta_ = blockIdx.y * gridDim.x + blockIdx.x;                                                \
+        if (tid == 0 && cta_ < BSR_TL_MAX) bsr_tl[cta_][i] = clock64();                                           \
+    } while (0)
+#else
+#define BSR_TL(i) do {} while (0)
+#endif
+
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
 static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
@@ -799,6 +814,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     unsigned char *smem = smem_align1024(smem_dyn);
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = WGS == 1 ? 0 : warp >> 2, wq = warp & 3;
+    BSR_TL(0);
     const int4 line = lines[blockIdx.x / TILES_N]; /* {block row / column, first entry, blocks, 0}, longest first */
     const int j = line.x, nt = blockIdx.x % TILES_N;
     const int m0 = blockIdx.y * BM;
@@ -837,10 +853,20 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     for (int h = 0; h < MH; h++)
 #pragma unroll
         for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
+#ifdef BSR_TIMELINE
+    if (tid == 0 && blockIdx.y * gridDim.x + blockIdx.x < BSR_TL_MAX) {
+        unsigned smid;
+        asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
+        bsr_tl[blockIdx.y * gridDim.x + blockIdx.x][6] = smid;
+        bsr_tl[blockIdx.y * gridDim.x + blockIdx.x][7] = T;
+    }
+#endif
     for (int t = 0; t < T; t++) {
         __syncthreads(); /* every warp is done with step t-1, whose slot is refilled now */
         if (tid == 0 && t + STAGES - 1 < T) issue(t + STAGES - 1);
+        if (t == 0) BSR_TL(1);
         mbar_wait(smem_u32(&mbar[t % STAGES]), (t / STAGES) & 1);
+        if (t == 0) BSR_TL(2);
         if (GELU_A) { /* rows past N are zero-filled: gelu(0) = 0 */
             uint4 *a = (uint4 *)(smem + (t % STAGES) * STAGE_BYTES);
 #pragma unroll
@@ -863,6 +889,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 #pragma unroll
     for (int h = 0; h < MH; h++) reg_fence(acc[h]);
     __syncthreads(); /* all wgmmas done: the stage memory becomes the output buffers */
+    BSR_TL(3);
 
     const int g = lane >> 2, tq = lane & 3;
     const int rb = wg * MH * 64; /* this warpgroup's first row in the tile */
@@ -957,7 +984,9 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     if (tid == 0) {
         tma_store_2d(&mapO, colbase, m0, smem_u32(o0));
         if (two) tma_store_2d(&mapP, colbase, m0, smem_u32(o1));
+        BSR_TL(4);
         bulk_wait_read0();
+        BSR_TL(5);
     }
 }
 
