@@ -506,13 +506,12 @@ __device__ __forceinline__ unsigned char *smem_align1024(unsigned char *smem_dyn
  * boundaries. Descriptor: start address, leading / stride byte offsets, swizzle 128B. For
  * the 64-wide MN-major tiles used here only the 8-row-group stride (1024 B) matters, so it
  * is given as both offsets. */
-/* shared-memory matrix descriptor; swizzle mode in bits 62-63: 1 = 128-byte rows (default), 2 = 64 */
-__device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo, uint64_t swizzle = 1) {
+__device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
     uint64_t d = 0;
     d |= (uint64_t)((saddr & 0x3FFFF) >> 4);
     d |= (uint64_t)((lbo & 0x3FFFF) >> 4) << 16;
     d |= (uint64_t)((sbo & 0x3FFFF) >> 4) << 32;
-    d |= swizzle << 62;
+    d |= (uint64_t)1 << 62;
     return d;
 }
 /* wgmma needs sm_90a; on other targets these compile to a trap and the host never selects
@@ -796,18 +795,13 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
 #define BSR_TL(i) do {} while (0)
 #endif
 
-template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false, int BK = 64>
+template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
 static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
                     const bf16 *__restrict__ bias, const int4 *__restrict__ lines, const int *__restrict__ acol,
                     const int *__restrict__ blk, int flags, int has_pre, float *__restrict__ colsum, int N) {
-    /* BK: k per ring stage, 64 (128-byte swizzled rows) or 32 (half-K stages, 64-byte swizzled
-     * activation rows: more, smaller stages in the same shared memory) */
-    static_assert(BK == 64 || BK == 32, "stages of 64 or 32 k");
-    constexpr int BN = 64, NT = 128 * WGS, MH = BM / 64 / WGS; /* m64 row groups per warpgroup */
-    constexpr uint64_t SWK = BK == 64 ? 1 : 2;                     /* K-major operands' swizzle mode */
-    constexpr int SBK = BK * 16;                                   /* their 8-row stride (bytes) */
+    constexpr int BN = 64, BK = 64, NT = 128 * WGS, MH = BM / 64 / WGS; /* m64 row groups per warpgroup */
     constexpr int TILES_N = BS / BN, KPB = BS / BK;
     constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2, TILE_BYTES = BM * BN * 2;
     constexpr int PIPE_BYTES = STAGES * STAGE_BYTES; /* DG: the pre-activation tile follows the ring */
@@ -881,14 +875,13 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
             __syncthreads();
         }
         const uint32_t sB = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
-        const uint32_t aB = sB + wg * MH * 64 * BK * 2, bB = sB + A_BYTES;
+        const uint32_t aB = sB + wg * MH * 8192, bB = sB + A_BYTES;
         wg_fence();
 #pragma unroll
         for (int ks = 0; ks < BK / 16; ks++) {
-            const uint64_t db = BT ? wg_desc(bB + ks * 2048, 1024, 1024) : wg_desc(bB + ks * 32, 16, SBK, SWK);
+            const uint64_t db = BT ? wg_desc(bB + ks * 2048, 1024, 1024) : wg_desc(bB + ks * 32, 16, 1024);
 #pragma unroll
-            for (int h = 0; h < MH; h++)
-                wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 64 * BK * 2 + ks * 32, 16, SBK, SWK), db);
+            for (int h = 0; h < MH; h++) wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
         }
         wg_commit();
         wg_wait<0>();
@@ -1615,15 +1608,14 @@ static int tma_available(void) {
     }
     return state;
 }
-/* box of box_rows x box_cols bf16 (box_cols 64: 128-byte swizzled rows; 32: 64-byte) */
-static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long ld, int box_rows, int box_cols = 64) {
+static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long ld, int box_rows) {
     cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)(rows > 0 ? rows : 1)};
     cuuint64_t strides[1] = {(cuuint64_t)ld * 2};
-    cuuint32_t box[2] = {(cuuint32_t)box_cols, (cuuint32_t)box_rows};
+    cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
     cuuint32_t es[2] = {1, 1};
     CUresult r = g_encode(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void *)ptr, dims, strides, box, es,
-                          CU_TENSOR_MAP_INTERLEAVE_NONE, box_cols == 64 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
-                          CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+                          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+                          CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) {
         fprintf(stderr, "cuTensorMapEncodeTiled failed (%d): rows %ld cols %ld ld %ld\n", (int)r, rows, cols, ld);
         exit(1);
@@ -1632,11 +1624,11 @@ static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long
 
 /* DG: pre_out is the pre-activation to read (GELU' epilogue), colsum its bias-gradient partials;
  * GELU_A: the operand is gelu(A) */
-template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A, int BK = 64>
+template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int4 *lines, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                             int ldo, int flags, int nnz, cudaStream_t stream, float *colsum) {
-    constexpr int RING = STAGES * (BM * BK + 64 * BK) * 2, TILE = BM * 64 * 2;
+    constexpr int RING = STAGES * (BM * 64 + 64 * 64) * 2, TILE = BM * 64 * 2;
     constexpr int SMEM_MAX = (DG ? RING + TILE : (RING > 2 * TILE ? RING : 2 * TILE)) + 1024;
     /* a second output tile only when the pre-activation is stored too */
     const int out_bytes = DG ? RING + TILE : (flags & EPI_GELU) && pre_out ? 2 * TILE : TILE;
@@ -1644,16 +1636,15 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
      * stores the pre-activation tile unconditionally (see bsr_spmm_tma_kernel, run 45) */
     const int need = BM == 128 ? 2 * TILE : out_bytes;
     const int smem = DG ? SMEM_MAX : (RING > need ? RING : need) + 1024;
-    auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A, BK>;
+    auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_MAX));
         attr_set = 1;
     }
     CUtensorMap mA, mW, mO, mP;
-    make_map(&mA, A, N, lda, lda, BM, BK);
-    if (BT) make_map(&mW, W, (long)nnz * BS, BS, BS, BK); /* BK rows of a block (k) x 64 columns */
-    else make_map(&mW, W, (long)nnz * BS, BS, BS, 64, BK); /* 64 rows (outputs) x BK columns (k) */
+    make_map(&mA, A, N, lda, lda, BM);
+    make_map(&mW, W, (long)nnz * BS, BS, BS, 64);
     make_map(&mO, out, N, ldo, ldo, BM);
     make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, BM);
     dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
@@ -1665,10 +1656,9 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
  *   26 / 27 / 28: BM 128, 1 warpgroup, 2 / 3 / 1 stages
  *   29 / 30: BM 256, 1 warpgroup (4 m64 row groups), 1 / 2 stages
  *   31 / 32: BM 256, 2 warpgroups sharing each weight tile, 1 / 2 stages
- *   36 / 37 / 38: BM 128, 1 warpgroup, half-K stages (32 k, 12 KB), 3 / 2 / 4 stages
  * (33-35, a warp-specialized persistent kernel, lost everywhere and was removed: runs 33-34 of
  * dev/NOTES_runs.md; its code is in commit e690a79) */
-static int is_tma_variant(int v) { return (v >= 26 && v <= 32) || (v >= 36 && v <= 38); }
+static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum
@@ -1682,9 +1672,6 @@ static void tma_launch_bs(int v, TMA_PARAMS) {
     case 29: launch_spmm_tma<BS, 256, 1, 1, BT, DG, GELU_A>(TMA_ARGS); break;
     case 30: launch_spmm_tma<BS, 256, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     case 31: launch_spmm_tma<BS, 256, 2, 1, BT, DG, GELU_A>(TMA_ARGS); break;
-    case 36: launch_spmm_tma<BS, 128, 1, 3, BT, DG, GELU_A, 32>(TMA_ARGS); break;
-    case 37: launch_spmm_tma<BS, 128, 1, 2, BT, DG, GELU_A, 32>(TMA_ARGS); break;
-    case 38: launch_spmm_tma<BS, 128, 1, 4, BT, DG, GELU_A, 32>(TMA_ARGS); break;
     default: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     }
 }
@@ -1717,14 +1704,14 @@ static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_b
  * dev/NOTES_bsr.md keeps their timings, git history before this comment has their code):
  *   0: mma.sync, per-tile CTAs, BM 128, 4 warps, 3 stages (GPUs / builds without sm_90a wgmma)
  *   5, 11: wgmma, one warpgroup, BM 128 x BN 64, 3 / 2 cp.async stages (with accumulate)
- *   26-32, 36-38: TMA loads (mbarrier) + TMA store (tma_launch_bs; no accumulate: falls back) */
+ *   26-32: TMA loads (mbarrier) + TMA store (tma_launch_bs; no accumulate: falls back) */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int4 *lines, const int *acol, const int *blk,
                           int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
-        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32 36-38; "
+        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
         exit(1);
     }

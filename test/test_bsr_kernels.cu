@@ -339,13 +339,13 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         bsr_matmul_backward_cpu(dxg, dwgref, dbg2, dy, xg, &L, w, N);
         float *ygref = (float *)malloc_check(ny * 4);
         bsr_matmul_forward_cpu(ygref, xg, &L, w, bias, N);
-        for (int variant = 0; variant < 12; variant++) {
+        for (int variant = 0; variant < 11; variant++) {
             /* 0: default kernels (fused), 1: cp.async / mma.sync kernels (unfused fallbacks),
              * 2, 3: fused with a 3- and a 1-stage ring (and dW split in 8 / in 2),
              * 4-6: the crossover forced dense, forced sparse, measured,
              * 7, 8: fused with 256-token tiles (one warpgroup, 2 stages / two warpgroups, 1 stage),
              * 9, 10: dW in row / column groups with one m64n256 product per k16 (10: GELU on the
-             * A operand, the transposed write), 11: fused with half-K stages (3 x 32 k) */
+             * A operand, the transposed write) */
             BsrTune tune = bsr_tune_default();
             if (variant == 1) { tune.fwd = 11; tune.dinp = 11; tune.dw = 7; }
             if (variant == 2) { tune.fwd = 26; tune.dinp = 27; tune.dw_split = 8; }
@@ -354,10 +354,9 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             if (variant == 8) { tune.fwd = 31; tune.dinp = 31; }
             if (variant == 9) tune.dw = 9;
             if (variant == 10) tune.dw = 10;
-            if (variant == 11) { tune.fwd = 36; tune.dinp = 36; }
             const char *vn[] = {"fused", "unfused", "fused 3 stages", "fused 1 stage", "linear dense", "linear sparse",
                                 "linear measured", "fused 256 rows 1 wg", "fused 256 rows 2 wg", "fused dW n256 rows",
-                                "fused dW n256 columns", "fused half-K stages"};
+                                "fused dW n256 columns"};
             const int direct = variant < 4 || variant > 6; /* the kernels, not the crossover */
             char what[96];
             ctx->force_path = variant == 4 ? BSR_PATH_DENSE : variant == 5 ? BSR_PATH_SPARSE : 0;
