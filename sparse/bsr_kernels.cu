@@ -768,18 +768,6 @@ __device__ __forceinline__ void bulk_wait_read0() {
 #endif
 }
 
-/* Forward / input gradient with TMA loads and a TMA store: a BM-token x 64-feature output tile per
- * CTA, walking the tile's block row (forward) or block column (BT: input gradient). WGS warpgroups
- * split the BM rows (MH m64 row groups each) and share each landed weight tile; BM 256 halves the
- * weight-tile traffic from L2 per output element against BM 128 (at 0.9 the short-K kernels move
- * ~390 MB through L2 for ~130 MB of DRAM traffic).
- * DG (input gradient of the fcproj layer): the output goes through GELU' of the pre-activation
- * (mapP, loaded by TMA while the main loop runs), and colsum (may be NULL) receives the column sums
- * of the output (fp32, before its bf16 rounding) over each BSR_COLSUM_ROWS tokens,
- * colsum[chunk][column]: the bias gradient of the layer that produced the pre-activation, without
- * reading dinp again.
- * GELU_A (forward of the fcproj layer): A holds pre-activations and the operand is gelu(A),
- * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre). */
 /* BSR_TIMELINE (dev/scratch builds only): thread 0 of each forward / dX TMA CTA records clock64()
  * at its phases (start, first loads issued, first stage landed, main loop done, store issued, store
  * read) with its SM and list length, for dev/scratch/timeline.cu. */
@@ -795,6 +783,18 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
 #define BSR_TL(i) do {} while (0)
 #endif
 
+/* Forward / input gradient with TMA loads and a TMA store: a BM-token x 64-feature output tile per
+ * CTA, walking the tile's block row (forward) or block column (BT: input gradient). WGS warpgroups
+ * split the BM rows (MH m64 row groups each) and share each landed weight tile; BM 256 halves the
+ * weight-tile traffic from L2 per output element against BM 128 (at 0.9 the short-K kernels move
+ * ~390 MB through L2 for ~130 MB of DRAM traffic).
+ * DG (input gradient of the fcproj layer): the output goes through GELU' of the pre-activation
+ * (mapP, loaded by TMA while the main loop runs), and colsum (may be NULL) receives the column sums
+ * of the output (fp32, before its bf16 rounding) over each BSR_COLSUM_ROWS tokens,
+ * colsum[chunk][column]: the bias gradient of the layer that produced the pre-activation, without
+ * reading dinp again.
+ * GELU_A (forward of the fcproj layer): A holds pre-activations and the operand is gelu(A),
+ * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre). */
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
 static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
