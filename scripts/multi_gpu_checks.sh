@@ -18,8 +18,10 @@
 #            and 2k+1 on rank 1, the order the single GPU reads them in); dense, and sparse 0.8 with mask
 #            updates at steps 20 and 30; losses within EQ_TOL, the same prune events (sparsity and live
 #            parameter count), and every update confirmed "masks identical on every rank".
-#   resume   the sparse 2-GPU run above (checkpoints at 25 and 50), resumed from 25 in a copy: steps
-#            26-50 give the same losses and a byte-identical model_00000050.bin.
+#   resume   a sparse 2-GPU run as in equiv, with the kernel choices pinned (BSR_FORCE_PATH=rule,
+#            --gemm-tune 0: a timed choice can differ between the two runs), checkpoints at 25 and 50,
+#            resumed from 25 in a copy: steps 26-50 give the same losses and a byte-identical
+#            model_00000050.bin.
 #   scaling  tokens/s for 1, 2, 4, 8 GPUs (up to NP) per config, dense and sparse 0.9 (one-shot at step 0),
 #            B per GPU fixed (weak scaling); efficiency = tok/s(n) / (n tok/s(1)); all-reduce bytes per step
 #            = 2 bytes x live parameters (bf16 gradients; sparse matrices send only live blocks).
@@ -81,15 +83,17 @@ equiv)
         fi
     done ;;
 resume)
-    # the uninterrupted run: the sparse 2-GPU run of the equiv check when it ran, else run it now
-    full="$RES/equiv_sparse_2gpu"; part="$RES/resume_part"; rm -rf "$part"
-    if [ ! -f "$full/DONE_00000025" ] || [ ! -f "$full/DONE_00000050" ]; then
-        rm -rf "$full"
-        "${MPI[@]}" -np 2 "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$full" $SPARSE_ARGS > "$full.log" 2>&1
-    fi
+    # the uninterrupted run, then its copy resumed from step 25; kernel choices by rule in both
+    full="$RES/resume_full"; part="$RES/resume_part"; rm -rf "$full" "$part"
+    export BSR_FORCE_PATH=rule
+    PIN=(-x BSR_FORCE_PATH)
+    "${MPI[@]}" "${PIN[@]}" -np 2 "${TRAIN[@]}" --gemm-tune 0 -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$full" $SPARSE_ARGS \
+        > "$full.log" 2>&1
     cp -r "$full" "$part"
     rm -f "$part"/*00000050*
-    "${MPI[@]}" -np 2 "${TRAIN[@]}" -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$part" -y 1 $SPARSE_ARGS > "$part.log" 2>&1
+    "${MPI[@]}" "${PIN[@]}" -np 2 "${TRAIN[@]}" --gemm-tune 0 -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$part" -y 1 \
+        $SPARSE_ARGS > "$part.log" 2>&1
+    unset BSR_FORCE_PATH
     read -r m n ok < <(compare_losses "$full/main.log" "$part/main.log" 0 26 50)
     same=$(cmp -s "$full/model_00000050.bin" "$part/model_00000050.bin" && echo 1 || echo 0)
     verdict "resume (2 GPUs, sparse, from step 25)" "$([ "$ok" = 1 ] && [ "$n" = 25 ] && [ "$same" = 1 ] && echo 1 || echo 0)" \

@@ -2297,6 +2297,11 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
     const char *e = getenv("BSR_FORCE_PATH");
     if (e && !strcmp(e, "sparse")) ctx->force_path = BSR_PATH_SPARSE;
     if (e && !strcmp(e, "dense")) ctx->force_path = BSR_PATH_DENSE;
+    if (e && !strcmp(e, "rule")) ctx->by_rule = 1;
+    if (e && strcmp(e, "sparse") && strcmp(e, "dense") && strcmp(e, "rule")) {
+        fprintf(stderr, "BSR_FORCE_PATH=%s: unknown value (sparse, dense or rule; unset: measure)\n", e);
+        exit(1);
+    }
 }
 static void drop_dense_weights(BsrCtx *ctx) {
     for (int i = 0; i < ctx->n_wcache; i++) CUDA_CHECK(cudaFree(ctx->wcache[i].dense));
@@ -2423,39 +2428,51 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
     nd.op = op; nd.rows = L->rows; nd.cols = L->cols; nd.bs = L->bs; nd.nnz = L->nnz; nd.N = N; nd.flags = flags;
     nd.dw_variant = -1;
     nd.dw_split = 0;
-    nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
-    if (dw && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0 && bsr_have_wgmma()) {
-        /* two rounds (a decision per mask update and density band; with global pruning that is
-         * dozens per update, and the weight gradient's are most of their cost): every candidate
-         * once after a warm-up, then the best three of them (with the default's time so far)
-         * three times more */
-        static const int variants[] = {-1, 4, 10}, splits[] = {1, 2, 3, 4, 6, 8};
-        const int nv = L->bs == 64 ? 3 : 1; /* bs 128 has one weight-gradient kernel */
-        enum { NC = 18, FINALISTS = 3 };
-        float ms[NC];
-        int order[NC], nc = 0;
-        for (int v = 0; v < nv; v++)
-            for (int q = 0; q < 6; q++, nc++) {
-                dw[0] = variants[v];
-                dw[1] = splits[q];
-                ms[nc] = time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 1);
-                order[nc] = nc;
-            }
-        for (int i = 0; i < nc && i < FINALISTS; i++) /* partial selection sort: the fastest first */
-            for (int k = i + 1; k < nc; k++)
-                if (ms[order[k]] < ms[order[i]]) { const int x = order[i]; order[i] = order[k]; order[k] = x; }
-        for (int i = 0; i < nc && i < FINALISTS; i++) {
-            const int c = order[i];
-            dw[0] = variants[c / 6];
-            dw[1] = splits[c % 6];
-            const float t = fminf(ms[c], time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 3));
-            if (t < nd.sparse_ms) { nd.sparse_ms = t; nd.dw_variant = dw[0]; nd.dw_split = dw[1]; }
+    if (ctx->by_rule) { /* no timing: the same choice in every process (bit-exact resume) */
+        nd.sparse_ms = nd.dense_ms = NAN;
+        nd.path = (long)L->nnz * BSR_RULE_DENSITY_DEN <= (long)L->brows * L->bcols * BSR_RULE_DENSITY_NUM ||
+                          !fits_dense(ctx, L)
+                      ? BSR_PATH_SPARSE
+                      : BSR_PATH_DENSE;
+        if (dw) {
+            dw[0] = -1;
+            dw[1] = 0;
         }
-        dw[0] = nd.dw_variant;
-        dw[1] = nd.dw_split;
+    } else {
+        nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
+        if (dw && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0 && bsr_have_wgmma()) {
+            /* two rounds (a decision per mask update and density band; with global pruning that is
+             * dozens per update, and the weight gradient's are most of their cost): every candidate
+             * once after a warm-up, then the best three of them (with the default's time so far)
+             * three times more */
+            static const int variants[] = {-1, 4, 10}, splits[] = {1, 2, 3, 4, 6, 8};
+            const int nv = L->bs == 64 ? 3 : 1; /* bs 128 has one weight-gradient kernel */
+            enum { NC = 18, FINALISTS = 3 };
+            float ms[NC];
+            int order[NC], nc = 0;
+            for (int v = 0; v < nv; v++)
+                for (int q = 0; q < 6; q++, nc++) {
+                    dw[0] = variants[v];
+                    dw[1] = splits[q];
+                    ms[nc] = time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 1);
+                    order[nc] = nc;
+                }
+            for (int i = 0; i < nc && i < FINALISTS; i++) /* partial selection sort: the fastest first */
+                for (int k = i + 1; k < nc; k++)
+                    if (ms[order[k]] < ms[order[i]]) { const int x = order[i]; order[i] = order[k]; order[k] = x; }
+            for (int i = 0; i < nc && i < FINALISTS; i++) {
+                const int c = order[i];
+                dw[0] = variants[c / 6];
+                dw[1] = splits[c % 6];
+                const float t = fminf(ms[c], time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 3));
+                if (t < nd.sparse_ms) { nd.sparse_ms = t; nd.dw_variant = dw[0]; nd.dw_split = dw[1]; }
+            }
+            dw[0] = nd.dw_variant;
+            dw[1] = nd.dw_split;
+        }
+        nd.dense_ms = fits_dense(ctx, L) ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
+        nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
     }
-    nd.dense_ms = fits_dense(ctx, L) ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
-    nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
     if (ctx->verbose)
         printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms (dW variant %d split %d) dense %.3f ms "
                "-> %s\n", op, L->rows, L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dw_variant, nd.dw_split,
