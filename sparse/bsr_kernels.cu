@@ -2292,6 +2292,8 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
     ctx->scratch_bytes = scratch_bytes ? scratch_bytes : (64u << 20);
     CUDA_CHECK(cudaMalloc(&ctx->scratch, ctx->scratch_bytes));
     ctx->tune = bsr_tune_default();
+    CUDA_CHECK(cudaEventCreate(&ctx->ev[0]));
+    CUDA_CHECK(cudaEventCreate(&ctx->ev[1]));
     const char *v = getenv("BSR_VERBOSE"); /* print each crossover measurement */
     ctx->verbose = v && atoi(v) > 0;
     const char *e = getenv("BSR_FORCE_PATH");
@@ -2355,6 +2357,8 @@ extern "C" void bsr_ctx_free(BsrCtx *ctx) {
     cudaFree(ctx->dense_w);
     cudaFree(ctx->dense_dw);
     cudaFree(ctx->scratch);
+    cudaEventDestroy(ctx->ev[0]);
+    cudaEventDestroy(ctx->ev[1]);
     memset(ctx, 0, sizeof(*ctx));
 }
 extern "C" void bsr_ctx_reset_decisions(BsrCtx *ctx) {
@@ -2391,9 +2395,7 @@ typedef void (*RunFn)(BsrCtx *ctx, int path, void *arg, cudaStream_t stream);
 
 /* the fastest of `runs` timed calls after one warm-up call */
 static float time_path_n(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream, int runs) {
-    cudaEvent_t e0, e1;
-    CUDA_CHECK(cudaEventCreate(&e0));
-    CUDA_CHECK(cudaEventCreate(&e1));
+    cudaEvent_t e0 = ctx->ev[0], e1 = ctx->ev[1];
     fn(ctx, path, arg, stream); /* warm-up */
     float best = 1e30f;
     for (int i = 0; i < runs; i++) {
@@ -2405,8 +2407,6 @@ static float time_path_n(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_
         CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
         if (ms < best) best = ms;
     }
-    cudaEventDestroy(e0);
-    cudaEventDestroy(e1);
     return best;
 }
 static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream) {

@@ -218,6 +218,7 @@ typedef struct {
                              * resumed run repeats an uninterrupted one bit for bit (BSR_FORCE_PATH=rule) */
     BsrTune tune;           /* kernel choice of the sparse path (bsr_tune_default() after init) */
     int verbose;
+    cudaEvent_t ev[2];      /* the crossover's timing events */
     BsrDenseWeight wcache[BSR_MAX_DENSE_WEIGHTS]; /* dense-path weight copies (0 of them unless enabled) */
     int n_wcache;
     size_t wcache_bytes, wcache_limit;

@@ -437,12 +437,13 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         CUDA_CHECK(cudaFree(d_dense));
     }
 
-    /* ---- dispatch: forced dense, forced sparse, measured */
-    for (int p = 0; p < 3; p++) {
+    /* ---- dispatch: forced dense, forced sparse, measured, by rule (no timing) */
+    for (int p = 0; p < 4; p++) {
         const int path = p == 0 ? BSR_PATH_DENSE : p == 1 ? BSR_PATH_SPARSE : 0;
-        const char *pn = p == 0 ? "dense" : p == 1 ? "sparse" : "measured";
+        const char *pn = p == 0 ? "dense" : p == 1 ? "sparse" : p == 2 ? "measured" : "rule";
         char what[64];
         ctx->force_path = path;
+        ctx->by_rule = p == 3;
         bsr_ctx_reset_decisions(ctx);
         CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
         CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
@@ -508,6 +509,20 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             snprintf(what, sizeof what, "linear dW bf16 acc (%s)", pn);
             check(what, desc, hout, ref2, nw, 1);
             free(ref2);
+            if (p == 3) { /* by rule: sparse at density <= 1/2 (else dense), default dW kernels, nothing timed */
+                const BsrDecision *dd = bsr_crossover_lookup(ctx, BSR_OP_DW, &D, N, 0);
+                const int want = 2L * D.nnz <= (long)D.brows * D.bcols ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
+                g_checks++;
+                if (!dd || dd->path != want || dd->dw_variant != -1 || dd->dw_split != 0 || !isnan(dd->sparse_ms)) {
+                    g_fail++;
+                    printf("  FAIL rule decision: path %d (want %d), dW variant %d split %d, timed %s %s\n",
+                           dd ? dd->path : -1, want, dd ? dd->dw_variant : -9, dd ? dd->dw_split : -1,
+                           dd && !isnan(dd->sparse_ms) ? "yes" : "no", desc);
+                } else {
+                    printf("  ok   rule decision: %s at density %.2f, nothing timed\n",
+                           want == BSR_PATH_SPARSE ? "sparse" : "dense", (double)D.nnz / (D.brows * D.bcols));
+                }
+            }
             if (p == 2) { /* the measured decision keeps a variant and split count the kernels accept */
                 const BsrDecision *dd = bsr_crossover_lookup(ctx, BSR_OP_DW, &D, N, 0);
                 g_checks++;
@@ -533,6 +548,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         }
     }
     ctx->force_path = 0;
+    ctx->by_rule = 0;
 
     CUDA_CHECK(cudaFree(d_y)); CUDA_CHECK(cudaFree(d_pre)); CUDA_CHECK(cudaFree(d_dx));
     CUDA_CHECK(cudaFree(d_dw)); CUDA_CHECK(cudaFree(d_dwb)); CUDA_CHECK(cudaFree(d_db));
