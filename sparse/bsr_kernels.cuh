@@ -213,7 +213,7 @@ typedef struct {
     BsrDecision *dec;       /* [cap_dec] measured decisions (grown as needed) */
     int n_dec, cap_dec;
     int force_path;         /* 0 = measure, BSR_PATH_SPARSE / BSR_PATH_DENSE = always that */
-    int by_rule;            /* 1 = no timing: sparse at density <= BSR_RULE_DENSITY, else dense, with the
+    int by_rule;            /* 1 = no timing: sparse at density <= 1/2 (BSR_RULE_DENSITY_*), else dense, with the
                              * kernels' default variants; the same choices in every process, so that a
                              * resumed run repeats an uninterrupted one bit for bit (BSR_FORCE_PATH=rule) */
     BsrTune tune;           /* kernel choice of the sparse path (bsr_tune_default() after init) */
@@ -244,8 +244,8 @@ void bsr_ctx_weights_changed(BsrCtx *ctx);
  * pruning gives each layer its own count: one measurement per density band, not per layer). flags: BSR_OP_FWD an OR of the BSR_FWD_* bits of the call; BSR_OP_DINP 0, or 1 for
  * bsr_linear_backward_input_dgelu; BSR_OP_DW 1 for an fp32 gradient, OR 2 for the GELU-input form. */
 #define BSR_DECISION_NNZ_SLACK 64
-/* the by_rule crossover's density limit for the sparse path, 1/2 (sparsity 0.5: the sparse kernels
- * 1.04-1.13x cuBLAS at C 1600 in the README's table) */
+/* the by_rule crossover's density limit for the sparse path, NUM / DEN = 1/2 (at sparsity 0.5 the
+ * sparse kernels run 0.90-1.24x cuBLAS at C 1600, all but fc's weight gradient faster: run 99) */
 #define BSR_RULE_DENSITY_NUM 1
 #define BSR_RULE_DENSITY_DEN 2
 enum { BSR_FWD_GELU = 1, BSR_FWD_BIAS = 2, BSR_FWD_PRE_OUT = 4, BSR_FWD_GELU_INPUT = 8 };
