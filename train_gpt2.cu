@@ -5,7 +5,8 @@
  * Same flags, files and semantics as the CPU reference trainer (train_gpt2.c):
  * the flat parameter layout of model/gpt2.h, the checkpoints of
  * model/checkpoint.h (the model file holds the fp32 master weights, so a
- * checkpoint written here resumes bit-exactly here and loads in the CPU
+ * checkpoint written here resumes bit-exactly here, with the kernel choices
+ * pinned: BSR_FORCE_PATH=rule and --gemm-tune 0, and loads in the CPU
  * trainer), the schedules of core/train_common.h and sparse/prune.h.
  *
  * Reads top to bottom: configuration, parameters, activations, forward,

@@ -51,7 +51,7 @@ static const Opt OPTS[] = {
     {"g", "gen-tokens", OPT_INT, F(gen_tokens), 0, "64", 1, 1 << 20, NULL, BOTH, "tokens per sample"},
     {"n", "checkpoint-every", OPT_INT, F(checkpoint_every), 0, "0", 0, 1 << 30, NULL, BOTH, "write a checkpoint every this many steps, and at the end (0 = never)"},
     {"nk", "keep-checkpoints", OPT_INT, F(keep_checkpoints), 0, "0", 0, 1 << 30, NULL, BOTH, "keep only the newest this many checkpoints (0 = all)"},
-    {"y", "resume", OPT_INT, F(resume), 0, "0", 0, 1, NULL, BOTH, "1 = resume from the newest complete checkpoint in -o"},
+    {"y", "resume", OPT_INT, F(resume), 0, "0", 0, 1, NULL, BOTH, "1 = resume from the newest complete checkpoint in -o (GPU: bit-exact with BSR_FORCE_PATH=rule and --gemm-tune 0, README)"},
     {"r", "recompute", OPT_INT, F(recompute), 0, "1", 0, 1, NULL, TRAINER_GPU, "do not keep the GELU output per layer: dense recomputes it in backward, the sparse MLP applies the GELU inside its kernels (0 keep it, 1 do not)"},
     {"z", "zero", OPT_INT, F(zero_stage), 0, "0", 0, 0, NULL, TRAINER_GPU, "ZeRO stage (only 0 for now: ZeRO-1 is not implemented yet)"},
     {NULL, "attention", OPT_STR, S(attention), "auto", 0, -1, "auto|own|cudnn", TRAINER_GPU, "attention kernels: cuDNN's fused SDPA when built in (auto), or our flash attention (own)"},
