@@ -1374,40 +1374,40 @@ bsr_dw_streamk_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, 
                     const int row = warp * 16 + g + 8 * h, col = jn * 8 + 2 * tq;
                     __stcg((float2 *)(pp + row * BS + col), make_float2(acc[4 * jn + 2 * h], acc[4 * jn + 2 * h + 1]));
                 }
+#if defined(BSR_SK_NOFIX)
+            last = false;
+#else
+#ifndef BSR_SK_NOFENCE
             __threadfence();
+#endif
             __syncthreads();
             if (tid == 0) {
                 s_last = atomicAdd(&count[k], 1) == c_hi - c_lo;
+#ifndef BSR_SK_NOFENCE
                 __threadfence();
+#endif
             }
             __syncthreads();
             last = s_last;
+#endif
         }
         if (last) {
-            if (!whole) { /* acc = the partials in CTA order (cc's slot is 0 when block k is its first);
-                           * the slot once per CTA, outside the element loop (a 64-bit division per
-                           * element and CTA cost ~12 us per block: run 103) */
-#pragma unroll
-                for (int v = 0; v < 32; v++) acc[v] = 0.f;
-                for (int cc = c_lo; cc <= c_hi; cc++) {
-                    const int sl = cc * U / P >= (long)k * ub ? 0 : 1;
-                    const float *pp = partial + (size_t)(2 * cc + sl) * BS * BS;
-#pragma unroll
-                    for (int jn = 0; jn < 8; jn++)
-#pragma unroll
-                        for (int h = 0; h < 2; h++) {
-                            const float2 q = __ldcg((const float2 *)(pp + (warp * 16 + g + 8 * h) * BS + jn * 8 + 2 * tq));
-                            acc[4 * jn + 2 * h] += q.x;
-                            acc[4 * jn + 2 * h + 1] += q.y;
-                        }
-                }
-            }
 #pragma unroll
             for (int jn = 0; jn < 8; jn++)
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
                     const int row = warp * 16 + g + 8 * h, col = jn * 8 + 2 * tq;
                     float2 v = make_float2(acc[4 * jn + 2 * h], acc[4 * jn + 2 * h + 1]);
+                    if (!whole) { /* the partials in CTA order: cc's slot is 0 when block k is its first */
+                        v = make_float2(0.f, 0.f);
+                        for (int cc = c_lo; cc <= c_hi; cc++) {
+                            const int sl = cc * U / P >= (long)k * ub ? 0 : 1;
+                            const float2 q = __ldcg((const float2 *)(partial + (size_t)(2 * cc + sl) * BS * BS +
+                                                                     row * BS + col));
+                            v.x += q.x;
+                            v.y += q.y;
+                        }
+                    }
                     const size_t off = base_k + (size_t)row * BS + col;
                     if (out_f32) {
                         if (accumulate) {
