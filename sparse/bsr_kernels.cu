@@ -755,35 +755,6 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map
                  ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar) : "memory");
 #endif
 }
-/* the same with an L2 eviction-priority hint (createpolicy) */
-__device__ __forceinline__ uint64_t l2_policy_evict_last() {
-    uint64_t p = 0;
-#ifdef BSR_WGMMA
-    asm volatile("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;\n" : "=l"(p));
-#endif
-    return p;
-}
-__device__ __forceinline__ uint64_t l2_policy_evict_first() {
-    uint64_t p = 0;
-#ifdef BSR_WGMMA
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
-#endif
-    return p;
-}
-__device__ __forceinline__ void tma_load_2d_hint(uint32_t dst, const CUtensorMap *map, int c0, int c1, uint32_t mbar,
-                                                 uint64_t policy) {
-#ifdef BSR_WGMMA
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%2, %3}], [%4], %5;\n"
-                 ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar), "l"(policy) : "memory");
-#endif
-}
-__device__ __forceinline__ void tma_store_2d_hint(const CUtensorMap *map, int c0, int c1, uint32_t src, uint64_t policy) {
-#ifdef BSR_WGMMA
-    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group.L2::cache_hint [%0, {%1, %2}], [%3], %4;\n"
-                 ::"l"((uint64_t)map), "r"(c0), "r"(c1), "r"(src), "l"(policy) : "memory");
-    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-#endif
-}
 __device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, int c0, int c1, uint32_t src) {
 #ifdef BSR_WGMMA
     asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
@@ -870,11 +841,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         const int k = blk ? blk[e] : e;
         const uint32_t sA = smem_u32(smem + slot * STAGE_BYTES), mb = smem_u32(&mbar[slot]);
         mbar_expect_tx(mb, STAGE_BYTES);
-#ifdef BSR_PROBE_HINT_A
-        tma_load_2d_hint(sA, &mapA, ac * BS + kk * BK, m0, mb, l2_policy_evict_last());
-#else
         tma_load_2d(sA, &mapA, ac * BS + kk * BK, m0, mb);
-#endif
         if (BT) tma_load_2d(sA + A_BYTES, &mapW, nt * BN, k * BS + kk * BK, mb);
         else tma_load_2d(sA + A_BYTES, &mapW, kk * BK, k * BS + nt * BN, mb);
     };
@@ -1015,11 +982,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     fence_proxy_async();
     __syncthreads();
     if (tid == 0) {
-#ifdef BSR_PROBE_HINT_Y
-        tma_store_2d_hint(&mapO, colbase, m0, smem_u32(o0), l2_policy_evict_first());
-#else
         tma_store_2d(&mapO, colbase, m0, smem_u32(o0));
-#endif
         if (two) tma_store_2d(&mapP, colbase, m0, smem_u32(o1));
         BSR_TL(4);
         bulk_wait_read0();
@@ -1259,179 +1222,6 @@ static __global__ void bsr_split_reduce_kernel(float *out_f32, bf16 *out_bf16, c
     }
 }
 
-/* Weight gradient of single 64 x 64 blocks, stream-K (bs 64, wgmma). The work, nnz blocks x
- * ceil(N / 64) token chunks in block order, is cut into gridDim.x equal ranges, one per CTA, so that
- * every SM streams the same number of tokens: with whole blocks per CTA, 250 blocks on 264 slots
- * (C 1600 at 0.9) leave 14 SMs with one block and 118 with two, and the time is that of two (run 95:
- * 236 to 264 blocks take the same time). A CTA's range is the tail of one block, whole blocks and the
- * head of another; it runs them in token order (heads and whole blocks from chunk 0, the tail last),
- * so that all CTAs sweep the tokens together and the activation chunks that several blocks read are
- * still in L2. The ring runs on across segments. A block wholly inside one CTA is written as by bsr_dw_wgmma_kernel; a
- * block cut between CTAs: each writes its fp32 partial to its slot (CTA, 0 = the range's first block /
- * 1 = its last), and the CTA that completes the block's count sums the partials in CTA order
- * (deterministic: the order does not depend on which CTA finishes last), adds them to dW and resets
- * the count for the next call. */
-__device__ __forceinline__ int sk_cta_of(long u, long U, int P) { return (int)(((u + 1) * P - 1) / U); }
-#define BSR_SK_MAXSEG 4 /* blocks per CTA at most (the launcher keeps U / P <= 3 blocks) */
-/* segment i of a CTA's range [u0, u1) in run order: block *k, chunks [*c0, *c1); rot: the range
- * starts inside its first block, whose tail then runs last. Arithmetic on blockIdx and parameters
- * only, so that every branch on it is uniform (ptxas serializes the wgmmas when a branch around
- * them depends on shared-memory values: run 97) */
-__device__ __forceinline__ void sk_segment(int i, int n, bool rot, int kf, long u0, long u1, int ub, int *k, int *c0,
-                                           int *c1) {
-    const int q = rot ? (i + 1 == n ? 0 : i + 1) : i; /* position in unit order */
-    *k = kf + q;
-    const long b0 = (long)*k * ub;
-    *c0 = (int)((u0 > b0 ? u0 : b0) - b0);
-    *c1 = (int)((u1 < b0 + ub ? u1 : b0 + ub) - b0);
-}
-template <int STAGES>
-static __global__ void __launch_bounds__(128)
-bsr_dw_streamk_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
-                      const bf16 *__restrict__ inp, const int *__restrict__ blk_rows, const int *__restrict__ blk_cols,
-                      int nnz, int N, int rows, int cols, float *__restrict__ partial, int *__restrict__ count,
-                      int accumulate) {
-    constexpr int BS = 64, BK = 64, NT = 128, SLAB = BK * 64 * 2, STAGE_BYTES = 2 * SLAB, PF = STAGES - 2;
-    extern __shared__ unsigned char smem_dyn[];
-    unsigned char *smem = smem_align1024(smem_dyn);
-    __shared__ int s_last;
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, P = gridDim.x, c = blockIdx.x;
-    const int ub = (N + BK - 1) / BK; /* token chunks per block */
-    const long U = (long)nnz * ub, u0 = c * U / P, u1 = (c + 1) * U / P;
-    const int T = (int)(u1 - u0);
-    const int kf = (int)(u0 / ub), n = (int)((u1 - 1) / ub) - kf + 1;
-    const bool rot = n > 1 && u0 > (long)kf * ub;
-
-    /* loader: the next (segment, chunk) to load, in run order */
-    int ld_i = 0, ld_k, ld_c, ld_c1;
-    sk_segment(0, n, rot, kf, u0, u1, ub, &ld_k, &ld_c, &ld_c1);
-    int ld_a = blk_rows[ld_k] * BS, ld_b = blk_cols[ld_k] * BS;
-    auto load_stage = [&](int slot) {
-        unsigned char *st = smem + slot * STAGE_BYTES;
-        const int nb = ld_c * BK;
-#pragma unroll
-        for (int it = 0; it < BK * 8 / NT; it++) {
-            const int i = tid + it * NT;
-            const int row = i >> 3, ch = i & 7;
-            const int nn0 = nb + row;
-            const size_t nn = nn0 < N ? nn0 : 0;
-            cp_async16(smem_u32((bf16 *)st + swz<8>(row, ch)), dout + nn * rows + ld_a + ch * 8, nn0 < N ? 16 : 0);
-            cp_async16(smem_u32((bf16 *)(st + SLAB) + swz<8>(row, ch)), inp + nn * cols + ld_b + ch * 8,
-                       nn0 < N ? 16 : 0);
-        }
-        if (++ld_c == ld_c1 && ++ld_i < n) {
-            sk_segment(ld_i, n, rot, kf, u0, u1, ub, &ld_k, &ld_c, &ld_c1);
-            ld_a = blk_rows[ld_k] * BS;
-            ld_b = blk_cols[ld_k] * BS;
-        }
-    };
-
-    float acc[32];
-#pragma unroll
-    for (int s = 0; s < PF; s++) {
-        if (s < T) load_stage(s);
-        cp_async_commit();
-    }
-    const int g = lane >> 2, tq = lane & 3;
-    int t = 0; /* ring step */
-    for (int i = 0; i < n; i++) {
-        int k, c0, c1;
-        sk_segment(i, n, rot, kf, u0, u1, ub, &k, &c0, &c1);
-#pragma unroll
-        for (int v = 0; v < 32; v++) acc[v] = 0.f;
-        for (int j = c0; j < c1; j++, t++) {
-            cp_async_wait<PF - 1>();
-            fence_proxy_async();
-            __syncthreads();
-            {
-                const int tn = t + PF;
-                if (tn < T) load_stage(tn % STAGES);
-                cp_async_commit();
-            }
-            const uint32_t base = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
-            wg_fence();
-#pragma unroll
-            for (int ks = 0; ks < BK / 16; ks++)
-                wgmma_64x64<1, 1>(acc, wg_desc(base + ks * 2048, 1024, 1024),
-                                  wg_desc(base + SLAB + ks * 2048, 1024, 1024));
-            wg_commit();
-            wg_wait<1>();
-        }
-        wg_wait<0>();
-        reg_fence(acc);
-        /* the segment's epilogue (the ring goes on loading the next one) */
-        const bool whole = c0 == 0 && c1 == ub;
-        const int slot = rot ? (i + 1 == n ? 0 : 1) : (i == 0 ? 0 : 1); /* the range's first block: 0 */
-        const size_t base_k = (size_t)k * BS * BS;
-        const int c_lo = sk_cta_of((long)k * ub, U, P), c_hi = sk_cta_of((long)(k + 1) * ub - 1, U, P);
-        bool last = whole;
-        if (!whole) {
-            float *pp = partial + (size_t)(2 * c + slot) * BS * BS;
-#pragma unroll
-            for (int jn = 0; jn < 8; jn++)
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int row = warp * 16 + g + 8 * h, col = jn * 8 + 2 * tq;
-                    __stcg((float2 *)(pp + row * BS + col), make_float2(acc[4 * jn + 2 * h], acc[4 * jn + 2 * h + 1]));
-                }
-#if defined(BSR_SK_NOFIX)
-            last = false;
-#else
-#ifndef BSR_SK_NOFENCE
-            __threadfence();
-#endif
-            __syncthreads();
-            if (tid == 0) {
-                s_last = atomicAdd(&count[k], 1) == c_hi - c_lo;
-#ifndef BSR_SK_NOFENCE
-                __threadfence();
-#endif
-            }
-            __syncthreads();
-            last = s_last;
-#endif
-        }
-        if (last) {
-#pragma unroll
-            for (int jn = 0; jn < 8; jn++)
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int row = warp * 16 + g + 8 * h, col = jn * 8 + 2 * tq;
-                    float2 v = make_float2(acc[4 * jn + 2 * h], acc[4 * jn + 2 * h + 1]);
-                    if (!whole) { /* the partials in CTA order: cc's slot is 0 when block k is its first */
-                        v = make_float2(0.f, 0.f);
-                        for (int cc = c_lo; cc <= c_hi; cc++) {
-                            const int sl = cc * U / P >= (long)k * ub ? 0 : 1;
-                            const float2 q = __ldcg((const float2 *)(partial + (size_t)(2 * cc + sl) * BS * BS +
-                                                                     row * BS + col));
-                            v.x += q.x;
-                            v.y += q.y;
-                        }
-                    }
-                    const size_t off = base_k + (size_t)row * BS + col;
-                    if (out_f32) {
-                        if (accumulate) {
-                            const float2 o = *(float2 *)(out_f32 + off);
-                            v.x += o.x;
-                            v.y += o.y;
-                        }
-                        *(float2 *)(out_f32 + off) = v;
-                    } else {
-                        if (accumulate) {
-                            const __nv_bfloat162 o = *(__nv_bfloat162 *)(out_bf16 + off);
-                            v.x += __bfloat162float(o.x);
-                            v.y += __bfloat162float(o.y);
-                        }
-                        *(__nv_bfloat162 *)(out_bf16 + off) = __floats2bfloat162_rn(v.x, v.y);
-                    }
-                }
-            if (!whole && tid == 0) count[k] = 0; /* every CTA of block k has arrived */
-        }
-        __syncthreads(); /* s_last is read by all before the next segment's count */
-    }
-    cp_async_wait<0>();
-}
-
 /* ============================================================================ */
 /* bias gradient, unpack, pack                                                   */
 /* ============================================================================ */
@@ -1607,8 +1397,6 @@ extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, 
     CUDA_CHECK(cudaMalloc(&d->bsc_rows, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->bsc_blocks, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_iota, cap * sizeof(int)));
-    CUDA_CHECK(cudaMalloc(&d->dw_sk_count, cap * sizeof(int)));
-    CUDA_CHECK(cudaMemset(d->dw_sk_count, 0, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_col_a, cap * BSR_DW_G * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_col_b, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_col_k, cap * BSR_DW_G * sizeof(int)));
@@ -1718,7 +1506,7 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
 extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
     cudaFree(d->row_offsets); cudaFree(d->bsc_offsets); cudaFree(d->col_indices);
     cudaFree(d->blk_rows); cudaFree(d->bsc_rows); cudaFree(d->bsc_blocks);
-    cudaFree(d->dw_iota); cudaFree(d->dw_sk_count); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
+    cudaFree(d->dw_iota); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
     cudaFree(d->dw_row_a); cudaFree(d->dw_row_b); cudaFree(d->dw_row_k);
     cudaFree(d->lines_row); cudaFree(d->lines_col);
     memset(d, 0, sizeof(*d));
@@ -1820,16 +1608,13 @@ static int tma_available(void) {
     }
     return state;
 }
-#ifndef BSR_PROBE_PROMO
-#define BSR_PROBE_PROMO CU_TENSOR_MAP_L2_PROMOTION_L2_128B
-#endif
 static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long ld, int box_rows) {
     cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)(rows > 0 ? rows : 1)};
     cuuint64_t strides[1] = {(cuuint64_t)ld * 2};
     cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
     cuuint32_t es[2] = {1, 1};
     CUresult r = g_encode(m, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, (void *)ptr, dims, strides, box, es,
-                          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, BSR_PROBE_PROMO,
+                          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                           CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) {
         fprintf(stderr, "cuTensorMapEncodeTiled failed (%d): rows %ld cols %ld ld %ld\n", (int)r, rows, cols, ld);
@@ -2102,8 +1887,7 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
      * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
      * 8 wgmma single, 5 stages; 9 wgmma row groups, one m64n256 per k16; 10 wgmma column groups
      * as dW^T row groups (m64n256, transposed write: the default's column groups), 11 the same in
-     * 4 stages; 12 stream-K single blocks (bsr_dw_streamk_kernel; with scratch, else 8);
-     * default (-1): by the layout below (bs 128: 2x2 sub-tiles) */
+     * 4 stages; default (-1): by the layout below (bs 128: 2x2 sub-tiles) */
     /* default: column groups (shared X slab) when columns hold >= 8 live blocks on average
      * (measured: 0.5 sparsity fc/fcproj 248-261 us vs 297-328 single), else single blocks.
      * The default column groups run as row groups of dW^T (TOUT): one m64n256 wgmma per k16 with
@@ -2186,48 +1970,11 @@ static int dw_nsplit(const BsrDeviceLayout *L, int N, const BsrTune *tune, int g
     return ns;
 }
 
-/* stream-K weight gradient (bsr_dw_streamk_kernel): variant 12, and the default where single blocks
- * in one split would run (dw_deep: SMs <= nnz <= 3 SMs). Its CTAs: one per resident slot (2 per SM),
- * at least nnz / 3 (a CTA then spans at most BSR_SK_MAXSEG blocks), at most one per token chunk. */
-#define BSR_DW_STREAMK_STAGES 5
-static int dw_streamk(const BsrDeviceLayout *L, int N, const BsrTune *tune, int gelu_inp) {
-    if (gelu_inp || L->bs != 64 || N <= 0 || L->nnz <= 0 || !bsr_have_wgmma()) return 0;
-    return tune_dw(tune) == 12 || dw_deep(L, tune);
-}
-static int dw_streamk_ctas(const BsrDeviceLayout *L, int N) {
-    static int per_sm = 0;
-    if (!per_sm) {
-        auto kern = bsr_dw_streamk_kernel<BSR_DW_STREAMK_STAGES>;
-        const int smem = BSR_DW_STREAMK_STAGES * 2 * 64 * 64 * 2 + 1024;
-        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-        CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, 128, smem));
-        if (per_sm < 1) per_sm = 1;
-    }
-    const long U = (long)L->nnz * ((N + 63) / 64);
-    long P = (long)per_sm * num_sms();
-    if (P < (L->nnz + BSR_SK_MAXSEG - 2) / (BSR_SK_MAXSEG - 1)) P = (L->nnz + BSR_SK_MAXSEG - 2) / (BSR_SK_MAXSEG - 1);
-    if (P > U) P = U;
-    return (int)P;
-}
-static size_t dw_streamk_scratch(const BsrDeviceLayout *L, int N) {
-    return (size_t)2 * dw_streamk_ctas(L, N) * 64 * 64 * sizeof(float);
-}
-static void launch_dw_streamk(float *of, bf16 *ob, const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
-                              float *scratch, int accumulate, cudaStream_t stream) {
-    const int P = dw_streamk_ctas(L, N), smem = BSR_DW_STREAMK_STAGES * 2 * 64 * 64 * 2 + 1024;
-    bsr_dw_streamk_kernel<BSR_DW_STREAMK_STAGES><<<P, 128, smem, stream>>>(
-        of, ob, dout, inp, L->blk_rows, L->col_indices, L->nnz, N, L->rows, L->cols, scratch, L->dw_sk_count,
-        accumulate);
-    CUDA_CHECK(cudaGetLastError());
-}
-
 extern "C" size_t bsr_backward_weight_scratch_bytes(const BsrDeviceLayout *L, int N, const BsrTune *tune) {
     int ns = dw_nsplit(L, N, tune, 0);
     const int ng = dw_nsplit(L, N, tune, 1);
     if (ng > ns) ns = ng;
-    size_t b = ns > 1 ? (size_t)ns * L->nnz * L->bs * L->bs * sizeof(float) : 0;
-    if (dw_streamk(L, N, tune, 0) && dw_streamk_scratch(L, N) > b) b = dw_streamk_scratch(L, N);
-    return b;
+    return ns > 1 ? (size_t)ns * L->nnz * L->bs * L->bs * sizeof(float) : 0;
 }
 
 template <int BS, int GA, int GB, int BK, int WARPS_M, int WARPS_N, int STAGES>
@@ -2297,7 +2044,7 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 9)
             launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
-        else if (tune_dw(tune) == 8 || tune_dw(tune) == 12 || (dw_deep(L, tune) && ns == 1))
+        else if (tune_dw(tune) == 8 || (dw_deep(L, tune) && ns == 1))
             launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 1 && tune_dw(tune) == 5)
@@ -2326,10 +2073,6 @@ static void backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *d
     if (L->nnz <= 0) return;
     float *of = dw_fp32 ? (float *)dw : NULL;
     bf16 *ob = dw_fp32 ? NULL : (bf16 *)dw;
-    if (dw_streamk(L, N, tune, gelu_inp) && scratch && scratch_bytes >= dw_streamk_scratch(L, N)) {
-        launch_dw_streamk(of, ob, dout, inp, L, N, scratch, accumulate, stream);
-        return;
-    }
     const size_t per = (size_t)L->nnz * L->bs * L->bs;
     int ns = N > 0 ? dw_nsplit(L, N, tune, gelu_inp) : 1;
     if (ns > 1 && (!scratch || scratch_bytes < per * sizeof(float) * 2)) ns = 1;
