@@ -90,8 +90,8 @@ HOST_F64   := $(HOST_SRC:%.c=$(BUILD)/f64/%.o)
 LIB_F32    := $(BUILD)/libhost_f32.a
 LIB_F64    := $(BUILD)/libhost_f64.a
 
-# CUDA library: every .cu under layers/, sparse/ and dist/
-CU_SRC     := $(sort $(wildcard layers/*.cu sparse/*.cu dist/*.cu))
+# CUDA library: every .cu under core/, layers/, sparse/ and dist/
+CU_SRC     := $(sort $(wildcard core/*.cu layers/*.cu sparse/*.cu dist/*.cu))
 CU_OBJ     := $(CU_SRC:%.cu=$(BUILD)/cu/%.o)
 
 # Tests: test/test_*.c link the f32 host lib, test/test_*_f64.c the f64 one,

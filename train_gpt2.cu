@@ -774,6 +774,7 @@ static void init_model(Run *r, InitialModel *im) {
             im->block_size);
     gpt2_init(&r->model, cfg, im->block_size, im->masks, im->flat, a->batch_size, a->seq_len, a->recompute);
     r->model.mm.autotune = a->gemm_tune; /* layers/matmul.cuh: timed choice among cuBLASLt's candidates */
+    if (!a->gemm_tune) r->model.bsr.blas.autotune = 0; /* the same for the crossover's dense paths */
     if (!strcmp(a->attention, "cudnn") && !attention_cudnn_available())
         DIE("rebuild with the cuDNN frontend headers (pip install nvidia-cudnn-frontend; make) or use --attention own",
             "--attention cudnn: this build has no cuDNN attention");

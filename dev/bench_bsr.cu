@@ -11,6 +11,8 @@
  *   fwd  Y = X W^T + b   sparse kernel | cuBLASLt on the unpacked W (bias epilogue) | cuSPARSE Blocked-ELL | cuSPARSE BSR
  *   dX   dX = dY W       sparse kernel | cuBLASLt
  *   dW   dW (+)= dY^T X  sparse kernel (fp32, accumulate) | cuBLASLt dense fp32 dW
+ * (cuBLASLt: its heuristic's first pick, as llm.c calls it; the crossover's dense paths time the
+ * candidates instead)
  *   xo   the crossover dispatch (bsr_linear_*) after its measurement, with the path it chose;
  *        its dense path keeps the unpacked W between calls as the trainer does (unpacked once
  *        per weight update, bsr_ctx_cache_dense_weights)
@@ -369,12 +371,12 @@ static void free_cfg(Cfg *c) {
 
 typedef struct { double peak, bw; } Roof;
 
-static void bench_one(BsrCtx *ctx, const Roof *roof, const char *layer, int C, int rows, int cols, int bs, float sp,
-                      int N, int reps, Rng *rng, double *target_out) {
+static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *layer, int C, int rows, int cols, int bs,
+                      float sp, int N, int reps, Rng *rng, double *target_out) {
     Cfg cfg;
     Cfg *c = &cfg;
     memset(c, 0, sizeof(*c));
-    c->N = N; c->rows = rows; c->cols = cols; c->bs = bs; c->ctx = ctx; c->blas = &ctx->blas;
+    c->N = N; c->rows = rows; c->cols = cols; c->bs = bs; c->ctx = ctx; c->blas = peer;
     c->scratch = ctx->scratch; c->scratch_bytes = ctx->scratch_bytes;
     c->tune = bsr_tune_default();
     CHECK(bsr_layout_init(&c->L, rows, cols, bs) == 0, "bs must divide the shape", "layout");
@@ -641,7 +643,12 @@ int main(int argc, char **argv) {
     BsrCtx ctx;
     bsr_ctx_init(&ctx, (size_t)6400 * 1600, 256u << 20);
     bsr_ctx_cache_dense_weights(&ctx, (size_t)6400 * 1600 * 2);
-    const Roof roof = measure_roof(&ctx.blas);
+    /* the cuBLAS peer: cuBLASLt's heuristic pick, as llm.c calls it (the crossover's own dense paths
+     * time cuBLASLt's candidates, core/lt_tune.cuh) */
+    BsrBlas peer;
+    bsr_blas_init(&peer);
+    peer.autotune = 0;
+    const Roof roof = measure_roof(&peer);
     printf("device %s, %d SMs, L2 %d MB; measured bf16 peak %.0f TFLOP/s (cuBLASLt 8192^3), "
            "bandwidth %.2f TB/s (D2D copy, read+write); N = %d, reps %d (median)\n",
            prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20, roof.peak / 1e12, roof.bw / 1e12, N, reps);
@@ -675,7 +682,7 @@ int main(int argc, char **argv) {
                     const float sp = onlysp >= 0 ? onlysp : quick ? sps_quick[si] : sps_all[si];
                     const int is_tgt = C == 1600 && bs == 64 && fabsf(sp - 0.9f) < 1e-4f;
                     double tv[7];
-                    bench_one(&ctx, &roof, li == 0 ? "fc" : "fcproj", C, rows, cols, bs, sp, N, reps, &rng,
+                    bench_one(&ctx, &peer, &roof, li == 0 ? "fc" : "fcproj", C, rows, cols, bs, sp, N, reps, &rng,
                               is_tgt ? tv : NULL);
                     if (is_tgt) {
                         printf("  target (%s, C 1600, bs 64, sp 0.9): fwd %.2fx cuBLAS %.0f%% roof %.2fx ELL | dX %.2fx "
@@ -691,6 +698,7 @@ int main(int argc, char **argv) {
     }
     if (have_tgt) printf("target summary: fwd %.2fx %.0f%% | dX %.2fx %.0f%% | dW %.2fx %.0f%% | fwd vs ELL %.2fx (last target row)\n", tgt[0], 100 * tgt[1], tgt[2], 100 * tgt[3], tgt[4], 100 * tgt[5], tgt[6]);
     bsr_ctx_free(&ctx);
+    bsr_blas_free(&peer);
     if (g_out) fclose(g_out);
     if (g_invalid) printf("bench_bsr: %d INVALID results (see above)\n", g_invalid);
     return g_invalid ? 1 : 0;

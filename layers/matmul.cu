@@ -20,105 +20,24 @@ void matmul_context_free(MatmulContext *ctx)
     ctx->lt = NULL;
 }
 
-static int ranges_overlap(const void *a, size_t abytes, const void *b, size_t bbytes)
-{
-    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-    return a && b && x < y + bbytes && y < x + abytes;
-}
-
-/* Time one candidate on the call's buffers: one warm-up, then the best of 3 runs (us); < 0 if it fails. */
-static float time_candidate(MatmulContext *ctx, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t la,
-                            cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld, const cublasLtMatmulAlgo_t *algo,
-                            const void *A, const void *B, void *D, cudaStream_t stream)
-{
-    float alpha = 1.0f, beta = 0.0f, best = -1.0f;
-    cudaEvent_t e0, e1;
-    CUDA_CHECK(cudaEventCreate(&e0));
-    CUDA_CHECK(cudaEventCreate(&e1));
-    for (int r = 0; r < 4; r++) {
-        CUDA_CHECK(cudaEventRecord(e0, stream));
-        cublasStatus_t st = cublasLtMatmul(ctx->lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, ctx->workspace,
-                                           ctx->workspace_bytes, stream);
-        CUDA_CHECK(cudaEventRecord(e1, stream));
-        CUDA_CHECK(cudaEventSynchronize(e1));
-        if (st != CUBLAS_STATUS_SUCCESS) { best = -1.0f; break; }
-        float ms;
-        CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-        if (r > 0 && (best < 0 || ms * 1000.0f < best)) best = ms * 1000.0f;
-    }
-    CUDA_CHECK(cudaEventDestroy(e0));
-    CUDA_CHECK(cudaEventDestroy(e1));
-    return best;
-}
-
-/* Fill choice->algo for a problem met for the first time (see MatmulContext in matmul.cuh). */
+/* Fill choice->algo for a problem met for the first time (see MatmulContext in matmul.cuh): timed
+ * (core/lt_tune.cuh) only when the call overwrites an output that none of its inputs share. */
 static void choose_algo(MatmulContext *ctx, MatmulAlgoChoice *choice, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t la,
                         cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld, const bf16 *A, const bf16 *B, bf16 *D,
                         const bf16 *aux, float beta, int ldaux, cudaStream_t stream)
 {
-    enum { PER_QUERY = 8 };
     const int m = choice->m, n = choice->n, k = choice->k;
-    cublasLtMatmulPreference_t pref;
-    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                      &ctx->workspace_bytes, sizeof ctx->workspace_bytes));
-    cublasLtMatmulHeuristicResult_t cand[2 * PER_QUERY];
-    int found = 0;
-    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx->lt, op, la, lb, ld, ld, pref, ctx->autotune ? PER_QUERY : 1, cand,
-                                                &found));
-    if (found == 0) {
-        fprintf(stderr, "matmul: no cuBLASLt algorithm for m=%d n=%d k=%d transa=%d transb=%d epilogue=%d\n"
-                "  hint: dimensions must be multiples of 8 and pointers 16-byte aligned\n",
-                m, n, k, choice->transa, choice->transb, choice->epilogue);
-        exit(1);
-    }
-    choice->algo = cand[0].algo;
-    choice->heuristic_us = choice->chosen_us = 0.0f;
-    /* time only GEMMs that overwrite an output that none of their inputs share */
     size_t dbytes = (size_t)choice->ldd * n * sizeof(bf16);
     size_t abytes = (size_t)choice->lda * (choice->transa ? m : k) * sizeof(bf16);
     size_t bbytes = (size_t)choice->ldb * (choice->transb ? k : n) * sizeof(bf16);
     size_t auxbytes = aux ? (size_t)ldaux * n * sizeof(bf16) : 0;
     /* aux is read by DGELU and written by GELU_AUX: either way it must not share memory with D, A or B */
-    if (!ctx->autotune || beta != 0.0f || ranges_overlap(D, dbytes, A, abytes) || ranges_overlap(D, dbytes, B, bbytes) ||
-        ranges_overlap(D, dbytes, aux, auxbytes) || ranges_overlap(aux, auxbytes, A, abytes) ||
-        ranges_overlap(aux, auxbytes, B, bbytes)) {
-        CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
-        return;
-    }
-    /* the candidates for half the columns (tokens), where they also support all of them */
-    if (n >= 512 && n % 2 == 0) {
-        cublasLtMatrixLayout_t lb2, ld2;
-        CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb2, CUDA_R_16BF, choice->transb ? n / 2 : k, choice->transb ? k : n / 2,
-                                                choice->ldb));
-        CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld2, CUDA_R_16BF, m, n / 2, choice->ldd));
-        cublasLtMatmulHeuristicResult_t half[PER_QUERY];
-        int nhalf = 0;
-        CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(ctx->lt, op, la, lb2, ld2, ld2, pref, PER_QUERY, half, &nhalf));
-        for (int i = 0; i < nhalf; i++) {
-            int dup = 0;
-            for (int j = 0; j < found && !dup; j++) dup = !memcmp(&half[i].algo, &cand[j].algo, sizeof(cublasLtMatmulAlgo_t));
-            cublasLtMatmulHeuristicResult_t check;
-            if (dup || cublasLtMatmulAlgoCheck(ctx->lt, op, la, lb, ld, ld, &half[i].algo, &check) != CUBLAS_STATUS_SUCCESS ||
-                check.workspaceSize > ctx->workspace_bytes)
-                continue;
-            cand[found++] = half[i];
-        }
-        CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(lb2));
-        CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(ld2));
-    }
-    CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
-    if (found < 2) return;
-    float t0 = time_candidate(ctx, op, la, lb, ld, &cand[0].algo, A, B, D, stream), best = t0;
-    int pick = 0;
-    for (int i = 1; i < found; i++) {
-        float t = time_candidate(ctx, op, la, lb, ld, &cand[i].algo, A, B, D, stream);
-        if (t > 0 && (best <= 0 || t < best)) { best = t; pick = i; }
-    }
-    if (t0 > 0 && best >= 0.95f * t0) pick = 0; /* keep the heuristic's pick unless clearly beaten */
-    choice->algo = cand[pick].algo;
-    choice->heuristic_us = t0;
-    choice->chosen_us = pick == 0 ? t0 : best;
+    const int timed = ctx->autotune && beta == 0.0f && !lt_ranges_overlap(D, dbytes, A, abytes) &&
+                      !lt_ranges_overlap(D, dbytes, B, bbytes) && !lt_ranges_overlap(D, dbytes, aux, auxbytes) &&
+                      !lt_ranges_overlap(aux, auxbytes, A, abytes) && !lt_ranges_overlap(aux, auxbytes, B, bbytes);
+    lt_choose_algo(ctx->lt, ctx->workspace, ctx->workspace_bytes, op, la, lb, ld, CUDA_R_16BF, m, n, k, choice->transb,
+                   choice->ldb, choice->ldd, choice->epilogue, A, B, D, timed, &choice->algo, &choice->heuristic_us,
+                   &choice->chosen_us, stream, "matmul");
 }
 
 /* Column-major core: D[m,n] (ld ldd) = alpha op(A) op(B) + beta D, with an optional epilogue.

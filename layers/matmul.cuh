@@ -8,6 +8,7 @@
 #define LAYERS_MATMUL_CUH
 #include <cublasLt.h>
 #include "common.cuh"
+#include "../core/lt_tune.cuh" /* the timed algorithm choice */
 
 /* The algorithm chosen for one GEMM problem (shapes, transposes, epilogue), on first use. */
 typedef struct {

@@ -24,6 +24,7 @@
  */
 #include "bsr_kernels.cuh"
 #include "../core/utils.h" /* malloc_check, calloc_check, realloc_check */
+#include "../core/lt_tune.cuh" /* the timed cuBLASLt algorithm choice of the dense paths */
 #include <stdint.h>
 #include <string.h>
 #include <cuda.h>         /* CUtensorMap (header only; the encoder is fetched from the runtime) */
@@ -2181,6 +2182,7 @@ extern "C" void bsr_pack_add_bf16(bf16 *dw, int accumulate, const bf16 *dense, c
 extern "C" void bsr_blas_init(BsrBlas *b) {
     memset(b, 0, sizeof(*b));
     CUBLAS_CHECK(cublasLtCreate(&b->lt));
+    b->autotune = 1;
     b->workspace_bytes = 32u << 20;
     CUDA_CHECK(cudaMalloc(&b->workspace, b->workspace_bytes));
 }
@@ -2220,29 +2222,27 @@ static void lt_matmul(BsrBlas *b, void *D, cudaDataType dtype, const bf16 *A, in
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, transA ? k : m, transA ? m : k, lda));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, transB ? n : k, transB ? k : n, ldb));
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld, dtype, m, n, ldd));
-    /* the heuristic's pick depends on the shape, types and epilogue, not on the pointers */
+    /* the choice depends on the shape, types and epilogue, not on the pointers */
     const int key[11] = {(int)dtype, transA, transB, m, n, k, lda, ldb, ldd, (int)epi, bias != NULL};
     const cublasLtMatmulAlgo_t *algo = NULL;
     for (int i = 0; i < b->n_algos && !algo; i++)
         if (!memcmp(b->algos[i].key, key, sizeof(key))) algo = &b->algos[i].algo;
-    cublasLtMatmulHeuristicResult_t heur;
+    cublasLtMatmulAlgo_t chosen;
     if (!algo) {
-        cublasLtMatmulPreference_t pref;
-        CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                          &b->workspace_bytes, sizeof(b->workspace_bytes)));
-        int nres = 0;
-        CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(b->lt, desc, la, lb, ld, ld, pref, 1, &heur, &nres));
-        cublasLtMatmulPreferenceDestroy(pref);
-        if (nres == 0) {
-            fprintf(stderr, "%s:%d: lt_matmul: no cuBLASLt algorithm for m=%d n=%d k=%d epilogue=%d\n", __FILE__,
-                    __LINE__, m, n, k, (int)epi);
-            exit(1);
-        }
-        algo = &heur.algo;
+        /* timed only when the call overwrites an output that none of its inputs share (aux: read by
+         * DGELU, written by GELU_AUX), and not past the table's end (it would be timed on each call) */
+        const size_t dbytes = (size_t)ldd * n * (dtype == CUDA_R_32F ? 4 : 2), abytes = (size_t)lda * (transA ? m : k) * 2,
+                     bbytes = (size_t)ldb * (transB ? k : n) * 2, auxbytes = gelu && aux ? (size_t)ldd * n * 2 : 0;
+        const int timed = b->autotune && beta == 0.f && b->n_algos < BSR_LT_ALGOS && !lt_ranges_overlap(D, dbytes, A, abytes) &&
+                          !lt_ranges_overlap(D, dbytes, B, bbytes) && !lt_ranges_overlap(D, dbytes, aux, auxbytes) &&
+                          !lt_ranges_overlap(aux, auxbytes, A, abytes) && !lt_ranges_overlap(aux, auxbytes, B, bbytes);
+        float t0, t1;
+        lt_choose_algo(b->lt, b->workspace, b->workspace_bytes, desc, la, lb, ld, dtype, m, n, k, transB, ldb, ldd,
+                       (int)epi, A, B, D, timed, &chosen, &t0, &t1, stream, "bsr dense path");
+        algo = &chosen;
         if (b->n_algos < BSR_LT_ALGOS) {
             memcpy(b->algos[b->n_algos].key, key, sizeof(key));
-            b->algos[b->n_algos++].algo = heur.algo;
+            b->algos[b->n_algos++].algo = chosen;
         }
     }
     const float alpha = 1.f;
@@ -2299,7 +2299,7 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
     const char *e = getenv("BSR_FORCE_PATH");
     if (e && !strcmp(e, "sparse")) ctx->force_path = BSR_PATH_SPARSE;
     if (e && !strcmp(e, "dense")) ctx->force_path = BSR_PATH_DENSE;
-    if (e && !strcmp(e, "rule")) ctx->by_rule = 1;
+    if (e && !strcmp(e, "rule")) bsr_ctx_set_rule(ctx, 1);
     if (e && strcmp(e, "sparse") && strcmp(e, "dense") && strcmp(e, "rule")) {
         fprintf(stderr, "BSR_FORCE_PATH=%s: unknown value (sparse, dense or rule; unset: measure)\n", e);
         exit(1);
@@ -2350,6 +2350,10 @@ static const bf16 *dense_weight(BsrCtx *ctx, const bf16 *w, const BsrDeviceLayou
     return e->dense;
 }
 
+extern "C" void bsr_ctx_set_rule(BsrCtx *ctx, int on) {
+    ctx->by_rule = on != 0;
+    ctx->blas.autotune = on == 0;
+}
 extern "C" void bsr_ctx_free(BsrCtx *ctx) {
     drop_dense_weights(ctx);
     free(ctx->dec);

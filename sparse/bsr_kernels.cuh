@@ -148,7 +148,7 @@ void bsr_pack_add_bf16(bf16 *dw, int accumulate, const bf16 *dense, const BsrDev
 
 /* ---- dense cuBLASLt paths (on an unpacked weight) --------------------------------- */
 
-/* cuBLASLt's heuristic pick for one GEMM shape and epilogue (asked once per shape, not per call) */
+/* the algorithm chosen for one GEMM shape and epilogue (on its first call, not per call) */
 typedef struct {
     int key[11];
     cublasLtMatmulAlgo_t algo;
@@ -160,6 +160,9 @@ typedef struct {
     size_t workspace_bytes;
     BsrLtAlgo algos[BSR_LT_ALGOS]; /* past BSR_LT_ALGOS shapes the heuristic is asked on each call */
     int n_algos;
+    int autotune; /* 1 (bsr_blas_init): on a shape's first call that overwrites its output, time
+                   * cuBLASLt's candidates (core/lt_tune.cuh: d24's DGELU input gradient 720 -> 442 us);
+                   * 0: the heuristic's first pick */
 } BsrBlas;
 
 void bsr_blas_init(BsrBlas *b);
@@ -229,6 +232,9 @@ typedef struct {
  * (64 MiB). */
 void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch_bytes);
 void bsr_ctx_free(BsrCtx *ctx);
+/* Kernel choices by rule (on = 1: BsrCtx.by_rule, and the dense paths' cuBLASLt algorithm untimed)
+ * or measured (0, the default; BSR_FORCE_PATH=rule sets 1 at init). */
+void bsr_ctx_set_rule(BsrCtx *ctx, int on);
 /* Forget every crossover decision (densities changed) and every cached dense weight. */
 void bsr_ctx_reset_decisions(BsrCtx *ctx);
 /* Keep the unpacked dense copy of each weight that runs on the dense path (up to max_bytes in all;

@@ -252,7 +252,7 @@ int main(void) {
         /* kernel choices by rule, not by timing (BSR_FORCE_PATH=rule, --gemm-tune 0): a resumed run
          * re-measures at the next mask update and may pick another kernel (other rounding) than the
          * uninterrupted one did; pinned choices make the resume below bit-exact */
-        g.bsr.by_rule = 1;
+        bsr_ctx_set_rule(&g.bsr, 1);
         g.mm.autotune = 0;
         gpt2_cpu_init(&c, &cfg, 64, NULL, flat);
         PruneSchedule S = {PRUNE_CUBIC, 0.0f, 0.5f, 2, 6, 2};
@@ -294,7 +294,7 @@ int main(void) {
         /* resume: a fresh model from the snapshot replays steps 5..9 bit for bit */
         GPT2 h;
         gpt2_init(&h, &cfg, 64, snap_masks, snap_master, TB, TT, 0);
-        h.bsr.by_rule = 1;
+        bsr_ctx_set_rule(&h.bsr, 1);
         h.mm.autotune = 0;
         CUDA_CHECK(cudaMemcpy(h.p.m, snap_m, sizeof(float) * h.p.P.total, cudaMemcpyHostToDevice));
         CUDA_CHECK(cudaMemcpy(h.p.v, snap_v, sizeof(float) * h.p.P.total, cudaMemcpyHostToDevice));

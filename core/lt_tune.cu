@@ -1,0 +1,95 @@
+/* lt_tune.cu - see lt_tune.cuh */
+#include "lt_tune.cuh"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int lt_ranges_overlap(const void *a, size_t abytes, const void *b, size_t bbytes) {
+    const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return a && b && x < y + bbytes && y < x + abytes;
+}
+
+/* one candidate on the call's buffers: one warm-up, then the best of 3 runs (us); < 0 if it fails */
+static float time_candidate(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes, cublasLtMatmulDesc_t op,
+                            cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld,
+                            const cublasLtMatmulAlgo_t *algo, const void *A, const void *B, void *D,
+                            cudaStream_t stream) {
+    const float alpha = 1.0f, beta = 0.0f;
+    float best = -1.0f;
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    for (int r = 0; r < 4; r++) {
+        CUDA_CHECK(cudaEventRecord(e0, stream));
+        const cublasStatus_t st = cublasLtMatmul(lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, workspace,
+                                                 workspace_bytes, stream);
+        CUDA_CHECK(cudaEventRecord(e1, stream));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        if (st != CUBLAS_STATUS_SUCCESS) { best = -1.0f; break; }
+        float ms;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        if (r > 0 && (best < 0 || ms * 1000.0f < best)) best = ms * 1000.0f;
+    }
+    CUDA_CHECK(cudaEventDestroy(e0));
+    CUDA_CHECK(cudaEventDestroy(e1));
+    return best;
+}
+
+void lt_choose_algo(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes, cublasLtMatmulDesc_t op,
+                    cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld, cudaDataType dtype,
+                    int m, int n, int k, int transb, int ldb, int ldd, int epilogue, const void *A, const void *B,
+                    void *D, int timed, cublasLtMatmulAlgo_t *algo, float *first_us, float *chosen_us,
+                    cudaStream_t stream, const char *who) {
+    enum { PER_QUERY = 8 };
+    cublasLtMatmulPreference_t pref;
+    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
+                                                      sizeof workspace_bytes));
+    cublasLtMatmulHeuristicResult_t cand[2 * PER_QUERY];
+    int found = 0;
+    CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, timed ? PER_QUERY : 1, cand, &found));
+    if (found == 0) {
+        fprintf(stderr, "%s: no cuBLASLt algorithm for m=%d n=%d k=%d epilogue=%d\n"
+                "  hint: dimensions must be multiples of 8 and pointers 16-byte aligned\n", who, m, n, k, epilogue);
+        exit(1);
+    }
+    *algo = cand[0].algo;
+    *first_us = *chosen_us = 0.0f;
+    if (!timed) {
+        CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
+        return;
+    }
+    /* the candidates for half the columns (tokens), where they also support all of them */
+    if (n >= 512 && n % 2 == 0) {
+        cublasLtMatrixLayout_t lb2, ld2;
+        CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb2, CUDA_R_16BF, transb ? n / 2 : k, transb ? k : n / 2, ldb));
+        CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld2, dtype, m, n / 2, ldd));
+        cublasLtMatmulHeuristicResult_t half[PER_QUERY];
+        int nhalf = 0;
+        CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb2, ld2, ld2, pref, PER_QUERY, half, &nhalf));
+        for (int i = 0; i < nhalf; i++) {
+            int dup = 0;
+            for (int j = 0; j < found && !dup; j++) dup = !memcmp(&half[i].algo, &cand[j].algo, sizeof(cublasLtMatmulAlgo_t));
+            cublasLtMatmulHeuristicResult_t check;
+            if (dup || cublasLtMatmulAlgoCheck(lt, op, la, lb, ld, ld, &half[i].algo, &check) != CUBLAS_STATUS_SUCCESS ||
+                check.workspaceSize > workspace_bytes)
+                continue;
+            cand[found++] = half[i];
+        }
+        CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(lb2));
+        CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(ld2));
+    }
+    CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
+    if (found < 2) return;
+    const float t0 = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[0].algo, A, B, D, stream);
+    float best = t0;
+    int pick = 0;
+    for (int i = 1; i < found; i++) {
+        const float t = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[i].algo, A, B, D, stream);
+        if (t > 0 && (best <= 0 || t < best)) { best = t; pick = i; }
+    }
+    if (t0 > 0 && best >= 0.95f * t0) pick = 0; /* keep the heuristic's pick unless clearly beaten */
+    *algo = cand[pick].algo;
+    *first_us = t0;
+    *chosen_us = pick == 0 ? t0 : best;
+}
