@@ -4,21 +4,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lt_ranges_overlap(const void *a, size_t abytes, const void *b, size_t bbytes) {
+static int ranges_overlap(const void *a, size_t abytes, const void *b, size_t bbytes) {
     const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
     return a && b && x < y + bbytes && y < x + abytes;
+}
+
+int lt_may_time(float beta, const void *D, size_t dbytes, const void *A, size_t abytes, const void *B, size_t bbytes,
+                const void *aux, size_t auxbytes) {
+    return beta == 0.0f && !ranges_overlap(D, dbytes, A, abytes) && !ranges_overlap(D, dbytes, B, bbytes) &&
+           !ranges_overlap(D, dbytes, aux, auxbytes) && !ranges_overlap(aux, auxbytes, A, abytes) &&
+           !ranges_overlap(aux, auxbytes, B, bbytes);
 }
 
 /* one candidate on the call's buffers: one warm-up, then the best of 3 runs (us); < 0 if it fails */
 static float time_candidate(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes, cublasLtMatmulDesc_t op,
                             cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld,
-                            const cublasLtMatmulAlgo_t *algo, const void *A, const void *B, void *D,
-                            cudaStream_t stream) {
+                            const cublasLtMatmulAlgo_t *algo, const void *A, const void *B, void *D, cudaEvent_t e0,
+                            cudaEvent_t e1, cudaStream_t stream) {
     const float alpha = 1.0f, beta = 0.0f;
     float best = -1.0f;
-    cudaEvent_t e0, e1;
-    CUDA_CHECK(cudaEventCreate(&e0));
-    CUDA_CHECK(cudaEventCreate(&e1));
     for (int r = 0; r < 4; r++) {
         CUDA_CHECK(cudaEventRecord(e0, stream));
         const cublasStatus_t st = cublasLtMatmul(lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, workspace,
@@ -30,8 +34,6 @@ static float time_candidate(cublasLtHandle_t lt, void *workspace, size_t workspa
         CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
         if (r > 0 && (best < 0 || ms * 1000.0f < best)) best = ms * 1000.0f;
     }
-    CUDA_CHECK(cudaEventDestroy(e0));
-    CUDA_CHECK(cudaEventDestroy(e1));
     return best;
 }
 
@@ -54,7 +56,8 @@ void lt_choose_algo(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes
         exit(1);
     }
     *algo = cand[0].algo;
-    *first_us = *chosen_us = 0.0f;
+    if (first_us) *first_us = 0.0f;
+    if (chosen_us) *chosen_us = 0.0f;
     if (!timed) {
         CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
         return;
@@ -81,15 +84,21 @@ void lt_choose_algo(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes
     }
     CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
     if (found < 2) return;
-    const float t0 = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[0].algo, A, B, D, stream);
+    cudaEvent_t e0, e1;
+    CUDA_CHECK(cudaEventCreate(&e0));
+    CUDA_CHECK(cudaEventCreate(&e1));
+    const float t0 = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[0].algo, A, B, D, e0, e1, stream);
     float best = t0;
     int pick = 0;
     for (int i = 1; i < found; i++) {
-        const float t = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[i].algo, A, B, D, stream);
+        const float t = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[i].algo, A, B, D, e0, e1,
+                                       stream);
         if (t > 0 && (best <= 0 || t < best)) { best = t; pick = i; }
     }
+    CUDA_CHECK(cudaEventDestroy(e0));
+    CUDA_CHECK(cudaEventDestroy(e1));
     if (t0 > 0 && best >= 0.95f * t0) pick = 0; /* keep the heuristic's pick unless clearly beaten */
     *algo = cand[pick].algo;
-    *first_us = t0;
-    *chosen_us = pick == 0 ? t0 : best;
+    if (first_us) *first_us = t0;
+    if (chosen_us) *chosen_us = pick == 0 ? t0 : best;
 }

@@ -15,14 +15,17 @@
 #include <cublasLt.h>
 #include "cuda_common.cuh"
 
-/* 1 when the byte ranges [a, a+abytes) and [b, b+bbytes) share memory (NULL shares nothing) */
-int lt_ranges_overlap(const void *a, size_t abytes, const void *b, size_t bbytes);
+/* 1 when a GEMM call may be timed on its own buffers: it overwrites its output D (beta 0) and D and
+ * aux (an epilogue's read or written operand, may be NULL) share no memory with each other or the
+ * inputs A and B (byte sizes as given) */
+int lt_may_time(float beta, const void *D, size_t dbytes, const void *A, size_t abytes, const void *B, size_t bbytes,
+                const void *aux, size_t auxbytes);
 
 /* *algo for D[m, n] (type dtype, ld ldd) = op(A)[m, k] op(B)[k, n] under descriptor op and layouts
  * la / lb / ld (B's ld ldb, transposed when transb): cuBLASLt's first pick, or with timed != 0 the
  * fastest candidate as above (timed on A, B, D with beta = 0: D is overwritten, so the caller times
- * only calls that overwrite an output no input shares). *first_us and *chosen_us receive the first
- * pick's and the chosen algorithm's times (0 when not timed). Exits with a message naming the shape
+ * only calls that lt_may_time allows). *first_us and *chosen_us (either may be NULL) receive the
+ * first pick's and the chosen algorithm's times (0 when not timed). Exits with a message naming the shape
  * when cuBLASLt offers no algorithm (who: the caller's name). */
 void lt_choose_algo(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes, cublasLtMatmulDesc_t op,
                     cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld, cudaDataType dtype,

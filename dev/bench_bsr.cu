@@ -380,16 +380,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
     c->scratch = ctx->scratch; c->scratch_bytes = ctx->scratch_bytes;
     c->tune = bsr_tune_default();
     CHECK(bsr_layout_init(&c->L, rows, cols, bs) == 0, "bs must divide the shape", "layout");
-    const int g = c->L.brows * c->L.bcols;
-    int nlive = g - (int)floor(sp * g + 0.5);
-    if (nlive < 1) nlive = 1;
-    int *perm = (int *)malloc_check(g * sizeof(int));
-    for (int i = 0; i < g; i++) perm[i] = i;
-    rng_shuffle_int(rng, perm, g);
-    uint8_t *mask = (uint8_t *)calloc_check(g, 1);
-    for (int i = 0; i < nlive; i++) mask[perm[i]] = 1;
-    bsr_layout_set_mask(&c->L, mask);
-    free(perm); free(mask);
+    bench_random_mask(&c->L, sp, rng);
     const int nnz = c->L.row_offsets[c->L.brows];
     bsr_device_layout_alloc(&c->D, rows, cols, bs);
     bsr_device_layout_upload(&c->D, &c->L);

@@ -128,17 +128,9 @@ int main(int argc, char **argv) {
     const int rows = C, cols = 4 * C, bs = 64;
     BsrLayout L;
     CHECK(bsr_layout_init(&L, rows, cols, bs) == 0, "C a multiple of 64", "layout");
-    const int g = L.brows * L.bcols;
-    int nlive = g - (int)floor(sp * g + 0.5);
-    if (nlive < 1) nlive = 1;
     Rng rng;
     rng_seed(&rng, 7);
-    int *perm = (int *)malloc_check(g * sizeof(int));
-    for (int i = 0; i < g; i++) perm[i] = i;
-    rng_shuffle_int(&rng, perm, g);
-    uint8_t *mask = (uint8_t *)calloc_check(g, 1);
-    for (int i = 0; i < nlive; i++) mask[perm[i]] = 1;
-    bsr_layout_set_mask(&L, mask);
+    bench_random_mask(&L, sp, &rng);
     const int nnz = L.row_offsets[L.brows];
 
     Bench b;
@@ -170,7 +162,7 @@ int main(int argc, char **argv) {
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     printf("device %s; fcproj %dx%d, bs 64, sparsity %.2f (nnz %d of %d), N %d, reps %d (median, us)\n", prop.name,
-           rows, cols, sp, nnz, g, N, reps);
+           rows, cols, sp, nnz, L.brows * L.bcols, N, reps);
 
     /* validation: fused against unfused */
     bf16 *dx_ref;

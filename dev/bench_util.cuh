@@ -2,9 +2,12 @@
 #ifndef DEV_BENCH_UTIL_CUH
 #define DEV_BENCH_UTIL_CUH
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include "../core/cuda_common.cuh"
+#include "../core/utils.h"  /* Rng, checked allocators */
+#include "../sparse/bsr.h"  /* BsrLayout */
 
 /* p[i] = uniform(-scale, scale), never 0, from a splitmix64 hash of (seed, i) */
 __global__ void bench_fill_kernel(bf16 *p, size_t n, uint64_t seed, float scale) {
@@ -30,6 +33,22 @@ static inline int bench_cmp_float(const void *a, const void *b) {
 static inline float bench_median(float *a, int n) {
     qsort(a, n, sizeof(float), bench_cmp_float);
     return n % 2 ? a[n / 2] : 0.5f * (a[n / 2 - 1] + a[n / 2]);
+}
+
+/* L's mask (L initialized) at sparsity sp: g - round(sp g) of its g blocks live (at least one), drawn
+ * uniformly at random from rng */
+static inline void bench_random_mask(BsrLayout *L, float sp, Rng *rng) {
+    const int g = L->brows * L->bcols;
+    int nlive = g - (int)floor(sp * g + 0.5);
+    if (nlive < 1) nlive = 1;
+    int *perm = (int *)malloc_check(g * sizeof(int));
+    for (int i = 0; i < g; i++) perm[i] = i;
+    rng_shuffle_int(rng, perm, g);
+    uint8_t *mask = (uint8_t *)calloc_check(g, 1);
+    for (int i = 0; i < nlive; i++) mask[perm[i]] = 1;
+    bsr_layout_set_mask(L, mask);
+    free(perm);
+    free(mask);
 }
 
 #endif /* DEV_BENCH_UTIL_CUH */

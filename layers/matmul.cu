@@ -32,9 +32,7 @@ static void choose_algo(MatmulContext *ctx, MatmulAlgoChoice *choice, cublasLtMa
     size_t bbytes = (size_t)choice->ldb * (choice->transb ? k : n) * sizeof(bf16);
     size_t auxbytes = aux ? (size_t)ldaux * n * sizeof(bf16) : 0;
     /* aux is read by DGELU and written by GELU_AUX: either way it must not share memory with D, A or B */
-    const int timed = ctx->autotune && beta == 0.0f && !lt_ranges_overlap(D, dbytes, A, abytes) &&
-                      !lt_ranges_overlap(D, dbytes, B, bbytes) && !lt_ranges_overlap(D, dbytes, aux, auxbytes) &&
-                      !lt_ranges_overlap(aux, auxbytes, A, abytes) && !lt_ranges_overlap(aux, auxbytes, B, bbytes);
+    const int timed = ctx->autotune && lt_may_time(beta, D, dbytes, A, abytes, B, bbytes, aux, auxbytes);
     lt_choose_algo(ctx->lt, ctx->workspace, ctx->workspace_bytes, op, la, lb, ld, CUDA_R_16BF, m, n, k, choice->transb,
                    choice->ldb, choice->ldd, choice->epilogue, A, B, D, timed, &choice->algo, &choice->heuristic_us,
                    &choice->chosen_us, stream, "matmul");

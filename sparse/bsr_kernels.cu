@@ -2233,12 +2233,10 @@ static void lt_matmul(BsrBlas *b, void *D, cudaDataType dtype, const bf16 *A, in
          * DGELU, written by GELU_AUX), and not past the table's end (it would be timed on each call) */
         const size_t dbytes = (size_t)ldd * n * (dtype == CUDA_R_32F ? 4 : 2), abytes = (size_t)lda * (transA ? m : k) * 2,
                      bbytes = (size_t)ldb * (transB ? k : n) * 2, auxbytes = gelu && aux ? (size_t)ldd * n * 2 : 0;
-        const int timed = b->autotune && beta == 0.f && b->n_algos < BSR_LT_ALGOS && !lt_ranges_overlap(D, dbytes, A, abytes) &&
-                          !lt_ranges_overlap(D, dbytes, B, bbytes) && !lt_ranges_overlap(D, dbytes, aux, auxbytes) &&
-                          !lt_ranges_overlap(aux, auxbytes, A, abytes) && !lt_ranges_overlap(aux, auxbytes, B, bbytes);
-        float t0, t1;
+        const int timed = b->autotune && b->n_algos < BSR_LT_ALGOS &&
+                          lt_may_time(beta, D, dbytes, A, abytes, B, bbytes, aux, auxbytes);
         lt_choose_algo(b->lt, b->workspace, b->workspace_bytes, desc, la, lb, ld, dtype, m, n, k, transB, ldb, ldd,
-                       (int)epi, A, B, D, timed, &chosen, &t0, &t1, stream, "bsr dense path");
+                       (int)epi, A, B, D, timed, &chosen, NULL, NULL, stream, "bsr dense path");
         algo = &chosen;
         if (b->n_algos < BSR_LT_ALGOS) {
             memcpy(b->algos[b->n_algos].key, key, sizeof(key));
@@ -2551,6 +2549,7 @@ extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *d
         BsrDecision *d = find_dec(ctx, BSR_OP_DINP, L, N, 0);
         if (d) path = d->path;
     }
+    if (!path && ctx->by_rule) path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &a, NULL, stream); /* runs nothing */
     if (!path) { /* measure on a scratch output (the real one may be accumulated into) */
         bf16 *tmp;
         CUDA_CHECK(cudaMalloc(&tmp, (size_t)N * L->cols * sizeof(bf16)));
@@ -2630,6 +2629,8 @@ static void linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, int accum
         BsrDecision *d = find_dec(ctx, BSR_OP_DW, L, N, flags);
         if (d) { path = d->path; a.choice[0] = d->dw_variant; a.choice[1] = d->dw_split; }
     }
+    if (!path && L->nnz > 0 && ctx->by_rule) /* runs nothing: no scratch output */
+        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &a, a.choice, stream);
     if (!path && L->nnz > 0) { /* measure on a scratch output (the real one is accumulated into) */
         void *tmp;
         const size_t bytes = (size_t)L->nnz * L->bs * L->bs * (dw_fp32 ? 4 : 2);

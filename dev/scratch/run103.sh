@@ -1,10 +1,7 @@
 # session 8, run 103: stream-K weight gradient again (run 97's kernel), the last CTA of a cut block
 # summing the partials with one slot computation per CTA instead of a 64-bit division per element;
 # A/B against bd73349 (old) alternated; test_bsr_kernels first.
-./build/test/test_bsr_kernels > $OUT/test_bsr_kernels.txt 2>&1; echo "test rc $?"; grep -E "FAIL" $OUT/test_bsr_kernels.txt | head -5; tail -1 $OUT/test_bsr_kernels.txt
-ab() { # binary label sparsity [C]
-  timeout 60 $1 --C ${4:-1600} --bs 64 --sp $3 --reps 30 2>&1 | grep -E '^(fc|fcproj) ' | awk -F'|' -v l="$2 $3" '{split($4,w," "); printf "%s %s dW %s cuBLAS %s %s %s; ", l, $1, w[2], w[3], w[4], w[5]} END {print ""}'
-}
+. dev/scratch/ab_dw.sh
 for rep in 1 2 3; do ab build/old/bench_bsr old 0.9; ab build/dev/bench_bsr new 0.9; done
 for sp in 0.9056 0.8944 0.85 0.95; do ab build/old/bench_bsr old $sp; ab build/dev/bench_bsr new $sp; done
 for C in 1024 1280; do ab build/old/bench_bsr old 0.9 $C; ab build/dev/bench_bsr new 0.9 $C; done

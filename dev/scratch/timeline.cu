@@ -5,7 +5,7 @@
  * sparsity; prints, per kernel, the mean cycles of each phase, the CTAs resident per SM over the
  * kernel's span and the idle share of the CTA slots.
  *   nvcc -O3 --use_fast_math -std=c++17 -gencode arch=compute_90a,code=sm_90a -DBSR_TIMELINE -I. \
- *        dev/scratch/timeline.cu build/libhost_f32.a -lcublas -lcublasLt -lcuda -lgomp -lm -o build/dev/timeline
+ *        dev/scratch/timeline.cu core/lt_tune.cu build/libhost_f32.a -lcublas -lcublasLt -lcuda -lgomp -lm -o build/dev/timeline
  *   ./build/dev/timeline [sparsity 0.9] [variant -1]
  */
 #include "../../sparse/bsr_kernels.cu"
@@ -15,17 +15,7 @@
 
 static void make_layout(BsrLayout *L, BsrDeviceLayout *D, int rows, int cols, float sp, Rng *rng) {
     bsr_layout_init(L, rows, cols, 64);
-    const int g = L->brows * L->bcols;
-    int nlive = g - (int)floor(sp * g + 0.5);
-    if (nlive < 1) nlive = 1;
-    int *perm = (int *)malloc_check(g * sizeof(int));
-    for (int i = 0; i < g; i++) perm[i] = i;
-    rng_shuffle_int(rng, perm, g);
-    uint8_t *mask = (uint8_t *)calloc_check(g, 1);
-    for (int i = 0; i < nlive; i++) mask[perm[i]] = 1;
-    bsr_layout_set_mask(L, mask);
-    free(perm);
-    free(mask);
+    bench_random_mask(L, sp, rng);
     bsr_device_layout_alloc(D, rows, cols, 64);
     bsr_device_layout_upload(D, L);
 }
