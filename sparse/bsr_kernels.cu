@@ -1195,167 +1195,6 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
     }
 }
 
-/* ---- weight gradient of block pairs on 2-CTA clusters (dW variant 12) ----
- * ncu of the single-block dW at C 1600, 0.9 (run 112): L2 throughput 77% of peak, SM 40%, the
- * operand slabs read from L2 once per block (two 128-byte rows per token). Here the two CTAs of a
- * cluster compute two blocks of one block column (or row) and the slab they share is read from
- * L2 once for both: each CTA loads half of its rows with a multicast bulk tensor copy into both
- * CTAs' shared memory, and its own slab alone. Warp 4 issues the loads; warps 0-3 (one warpgroup)
- * run the wgmmas. Stage s is refilled only after the consumers of both CTAs released it: each
- * consumer warp arrives on the "empty" barrier of stage s in both CTAs (remote arrive), since a
- * multicast copy writes the partner's shared memory too. Unshared pairs (a line's odd blocks)
- * load both slabs locally and synchronize only within the CTA. */
-__device__ __forceinline__ uint32_t cluster_ctarank() {
-    uint32_t r = 0;
-#ifdef BSR_WGMMA
-    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-#endif
-    return r;
-}
-__device__ __forceinline__ void cluster_sync_all() {
-#ifdef BSR_WGMMA
-    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-#endif
-}
-/* arrive on the mbarrier at shared::cta address `addr` in cluster CTA `rank` */
-__device__ __forceinline__ void mbar_arrive_cluster(uint32_t addr, uint32_t rank) {
-#ifdef BSR_WGMMA
-    asm volatile("{\n.reg .b32 ra;\nmapa.shared::cluster.u32 ra, %0, %1;\n"
-                 "mbarrier.arrive.shared::cluster.b64 _, [ra];\n}\n" ::"r"(addr), "r"(rank) : "memory");
-#endif
-}
-__device__ __forceinline__ void mbar_wait_cluster(uint32_t addr, int parity) {
-#ifdef BSR_WGMMA
-    uint32_t done = 0;
-    do {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n" : "=r"(done) : "r"(addr), "r"(parity) : "memory");
-    } while (!done);
-#endif
-}
-/* bulk tensor copy into the same shared::cta offset of every CTA in ctamask, completing on the
- * mbarrier at the same offset in each */
-__device__ __forceinline__ void tma_load_2d_mc(uint32_t dst, const CUtensorMap *map, int c0, int c1, uint32_t mbar,
-                                               uint16_t ctamask) {
-#ifdef BSR_WGMMA
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster "
-                 "[%0], [%1, {%2, %3}], [%4], %5;\n"
-                 ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar), "h"(ctamask) : "memory");
-#endif
-}
-
-/* PAIR_ROWS: shared pairs lie in one block row and share the dY slab (A); else one block column
- * sharing the X slab (B). mapD / mapX: boxes of BK token rows; mapDh / mapXh: BK / 2 (the halves
- * of a shared slab). */
-template <int BK, int STAGES, bool PAIR_ROWS>
-static __global__ void __launch_bounds__(160)
-bsr_dw_pair_kernel(const __grid_constant__ CUtensorMap mapD, const __grid_constant__ CUtensorMap mapX,
-                   const __grid_constant__ CUtensorMap mapDh, const __grid_constant__ CUtensorMap mapXh,
-                   float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const int *__restrict__ pairs,
-                   const int *__restrict__ blk_rows, const int *__restrict__ blk_cols, int N, int tokens_per_split,
-                   size_t partial_stride, int accumulate) {
-    constexpr int SLAB = BK * 64 * 2, STAGE_BYTES = 2 * SLAB, HALF = SLAB / 2;
-    static_assert(BK % 32 == 0 && 64 % BK == 0, "halves of whole 16-token steps; BK divides the split rounding");
-    extern __shared__ unsigned char smem_dyn[];
-    __shared__ __align__(8) uint64_t full[STAGES], empty[STAGES];
-    unsigned char *smem = smem_align1024(smem_dyn);
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const uint32_t rank = cluster_ctarank();
-    const int pair = blockIdx.x >> 1, split = blockIdx.y;
-    const int k = pairs[3 * pair + rank], shared = pairs[3 * pair + 2];
-    const int n0 = split * tokens_per_split;
-    const int n1 = min(N, n0 + tokens_per_split);
-    const int T = n1 > n0 && k >= 0 ? (n1 - n0 + BK - 1) / BK : 0; /* k < 0: the dummy of an odd count */
-    if (tid == 0) {
-        for (int s = 0; s < STAGES; s++) {
-            mbar_init(smem_u32(&full[s]), 1);
-            mbar_init(smem_u32(&empty[s]), shared ? 8 : 4); /* consumer warps of both CTAs / of this one */
-        }
-#ifdef BSR_WGMMA
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-#endif
-    }
-    cluster_sync_all(); /* the partner's barriers exist before any copy or arrive reaches them */
-
-    if (warp == 4) {
-        if (lane == 0 && T > 0) {
-            const int a_col = blk_rows[k] * 64, b_col = blk_cols[k] * 64;
-            for (int t = 0; t < T; t++) {
-                const int slot = t % STAGES;
-                if (t >= STAGES) mbar_wait_cluster(smem_u32(&empty[slot]), ((t / STAGES) - 1) & 1);
-                const uint32_t st = smem_u32(smem + slot * STAGE_BYTES), mb = smem_u32(&full[slot]);
-                const int row = n0 + t * BK;
-                mbar_expect_tx(mb, STAGE_BYTES);
-                if (shared) {
-                    const int hrow = row + (int)rank * (BK / 2);
-                    if (PAIR_ROWS) {
-                        tma_load_2d_mc(st + rank * HALF, &mapDh, a_col, hrow, mb, 3);
-                        tma_load_2d(st + SLAB, &mapX, b_col, row, mb);
-                    } else {
-                        tma_load_2d(st, &mapD, a_col, row, mb);
-                        tma_load_2d_mc(st + SLAB + rank * HALF, &mapXh, b_col, hrow, mb, 3);
-                    }
-                } else {
-                    tma_load_2d(st, &mapD, a_col, row, mb);
-                    tma_load_2d(st + SLAB, &mapX, b_col, row, mb);
-                }
-            }
-        }
-    } else {
-        float acc[32];
-#pragma unroll
-        for (int i = 0; i < 32; i++) acc[i] = 0.f;
-        for (int t = 0; t < T; t++) {
-            const int slot = t % STAGES;
-            mbar_wait(smem_u32(&full[slot]), (t / STAGES) & 1);
-            const uint32_t base = smem_u32(smem + slot * STAGE_BYTES);
-            wg_fence();
-#pragma unroll
-            for (int ks = 0; ks < BK / 16; ks++)
-                wgmma_64x64<1, 1>(acc, wg_desc(base + ks * 2048, 1024, 1024), wg_desc(base + SLAB + ks * 2048, 1024, 1024));
-            wg_commit();
-            wg_wait<1>();
-            if (t > 0 && lane == 0) { /* step t - 1's wgmmas are done: release its stage */
-                const uint32_t e = smem_u32(&empty[(t - 1) % STAGES]);
-                mbar_arrive_cluster(e, rank);
-                if (shared) mbar_arrive_cluster(e, rank ^ 1);
-            }
-        }
-        wg_wait<0>();
-        reg_fence(acc);
-        if (k >= 0) { /* (no tokens: zeros) */
-            const int g = lane >> 2, tq = lane & 3;
-            const size_t base = (size_t)k * 64 * 64;
-#pragma unroll
-            for (int jn = 0; jn < 8; jn++)
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int row = warp * 16 + g + 8 * h, col = jn * 8 + 2 * tq;
-                    float2 v = make_float2(acc[4 * jn + 2 * h], acc[4 * jn + 2 * h + 1]);
-                    const size_t off = base + (size_t)row * 64 + col;
-                    if (partial_stride) {
-                        *(float2 *)(out_f32 + split * partial_stride + off) = v;
-                    } else if (out_f32) {
-                        if (accumulate) {
-                            const float2 o = *(float2 *)(out_f32 + off);
-                            v.x += o.x;
-                            v.y += o.y;
-                        }
-                        *(float2 *)(out_f32 + off) = v;
-                    } else {
-                        if (accumulate) {
-                            const __nv_bfloat162 o = *(__nv_bfloat162 *)(out_bf16 + off);
-                            v.x += __bfloat162float(o.x);
-                            v.y += __bfloat162float(o.y);
-                        }
-                        *(__nv_bfloat162 *)(out_bf16 + off) = __floats2bfloat162_rn(v.x, v.y);
-                    }
-                }
-        }
-    }
-    cluster_sync_all(); /* no remote arrive or copy may reach a CTA that has exited */
-}
-
 /* out[i] (=|+=) sum_s partial[s*stride + i], s ascending; n4 = elements / 4 */
 static __global__ void bsr_split_reduce_kernel(float *out_f32, bf16 *out_bf16, const float *partial, int nsplit, size_t stride,
                                     size_t n4, int accumulate) {
@@ -1565,7 +1404,6 @@ extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, 
     CUDA_CHECK(cudaMalloc(&d->dw_row_a, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_row_b, cap * BSR_DW_G * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_row_k, cap * BSR_DW_G * sizeof(int)));
-    CUDA_CHECK(cudaMalloc(&d->dw_pairs, 3 * cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->lines_row, d->brows * sizeof(int4)));
     CUDA_CHECK(cudaMalloc(&d->lines_col, d->bcols * sizeof(int4)));
 }
@@ -1587,59 +1425,6 @@ static void upload_lines_longest_first(int4 *d_lines, const int *offsets, int n)
     if (n > 0) CUDA_CHECK(cudaMemcpy(d_lines, h, n * sizeof(int4), cudaMemcpyHostToDevice));
     free(start);
     free(h);
-}
-
-/* Pairs for the clustered weight gradient (dW variant 12): consecutive blocks of one line (block
- * column, BSC order, or block row, BSR order) share an operand slab; each line's odd block is left
- * over, and the leftovers pair up in order without sharing. Lines of the direction that shares
- * more pairs (ties: columns). */
-static int build_dw_pairs(int *pairs, const BsrLayout *L, int by_rows, int *n_shared) {
-    const int nl = by_rows ? L->brows : L->bcols;
-    const int *off = by_rows ? L->row_offsets : L->bsc_offsets;
-    int np = 0, ns = 0, left = -1;
-    for (int l = 0; l < nl; l++) {
-        int e = off[l];
-        for (; e + 1 < off[l + 1]; e += 2, np++, ns++) {
-            pairs[3 * np] = by_rows ? e : L->bsc_blocks[e];
-            pairs[3 * np + 1] = by_rows ? e + 1 : L->bsc_blocks[e + 1];
-            pairs[3 * np + 2] = 1;
-        }
-        if (e < off[l + 1]) {
-            const int k = by_rows ? e : L->bsc_blocks[e];
-            if (left < 0) {
-                left = k;
-            } else {
-                pairs[3 * np] = left;
-                pairs[3 * np + 1] = k;
-                pairs[3 * np + 2] = 0;
-                np++;
-                left = -1;
-            }
-        }
-    }
-    if (left >= 0) {
-        pairs[3 * np] = left;
-        pairs[3 * np + 1] = -1;
-        pairs[3 * np + 2] = 0;
-        np++;
-    }
-    *n_shared = ns;
-    return np;
-}
-static void upload_dw_pairs(BsrDeviceLayout *d, const BsrLayout *L) {
-    const int nnz = L->row_offsets[L->brows];
-    int *pc = (int *)malloc_check((size_t)3 * (nnz + 1) * sizeof(int));
-    int *pr = (int *)malloc_check((size_t)3 * (nnz + 1) * sizeof(int));
-    int sc = 0, sr = 0;
-    const int nc = build_dw_pairs(pc, L, 0, &sc), nr = build_dw_pairs(pr, L, 1, &sr);
-    d->dw_pair_rows = sr > sc;
-    d->dw_npairs = d->dw_pair_rows ? nr : nc;
-    d->dw_pairs_shared = d->dw_pair_rows ? sr : sc;
-    if (d->dw_npairs > 0)
-        CUDA_CHECK(cudaMemcpy(d->dw_pairs, d->dw_pair_rows ? pr : pc, (size_t)3 * d->dw_npairs * sizeof(int),
-                              cudaMemcpyHostToDevice));
-    free(pc);
-    free(pr);
 }
 
 extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L) {
@@ -1715,7 +1500,6 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
         free(ca); free(cb); free(ck); free(ra); free(rb); free(rk); free(iota);
     }
     free(br);
-    upload_dw_pairs(d, L);
     upload_lines_longest_first(d->lines_row, L->row_offsets, L->brows);
     upload_lines_longest_first(d->lines_col, L->bsc_offsets, L->bcols);
 }
@@ -1725,7 +1509,7 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
     cudaFree(d->blk_rows); cudaFree(d->bsc_rows); cudaFree(d->bsc_blocks);
     cudaFree(d->dw_iota); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
     cudaFree(d->dw_row_a); cudaFree(d->dw_row_b); cudaFree(d->dw_row_k);
-    cudaFree(d->dw_pairs); cudaFree(d->lines_row); cudaFree(d->lines_col);
+    cudaFree(d->lines_row); cudaFree(d->lines_col);
     memset(d, 0, sizeof(*d));
 }
 
@@ -2104,8 +1888,7 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
      * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
      * 8 wgmma single, 5 stages; 9 wgmma row groups, one m64n256 per k16; 10 wgmma column groups
      * as dW^T row groups (m64n256, transposed write: the default's column groups), 11 the same in
-     * 4 stages; 12 block pairs on 2-CTA clusters sharing a slab (bsr_dw_pair_kernel; without
-     * GELU); default (-1): by the layout below (bs 128: 2x2 sub-tiles) */
+     * 4 stages; default (-1): by the layout below (bs 128: 2x2 sub-tiles) */
     /* default: column groups (shared X slab) when columns hold >= 8 live blocks on average
      * (measured: 0.5 sparsity fc/fcproj 248-261 us vs 297-328 single), else single blocks.
      * The default column groups run as row groups of dW^T (TOUT): one m64n256 wgmma per k16 with
@@ -2236,42 +2019,6 @@ static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, co
     CUDA_CHECK(cudaGetLastError());
 }
 
-#ifndef BSR_DW_PAIR_STAGES
-#define BSR_DW_PAIR_STAGES 5
-#endif
-/* dW variant 12: block pairs on 2-CTA clusters (bsr_dw_pair_kernel), bs 64 */
-template <bool PAIR_ROWS>
-static void launch_dw_pair(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp,
-                           const BsrDeviceLayout *L, int N, int nsplit, int tps, size_t pstride, int accumulate,
-                           cudaStream_t stream) {
-    constexpr int BK = 64, STAGES = BSR_DW_PAIR_STAGES, SMEM = STAGES * 2 * BK * 64 * 2 + 1024;
-    auto kern = bsr_dw_pair_kernel<BK, STAGES, PAIR_ROWS>;
-    static int attr_set = 0;
-    if (!attr_set) {
-        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
-        attr_set = 1;
-    }
-    CUtensorMap mD, mX, mDh, mXh;
-    make_map(&mD, dout, N, L->rows, L->rows, BK);
-    make_map(&mX, inp, N, L->cols, L->cols, BK);
-    make_map(&mDh, dout, N, L->rows, L->rows, BK / 2);
-    make_map(&mXh, inp, N, L->cols, L->cols, BK / 2);
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(2 * L->dw_npairs, nsplit);
-    cfg.blockDim = dim3(160);
-    cfg.dynamicSmemBytes = SMEM;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 2;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, mD, mX, mDh, mXh, out_f32, out_bf16, (const int *)L->dw_pairs,
-                                  (const int *)L->blk_rows, (const int *)L->col_indices, N, tps, pstride, accumulate));
-}
-
 /* gelu_inp: X = gelu(inp) in shared memory; only the default wgmma configurations have it
  * (dw_fuses_gelu), the caller materializes gelu(inp) otherwise */
 static int dw_fuses_gelu(const BsrDeviceLayout *L, const BsrTune *tune) {
@@ -2295,14 +2042,10 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
     }
     if (dw_use_wgmma(L, tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
-        else if (tune_dw(tune) == 12 && tma_available() && L->dw_pair_rows)
-            launch_dw_pair<true>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
-        else if (tune_dw(tune) == 12 && tma_available())
-            launch_dw_pair<false>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 9)
             launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
-        else if (tune_dw(tune) == 8 || tune_dw(tune) == 12 || (dw_deep(L, tune) && ns == 1))
+        else if (tune_dw(tune) == 8 || (dw_deep(L, tune) && ns == 1))
             launch_dw_wgmma<1, 1, 64, 5, true>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 0) launch_dw_wgmma<1, 1, 64, 4>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (mode == 1 && tune_dw(tune) == 5)
