@@ -485,10 +485,11 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
         c->tune = bsr_tune_default();
         const int splits[] = {1, 2, 3, 4, 6, 7, 8};
         /* the default, single blocks in a 5-stage ring, m64n64 column groups, m64n256 row groups,
-         * m64n256 column groups in 5 and 4 stages */
-        const int split_dw[] = {-1, 8, 5, 9, 10, 11};
-        const char *split_name[] = {"default", "single-5st", "col-groups", "row-n256", "col-n256", "col-n256-4st"};
-        for (int q = 0; q < 42; q++) {
+         * m64n256 column groups in 5 and 4 stages, block pairs on 2-CTA clusters */
+        const int split_dw[] = {-1, 8, 5, 9, 10, 11, 12};
+        const char *split_name[] = {"default", "single-5st", "col-groups", "row-n256", "col-n256", "col-n256-4st",
+                                    "pairs"};
+        for (int q = 0; q < 49; q++) {
             c->tune.dw = split_dw[q / 7];
             c->tune.dw_split = splits[q % 7];
             CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));

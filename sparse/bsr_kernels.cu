@@ -598,6 +598,25 @@ __device__ __forceinline__ void wgmma_64x256(float (&d0)[32], float (&d1)[32], f
 #endif
 }
 
+/* A cp.async ring of STAGES slots, PF stages loaded ahead (load(slot, step) issues one stage):
+ * ring_prologue before the main loop, ring_advance at the top of step t: stage t has landed and is
+ * visible to wgmma (async proxy) for every thread, and stage t + PF is issued into the slot that
+ * every thread has finished with. */
+template <int PF, typename Load> __device__ __forceinline__ void ring_prologue(int T, Load &load) {
+#pragma unroll
+    for (int s = 0; s < PF; s++) {
+        if (s < T) load(s, s);
+        cp_async_commit();
+    }
+}
+template <int PF, int STAGES, typename Load> __device__ __forceinline__ void ring_advance(int t, int T, Load &load) {
+    cp_async_wait<PF - 1>();
+    fence_proxy_async();
+    __syncthreads();
+    if (t + PF < T) load((t + PF) % STAGES, t + PF);
+    cp_async_commit();
+}
+
 /* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
  * instructions per k16), BK = 64, per-tile CTAs, bf16-staged epilogue. */
 template <int BS, int BM, int STAGES, bool BT>
@@ -650,20 +669,9 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
         for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
 
     constexpr int PF = STAGES - 1;
-#pragma unroll
-    for (int s = 0; s < PF; s++) {
-        if (s < T) load_stage(s, s);
-        cp_async_commit();
-    }
+    ring_prologue<PF>(T, load_stage);
     for (int t = 0; t < T; t++) {
-        cp_async_wait<PF - 1>();
-        fence_proxy_async();
-        __syncthreads();
-        {
-            const int tn = t + PF;
-            if (tn < T) load_stage(tn % STAGES, tn);
-            cp_async_commit();
-        }
+        ring_advance<PF, STAGES>(t, T, load_stage);
         const uint32_t aB = smem_u32(smem + (t % STAGES) * STAGE_BYTES), bB = aB + A_BYTES;
         wg_fence();
 #pragma unroll
@@ -991,6 +999,29 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     }
 }
 
+/* two adjacent weight-gradient elements at offset off of the packed blocks: into split's fp32
+ * partials (partial_stride != 0), else (=|+=) the fp32 or bf16 gradient */
+__device__ __forceinline__ void dw_store2(float2 v, size_t off, float *out_f32, bf16 *out_bf16, int split,
+                                          size_t partial_stride, int accumulate) {
+    if (partial_stride) {
+        *(float2 *)(out_f32 + split * partial_stride + off) = v;
+    } else if (out_f32) {
+        if (accumulate) {
+            const float2 o = *(float2 *)(out_f32 + off);
+            v.x += o.x;
+            v.y += o.y;
+        }
+        *(float2 *)(out_f32 + off) = v;
+    } else {
+        if (accumulate) {
+            const __nv_bfloat162 o = *(__nv_bfloat162 *)(out_bf16 + off);
+            v.x += __bfloat162float(o.x);
+            v.y += __bfloat162float(o.y);
+        }
+        *(__nv_bfloat162 *)(out_bf16 + off) = __floats2bfloat162_rn(v.x, v.y);
+    }
+}
+
 /* weight gradient with wgmma (bs 64): a group of GA dY slabs x GB X slabs (see DwCfg),
  * each slab tile [BK tokens][64] MN-major; GA*GB m64n64k16 products per k16.
  * GELU_B: inp holds pre-activations and the X operand is gelu(inp), applied in shared memory by
@@ -1173,26 +1204,95 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
                     }
                     continue;
                 }
-                const size_t off = base + (size_t)row * OBS + col;
-                if (partial_stride) {
-                    *(float2 *)(out_f32 + split * partial_stride + off) = v;
-                } else if (out_f32) {
-                    if (accumulate) {
-                        const float2 o = *(float2 *)(out_f32 + off);
-                        v.x += o.x;
-                        v.y += o.y;
-                    }
-                    *(float2 *)(out_f32 + off) = v;
-                } else {
-                    if (accumulate) {
-                        const __nv_bfloat162 o = *(__nv_bfloat162 *)(out_bf16 + off);
-                        v.x += __bfloat162float(o.x);
-                        v.y += __bfloat162float(o.y);
-                    }
-                    *(__nv_bfloat162 *)(out_bf16 + off) = __floats2bfloat162_rn(v.x, v.y);
-                }
+                dw_store2(v, base + (size_t)row * OBS + col, out_f32, out_bf16, split, partial_stride, accumulate);
             }
     }
+}
+
+/* ---- weight gradient of block pairs in one CTA (dW variant 12) ----
+ * ncu of the single-block dW at C 1600, 0.9 (run 112): 65.6 us at base and at boost clocks, L2
+ * throughput 77% of peak: the time is set by the memory system, and each block pulls its two
+ * operand slabs (dY and X, a 128-byte row per token each) into its SM. Two blocks of one block
+ * column (or row) in one CTA share a slab: 3 slabs per token instead of 4 reach the SM, and the
+ * ring holds more tokens per byte of shared memory. Two warpgroups, one block each, over one
+ * cp.async ring that all 256 threads fill (as bsr_dw_wgmma_kernel). Stage slabs: [own 0][own 1]
+ * [shared]: for column pairs the dY slabs of k0 / k1 and the X slab, for row pairs the X slabs
+ * and the dY slab. A line's odd block runs alone (k1 = -1: warpgroup 1 computes on an unloaded
+ * slab and stores nothing, so that no branch surrounds the wgmmas, which ptxas would serialize).
+ * (A 2-CTA cluster form sharing the slab by multicast TMA was not faster, runs 113-115.) */
+template <int BK, int STAGES, bool PAIR_ROWS>
+static __global__ void __launch_bounds__(256)
+bsr_dw_pair_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
+                   const bf16 *__restrict__ inp, const int *__restrict__ pairs, const int *__restrict__ blk_rows,
+                   const int *__restrict__ blk_cols, int N, int rows, int cols, int tokens_per_split,
+                   size_t partial_stride, int accumulate) {
+    constexpr int NT = 256, SLAB = BK * 64 * 2, STAGE_BYTES = 3 * SLAB;
+    extern __shared__ unsigned char smem_dyn[];
+    unsigned char *smem = smem_align1024(smem_dyn);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2, wq = warp & 3;
+    const int k0 = pairs[2 * blockIdx.x], k1 = pairs[2 * blockIdx.x + 1];
+    const int split = blockIdx.y;
+    const int n0 = split * tokens_per_split;
+    const int n1 = min(N, n0 + tokens_per_split);
+    const int T = n1 > n0 ? (n1 - n0 + BK - 1) / BK : 0;
+    const int has1 = k1 >= 0;
+    /* slab q: source matrix (dY: row length rows, X: cols) and column offset */
+    const bf16 *src_own = PAIR_ROWS ? inp : dout, *src_sh = PAIR_ROWS ? dout : inp;
+    const int ld_own = PAIR_ROWS ? cols : rows, ld_sh = PAIR_ROWS ? rows : cols;
+    const int *own_idx = PAIR_ROWS ? blk_cols : blk_rows, *sh_idx = PAIR_ROWS ? blk_rows : blk_cols;
+    const int off0 = own_idx[k0] * 64, off1 = has1 ? own_idx[k1] * 64 : 0, off2 = sh_idx[k0] * 64;
+    auto load_stage = [&](int slot, int t) {
+        unsigned char *st = smem + slot * STAGE_BYTES;
+        const int nb = n0 + t * BK;
+#pragma unroll
+        for (int it = 0; it < BK * 8 / NT; it++) {
+            const int i = tid + it * NT;
+            const int row = i >> 3, ch = i & 7;
+            const int n = nb + row;
+            const size_t nn = n < n1 ? n : 0;
+            const int bytes = n < n1 ? 16 : 0;
+            const int so = swz<8>(row, ch);
+            cp_async16(smem_u32((bf16 *)st + so), src_own + nn * ld_own + off0 + ch * 8, bytes);
+            if (has1) cp_async16(smem_u32((bf16 *)(st + SLAB) + so), src_own + nn * ld_own + off1 + ch * 8, bytes);
+            cp_async16(smem_u32((bf16 *)(st + 2 * SLAB) + so), src_sh + nn * ld_sh + off2 + ch * 8, bytes);
+        }
+    };
+
+    /* this warpgroup's block and its two slabs (A = dY, B = X) */
+    const int kw = wg ? k1 : k0;
+    const int qa = PAIR_ROWS ? 2 : wg, qb = PAIR_ROWS ? wg : 2;
+    float acc[32];
+#pragma unroll
+    for (int i = 0; i < 32; i++) acc[i] = 0.f;
+    constexpr int PF = STAGES - 2; /* one wgmma group in flight: the slot refilled is that of t - 2 */
+    ring_prologue<PF>(T, load_stage);
+    for (int t = 0; t < T; t++) {
+        ring_advance<PF, STAGES>(t, T, load_stage);
+        /* (a lone block's warpgroup 1 runs on the unloaded slab 1 and stores nothing) */
+        const uint32_t base = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
+        wg_fence();
+#pragma unroll
+        for (int ks = 0; ks < BK / 16; ks++)
+            wgmma_64x64<1, 1>(acc, wg_desc(base + qa * SLAB + ks * 2048, 1024, 1024),
+                              wg_desc(base + qb * SLAB + ks * 2048, 1024, 1024));
+        wg_commit();
+        wg_wait<1>();
+    }
+    wg_wait<0>();
+    reg_fence(acc);
+    cp_async_wait<0>();
+    if (kw < 0) return;
+
+    const int g = lane >> 2, tq = lane & 3;
+    const size_t base = (size_t)kw * 64 * 64;
+#pragma unroll
+    for (int jn = 0; jn < 8; jn++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int row = wq * 16 + g + 8 * h, col = jn * 8 + 2 * tq;
+            dw_store2(make_float2(acc[4 * jn + 2 * h], acc[4 * jn + 2 * h + 1]), base + (size_t)row * 64 + col, out_f32,
+                      out_bf16, split, partial_stride, accumulate);
+        }
 }
 
 /* out[i] (=|+=) sum_s partial[s*stride + i], s ascending; n4 = elements / 4 */
@@ -1404,6 +1504,7 @@ extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, 
     CUDA_CHECK(cudaMalloc(&d->dw_row_a, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_row_b, cap * BSR_DW_G * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_row_k, cap * BSR_DW_G * sizeof(int)));
+    CUDA_CHECK(cudaMalloc(&d->dw_pairs, 2 * cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->lines_row, d->brows * sizeof(int4)));
     CUDA_CHECK(cudaMalloc(&d->lines_col, d->bcols * sizeof(int4)));
 }
@@ -1425,6 +1526,39 @@ static void upload_lines_longest_first(int4 *d_lines, const int *offsets, int n)
     if (n > 0) CUDA_CHECK(cudaMemcpy(d_lines, h, n * sizeof(int4), cudaMemcpyHostToDevice));
     free(start);
     free(h);
+}
+
+/* Pairs for the paired weight gradient (dW variant 12): consecutive blocks of one line (block
+ * column, BSC order, or block row, BSR order) share an operand slab; a line's odd block runs alone
+ * ({k, -1}). Lines of the direction that pairs more blocks (ties: columns). */
+static int build_dw_pairs(int *pairs, const BsrLayout *L, int by_rows, int *n_shared) {
+    const int nl = by_rows ? L->brows : L->bcols;
+    const int *off = by_rows ? L->row_offsets : L->bsc_offsets;
+    int np = 0, ns = 0;
+    for (int l = 0; l < nl; l++)
+        for (int e = off[l]; e < off[l + 1]; e += 2, np++) {
+            const int two = e + 1 < off[l + 1];
+            pairs[2 * np] = by_rows ? e : L->bsc_blocks[e];
+            pairs[2 * np + 1] = two ? (by_rows ? e + 1 : L->bsc_blocks[e + 1]) : -1;
+            ns += two;
+        }
+    *n_shared = ns;
+    return np;
+}
+static void upload_dw_pairs(BsrDeviceLayout *d, const BsrLayout *L) {
+    const int nnz = L->row_offsets[L->brows];
+    int *pc = (int *)malloc_check((size_t)2 * (nnz + 1) * sizeof(int));
+    int *pr = (int *)malloc_check((size_t)2 * (nnz + 1) * sizeof(int));
+    int sc = 0, sr = 0;
+    const int nc = build_dw_pairs(pc, L, 0, &sc), nr = build_dw_pairs(pr, L, 1, &sr);
+    d->dw_pair_rows = sr > sc;
+    d->dw_npairs = d->dw_pair_rows ? nr : nc;
+    d->dw_pairs_shared = d->dw_pair_rows ? sr : sc;
+    if (d->dw_npairs > 0)
+        CUDA_CHECK(cudaMemcpy(d->dw_pairs, d->dw_pair_rows ? pr : pc, (size_t)2 * d->dw_npairs * sizeof(int),
+                              cudaMemcpyHostToDevice));
+    free(pc);
+    free(pr);
 }
 
 extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L) {
@@ -1500,6 +1634,7 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
         free(ca); free(cb); free(ck); free(ra); free(rb); free(rk); free(iota);
     }
     free(br);
+    upload_dw_pairs(d, L);
     upload_lines_longest_first(d->lines_row, L->row_offsets, L->brows);
     upload_lines_longest_first(d->lines_col, L->bsc_offsets, L->bcols);
 }
@@ -1509,7 +1644,7 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
     cudaFree(d->blk_rows); cudaFree(d->bsc_rows); cudaFree(d->bsc_blocks);
     cudaFree(d->dw_iota); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
     cudaFree(d->dw_row_a); cudaFree(d->dw_row_b); cudaFree(d->dw_row_k);
-    cudaFree(d->lines_row); cudaFree(d->lines_col);
+    cudaFree(d->dw_pairs); cudaFree(d->lines_row); cudaFree(d->lines_col);
     memset(d, 0, sizeof(*d));
 }
 
@@ -1862,6 +1997,13 @@ static int dw_deep(const BsrDeviceLayout *L, const BsrTune *tune) {
            L->nnz >= num_sms() && L->nnz <= 3 * num_sms() && L->nnz * 20L >= waves * slots * 17;
 }
 
+/* the default weight gradient of dw_deep's layouts runs as block pairs (bsr_dw_pair_kernel) when
+ * the pairs fit one wave at one CTA per SM: C 1600 0.9 61.8 vs 66.2 us, C 1280 53.5 vs 62, C 1024
+ * 50 vs 50 (run 118) */
+static int dw_pairs_by_default(const BsrDeviceLayout *L, const BsrTune *tune) {
+    return dw_deep(L, tune) && L->dw_npairs <= num_sms();
+}
+
 /* Splits for ng CTAs of equal work at per_sm CTAs per SM: each split streams N / ns tokens, so the
  * time goes as waves(ns) / ns with waves = ceil(ng * ns / (per_sm * SMs)); the fewest splits within
  * 15% of the best (fewer partials to sum). d12 fcproj at 0.5 (288 blocks, N 65536): 4 splits, 470 us,
@@ -1888,7 +2030,8 @@ static int dw_mode(const BsrDeviceLayout *L, const BsrTune *tune, int gelu_inp) 
      * (mma.sync); 4, 5, 6 = 0, 1, 2 with wgmma; 7 wgmma single without a group in flight;
      * 8 wgmma single, 5 stages; 9 wgmma row groups, one m64n256 per k16; 10 wgmma column groups
      * as dW^T row groups (m64n256, transposed write: the default's column groups), 11 the same in
-     * 4 stages; default (-1): by the layout below (bs 128: 2x2 sub-tiles) */
+     * 4 stages; 12 block pairs in one CTA sharing a slab (bsr_dw_pair_kernel; without GELU);
+     * default (-1): by the layout below (bs 128: 2x2 sub-tiles) */
     /* default: column groups (shared X slab) when columns hold >= 8 live blocks on average
      * (measured: 0.5 sparsity fc/fcproj 248-261 us vs 297-328 single), else single blocks.
      * The default column groups run as row groups of dW^T (TOUT): one m64n256 wgmma per k16 with
@@ -2019,6 +2162,30 @@ static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, co
     CUDA_CHECK(cudaGetLastError());
 }
 
+#ifndef BSR_DW_PAIR_STAGES
+#define BSR_DW_PAIR_STAGES 6 /* run 118, C 768-1600 at 0.9 / 0.95: 6 (144 KB) 0-8% over 5, 4 and 7-9 */
+#endif
+#ifndef BSR_DW_PAIR_BK
+#define BSR_DW_PAIR_BK 64
+#endif
+/* dW variant 12: block pairs in one CTA (bsr_dw_pair_kernel), bs 64 */
+template <bool PAIR_ROWS>
+static void launch_dw_pair(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp,
+                           const BsrDeviceLayout *L, int N, int nsplit, int tps, size_t pstride, int accumulate,
+                           cudaStream_t stream) {
+    constexpr int BK = BSR_DW_PAIR_BK, STAGES = BSR_DW_PAIR_STAGES, SMEM = STAGES * 3 * BK * 64 * 2 + 1024;
+    auto kern = bsr_dw_pair_kernel<BK, STAGES, PAIR_ROWS>;
+    static int attr_set = 0;
+    if (!attr_set) {
+        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
+        attr_set = 1;
+    }
+    dim3 grid(L->dw_npairs, nsplit);
+    kern<<<grid, 256, SMEM, stream>>>(out_f32, out_bf16, dout, inp, L->dw_pairs, L->blk_rows, L->col_indices, N,
+                                      L->rows, L->cols, tps, pstride, accumulate);
+    CUDA_CHECK(cudaGetLastError());
+}
+
 /* gelu_inp: X = gelu(inp) in shared memory; only the default wgmma configurations have it
  * (dw_fuses_gelu), the caller materializes gelu(inp) otherwise */
 static int dw_fuses_gelu(const BsrDeviceLayout *L, const BsrTune *tune) {
@@ -2042,6 +2209,10 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
     }
     if (dw_use_wgmma(L, tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
+        else if ((tune_dw(tune) == 12 || (dw_pairs_by_default(L, tune) && ns == 1)) && L->dw_pair_rows)
+            launch_dw_pair<true>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
+        else if (tune_dw(tune) == 12 || (dw_pairs_by_default(L, tune) && ns == 1))
+            launch_dw_pair<false>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 9)
             launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
@@ -2447,9 +2618,10 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
              * dozens per update, and the weight gradient's are most of their cost): every candidate
              * once after a warm-up, then the best three of them (with the default's time so far)
              * three times more */
-            static const int variants[] = {-1, 4, 10}, splits[] = {1, 2, 3, 4, 6, 8};
-            const int nv = L->bs == 64 ? 3 : 1; /* bs 128 has one weight-gradient kernel */
-            enum { NC = 18, FINALISTS = 3 };
+            static const int variants[] = {-1, 4, 10, 12}, splits[] = {1, 2, 3, 4, 6, 8};
+            const int nv = L->bs == 64 ? (flags & 2 ? 3 : 4) : 1; /* bs 128 has one weight-gradient kernel;
+                                                                   * block pairs (12) have no GELU form */
+            enum { NC = 24, FINALISTS = 3 };
             float ms[NC];
             int order[NC], nc = 0;
             for (int v = 0; v < nv; v++)

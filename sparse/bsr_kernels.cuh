@@ -54,6 +54,11 @@ typedef struct {
     int *dw_col_a, *dw_col_b, *dw_col_k;
     int *dw_row_a, *dw_row_b, *dw_row_k;
     int *dw_iota;     /* [cap] k -> k (single-block groups) */
+    /* weight-gradient pairs (dW variant 12, derived at upload): two blocks per CTA, {k0, k1}:
+     * consecutive blocks of one block column (dw_pair_rows = 0: they share the X slab) or one
+     * block row (1: the dY slab), whichever pairs more; a line's odd block alone, {k, -1} */
+    int dw_npairs, dw_pair_rows, dw_pairs_shared;
+    int *dw_pairs;    /* [2 * cap] */
     /* the forward / input-gradient CTAs' lines, longest first (derived at upload): {block row, first
      * BSR entry, blocks in the row, 0} (lines_row) and {block column, first BSC entry, blocks, 0}
      * (lines_col). Within each token tile the longest lines start first, so the grid's last CTAs
@@ -83,7 +88,7 @@ typedef struct {
 /* the forward / input-gradient variants that exist (bsr_kernels.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
 #define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32}
-#define BSR_DW_VARIANTS 12
+#define BSR_DW_VARIANTS 13
 BsrTune bsr_tune_default(void);
 
 /* out[N, rows] = inp[N, cols] W^T (+ bias[rows] if bias != NULL).

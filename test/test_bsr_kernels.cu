@@ -140,6 +140,43 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
     BsrDeviceLayout D;
     bsr_device_layout_alloc(&D, rows, cols, bs);
     bsr_device_layout_upload(&D, &L);
+    /* the weight gradient's block pairs (dW variant 12): every live block exactly once, the two
+     * blocks of a pair in one block column (dw_pair_rows 0) or row (1), and as many pairs as the
+     * lines give (a line of n blocks: ceil(n / 2)) */
+    if (nnz > 0) {
+        int *pairs = (int *)malloc_check((size_t)2 * D.dw_npairs * sizeof(int));
+        int *seen = (int *)calloc_check(nnz, sizeof(int));
+        CUDA_CHECK(cudaMemcpy(pairs, D.dw_pairs, (size_t)2 * D.dw_npairs * sizeof(int), cudaMemcpyDeviceToHost));
+        int *blk_row = (int *)malloc_check(nnz * sizeof(int));
+        for (int r = 0; r < L.brows; r++)
+            for (int k = L.row_offsets[r]; k < L.row_offsets[r + 1]; k++) blk_row[k] = r;
+        const int *off = D.dw_pair_rows ? L.row_offsets : L.bsc_offsets;
+        const int nl = D.dw_pair_rows ? L.brows : L.bcols;
+        int expect = 0, ok = 1, shared = 0;
+        for (int l = 0; l < nl; l++) expect += (off[l + 1] - off[l] + 1) / 2;
+        for (int p = 0; p < D.dw_npairs; p++)
+            for (int q = 0; q < 2; q++) {
+                const int k = pairs[2 * p + q];
+                if (q == 1 && k < 0) continue;
+                if (k < 0 || k >= nnz || seen[k]++) ok = 0;
+            }
+        for (int k = 0; k < nnz; k++) ok &= seen[k] == 1;
+        for (int p = 0; p < D.dw_npairs && ok; p++) {
+            const int a = pairs[2 * p], b = pairs[2 * p + 1];
+            if (b < 0) continue;
+            shared++;
+            ok &= D.dw_pair_rows ? blk_row[a] == blk_row[b] : L.col_indices[a] == L.col_indices[b];
+        }
+        g_checks++;
+        if (!ok || D.dw_npairs != expect || shared != D.dw_pairs_shared) {
+            g_fail++;
+            printf("  FAIL dW pairs %s: %d pairs (expected %d), %d shared (layout says %d), blocks once / same line: %d\n",
+                   desc, D.dw_npairs, expect, shared, D.dw_pairs_shared, ok);
+        } else {
+            printf("  ok   dW pairs: %d (%d of two blocks, by %s)\n", D.dw_npairs, shared, D.dw_pair_rows ? "rows" : "columns");
+        }
+        free(pairs); free(seen); free(blk_row);
+    }
 
     const size_t nx = (size_t)N * cols, ny = (size_t)N * rows, nw = (size_t)nnz * bs * bs;
     float *x = (float *)malloc_check(nx * 4), *w = (float *)malloc_check((nw ? nw : 1) * 4);
