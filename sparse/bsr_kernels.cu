@@ -1227,6 +1227,8 @@ bsr_dw_pair_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, con
                    const int *__restrict__ blk_cols, int N, int rows, int cols, int tokens_per_split,
                    size_t partial_stride, int accumulate) {
     constexpr int NT = 256, SLAB = BK * 64 * 2, STAGE_BYTES = 3 * SLAB;
+    static_assert(BK % 32 == 0 && 64 % BK == 0 && STAGES >= 3,
+                  "whole chunks per thread; BK divides the splits' 64-token rounding; one group in flight");
     extern __shared__ unsigned char smem_dyn[];
     unsigned char *smem = smem_align1024(smem_dyn);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2, wq = warp & 3;
