@@ -335,7 +335,7 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                 snprintf(what, sizeof what, "dW v%d fp32 %s", tune.dw, sc ? "split" : "nosplit");
                 check(what, desc, hout, dwref, nw, 0);
             }
-            if (tune.dw >= 9) { /* the m64n256 variants (10, 11: transposed write): bf16 accumulate too */
+            if (tune.dw >= 9) { /* the m64n256 variants (10, 11: transposed write) and block pairs (12): bf16 accumulate too */
                 float *ref2 = upload_random_plus(rng, d_dwb, dwref, nw);
                 bsr_backward_weight(d_dwb, 0, 1, d_dy, d_x, &D, N, NULL, 0, &tune, 0);
                 CUDA_CHECK(cudaDeviceSynchronize());
