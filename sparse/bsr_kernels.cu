@@ -23,7 +23,6 @@
  *  - bias gradient: column sums in two deterministic passes.
  */
 #include "bsr_kernels.cuh"
-#include <limits.h>
 #include "../core/utils.h" /* malloc_check, calloc_check, realloc_check */
 #include "../core/lt_tune.cuh" /* the timed cuBLASLt algorithm choice of the dense paths */
 #include <stdint.h>
@@ -1508,10 +1507,6 @@ extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, 
     CUDA_CHECK(cudaMalloc(&d->dw_row_b, cap * BSR_DW_G * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_row_k, cap * BSR_DW_G * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_pairs, 2 * cap * sizeof(int)));
-    CUDA_CHECK(cudaMalloc(&d->pair_lines_row, (d->brows ? d->brows : 1) * sizeof(int4)));
-    CUDA_CHECK(cudaMalloc(&d->pair_lines_col, (d->bcols ? d->bcols : 1) * sizeof(int4)));
-    CUDA_CHECK(cudaMalloc(&d->pair_ents_row, (cap ? cap : 1) * sizeof(int4)));
-    CUDA_CHECK(cudaMalloc(&d->pair_ents_col, (cap ? cap : 1) * sizeof(int4)));
     CUDA_CHECK(cudaMalloc(&d->lines_row, d->brows * sizeof(int4)));
     CUDA_CHECK(cudaMalloc(&d->lines_col, d->bcols * sizeof(int4)));
 }
@@ -1566,82 +1561,6 @@ static void upload_dw_pairs(BsrDeviceLayout *d, const BsrLayout *L) {
                               cudaMemcpyHostToDevice));
     free(pc);
     free(pr);
-}
-
-/* Line pairs for the forward / input gradient (variant 33). Lines (n of them, entries off[l] ..
- * off[l+1] with input block in_idx[e] ascending and weight block wblk[e], or e when wblk is NULL)
- * are taken longest first; each is paired with the unpaired line that shares the most input blocks
- * (found through the transposed index t_off / t_lines over the ni input blocks), or left alone
- * when none shares one. Each pair's entries are the union of the two lists. Returns the pairs. */
-static int upload_line_pairs(int4 *d_lines, int4 *d_ents, int n, const int *off, const int *in_idx, const int *wblk,
-                             const int *t_off, const int *t_lines) {
-    const int nnz = off[n];
-    int4 *hl = (int4 *)malloc_check((size_t)(n > 0 ? n : 1) * sizeof(int4));
-    int4 *he = (int4 *)malloc_check((size_t)(nnz > 0 ? nnz : 1) * sizeof(int4));
-    int *order = (int *)malloc_check((size_t)(n > 0 ? n : 1) * sizeof(int));
-    int *paired = (int *)calloc_check(n > 0 ? n : 1, sizeof(int)), *ov = (int *)calloc_check(n > 0 ? n : 1, sizeof(int));
-    int *touched = (int *)malloc_check((size_t)(n > 0 ? n : 1) * sizeof(int));
-    for (int i = 0; i < n; i++) order[i] = i;
-    for (int i = 1; i < n; i++) { /* insertion sort, longest first (ties: lower line) */
-        const int x = order[i], lx = off[x + 1] - off[x];
-        int j = i - 1;
-        while (j >= 0 && off[order[j] + 1] - off[order[j]] < lx) { order[j + 1] = order[j]; j--; }
-        order[j + 1] = x;
-    }
-    int np = 0, ne = 0;
-    for (int i = 0; i < n; i++) {
-        const int a = order[i];
-        if (paired[a] || off[a + 1] == off[a]) continue; /* empty lines write zeros: not here */
-        paired[a] = 1;
-        int nt = 0, best = -1;
-        for (int e = off[a]; e < off[a + 1]; e++) {
-            const int k = in_idx[e];
-            for (int q = t_off[k]; q < t_off[k + 1]; q++) {
-                const int b = t_lines[q];
-                if (paired[b]) continue;
-                if (ov[b]++ == 0) touched[nt++] = b;
-                if (best < 0 || ov[b] > ov[best] || (ov[b] == ov[best] && b < best)) best = b;
-            }
-        }
-        for (int q = 0; q < nt; q++) ov[touched[q]] = 0;
-        if (best >= 0) paired[best] = 1;
-        const int first = ne;
-        int ea = off[a], eb = best >= 0 ? off[best] : 0;
-        const int enda = off[a + 1], endb = best >= 0 ? off[best + 1] : 0;
-        while (ea < enda || eb < endb) {
-            const int ka = ea < enda ? in_idx[ea] : INT_MAX, kb = eb < endb ? in_idx[eb] : INT_MAX;
-            const int k = ka < kb ? ka : kb;
-            int4 en = make_int4(k, -1, -1, 0);
-            if (ka == k) { en.y = wblk ? wblk[ea] : ea; ea++; }
-            if (kb == k) { en.z = wblk ? wblk[eb] : eb; eb++; }
-            he[ne++] = en;
-        }
-        hl[np++] = make_int4(a, best, first, ne - first);
-    }
-    /* lines with no live block still need their output (bias, zeros): two per CTA, no entries */
-    int pend = -1;
-    for (int i = 0; i < n; i++) {
-        const int a = order[i];
-        if (paired[a]) continue;
-        if (pend < 0) {
-            pend = a;
-        } else {
-            hl[np++] = make_int4(pend, a, ne, 0);
-            pend = -1;
-        }
-    }
-    if (pend >= 0) hl[np++] = make_int4(pend, -1, ne, 0);
-    /* longest union first */
-    for (int i = 1; i < np; i++) {
-        const int4 x = hl[i];
-        int j = i - 1;
-        while (j >= 0 && hl[j].w < x.w) { hl[j + 1] = hl[j]; j--; }
-        hl[j + 1] = x;
-    }
-    if (np > 0) CUDA_CHECK(cudaMemcpy(d_lines, hl, (size_t)np * sizeof(int4), cudaMemcpyHostToDevice));
-    if (ne > 0) CUDA_CHECK(cudaMemcpy(d_ents, he, (size_t)ne * sizeof(int4), cudaMemcpyHostToDevice));
-    free(hl); free(he); free(order); free(paired); free(ov); free(touched);
-    return np;
 }
 
 extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L) {
@@ -1718,12 +1637,6 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
     }
     free(br);
     upload_dw_pairs(d, L);
-    /* forward: lines = block rows over BSR (input = block column, weight block = the entry);
-     * dX: lines = block columns over BSC (input = block row, weight block = bsc_blocks) */
-    d->npairs_row = upload_line_pairs(d->pair_lines_row, d->pair_ents_row, L->brows, L->row_offsets, L->col_indices,
-                                      NULL, L->bsc_offsets, L->bsc_rows);
-    d->npairs_col = upload_line_pairs(d->pair_lines_col, d->pair_ents_col, L->bcols, L->bsc_offsets, L->bsc_rows,
-                                      L->bsc_blocks, L->row_offsets, L->col_indices);
     upload_lines_longest_first(d->lines_row, L->row_offsets, L->brows);
     upload_lines_longest_first(d->lines_col, L->bsc_offsets, L->bcols);
 }
@@ -1734,7 +1647,6 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
     cudaFree(d->dw_iota); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
     cudaFree(d->dw_row_a); cudaFree(d->dw_row_b); cudaFree(d->dw_row_k);
     cudaFree(d->dw_pairs); cudaFree(d->lines_row); cudaFree(d->lines_col);
-    cudaFree(d->pair_lines_row); cudaFree(d->pair_ents_row); cudaFree(d->pair_lines_col); cudaFree(d->pair_ents_col);
     memset(d, 0, sizeof(*d));
 }
 
@@ -1845,116 +1757,6 @@ static void make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long
     if (r != CUDA_SUCCESS) {
         fprintf(stderr, "cuTensorMapEncodeTiled failed (%d): rows %ld cols %ld ld %ld\n", (int)r, rows, cols, ld);
         exit(1);
-    }
-}
-
-/* ---- forward / input gradient of line pairs (variant 33, bs 64) ----
- * The short-list forward / dX at 0.9 is set by fetching 128 x 64 activation tiles that ~10 CTAs
- * each re-read (dev/NOTES_bsr.md). Here one CTA computes the output tiles of two lines (block rows
- * for the forward, block columns for dX) whose lists share input blocks, walking the union of the
- * two lists: a shared activation tile is loaded once for both. Two warpgroups, one line each, 128
- * tokens; per step one activation tile and the live weight tiles of the two lines (a line without
- * the step's input block multiplies a zero tile, so no branch surrounds the wgmmas). Epilogue as
- * bsr_spmm_tma_kernel's plain one (bias, GELU with the pre-activation), one tile per warpgroup.
- * pl[p] = {line 0, line 1 (-1: alone), first entry, entries}; pe[e] = {input block, weight block
- * of line 0 (-1: none), of line 1, 0}. */
-template <int STAGES, bool BT>
-static __global__ void __launch_bounds__(256)
-bsr_spmm_pair_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
-                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
-                     const bf16 *__restrict__ bias, const int4 *__restrict__ pl, const int4 *__restrict__ pe,
-                     int flags, int has_pre) {
-    constexpr int BM = 128, NT = 256, A_BYTES = BM * 64 * 2, W_BYTES = 64 * 64 * 2;
-    constexpr int STAGE_BYTES = A_BYTES + 2 * W_BYTES, TILE_BYTES = BM * 64 * 2;
-    constexpr int ZERO_OFF = STAGES * STAGE_BYTES; /* the zero weight tile follows the ring */
-    extern __shared__ unsigned char smem_dyn[];
-    __shared__ __align__(8) uint64_t mbar[STAGES];
-    unsigned char *smem = smem_align1024(smem_dyn);
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2, wq = warp & 3;
-    const int4 pr = pl[blockIdx.x];
-    const int line = wg ? pr.y : pr.x, e0 = pr.z, T = pr.w;
-    const int m0 = blockIdx.y * BM;
-    for (int i = tid; i < W_BYTES / 16; i += NT) ((uint4 *)(smem + ZERO_OFF))[i] = make_uint4(0, 0, 0, 0);
-    fence_proxy_async(); /* generic-proxy zeros, read by wgmma */
-    if (tid == 0) {
-        for (int s = 0; s < STAGES; s++) mbar_init(smem_u32(&mbar[s]), 1);
-#ifdef BSR_WGMMA
-        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-#endif
-    }
-    __syncthreads();
-    auto issue = [&](int t) { /* thread 0 only */
-        const int4 en = pe[e0 + t];
-        const uint32_t st = smem_u32(smem + (t % STAGES) * STAGE_BYTES), mb = smem_u32(&mbar[t % STAGES]);
-        mbar_expect_tx(mb, A_BYTES + (en.y >= 0 ? W_BYTES : 0) + (en.z >= 0 ? W_BYTES : 0));
-        tma_load_2d(st, &mapA, en.x * 64, m0, mb);
-        if (en.y >= 0) tma_load_2d(st + A_BYTES, &mapW, 0, en.y * 64, mb);
-        if (en.z >= 0) tma_load_2d(st + A_BYTES + W_BYTES, &mapW, 0, en.z * 64, mb);
-    };
-    if (tid == 0)
-        for (int s = 0; s < STAGES - 1 && s < T; s++) issue(s);
-    float acc[2][32];
-#pragma unroll
-    for (int h = 0; h < 2; h++)
-#pragma unroll
-        for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
-    const uint32_t zero_tile = smem_u32(smem + ZERO_OFF);
-    for (int t = 0; t < T; t++) {
-        __syncthreads(); /* every warp is done with step t - 1, whose slot is refilled now */
-        if (tid == 0 && t + STAGES - 1 < T) issue(t + STAGES - 1);
-        const int4 en = pe[e0 + t];
-        mbar_wait(smem_u32(&mbar[t % STAGES]), (t / STAGES) & 1);
-        const uint32_t aB = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
-        const uint32_t bB = (wg ? en.z : en.y) >= 0 ? aB + A_BYTES + wg * W_BYTES : zero_tile;
-        wg_fence();
-#pragma unroll
-        for (int ks = 0; ks < 4; ks++) {
-            const uint64_t db = BT ? wg_desc(bB + ks * 2048, 1024, 1024) : wg_desc(bB + ks * 32, 16, 1024);
-#pragma unroll
-            for (int h = 0; h < 2; h++) wgmma_64x64<0, BT ? 1 : 0>(acc[h], wg_desc(aB + h * 8192 + ks * 32, 16, 1024), db);
-        }
-        wg_commit();
-        wg_wait<0>();
-    }
-#pragma unroll
-    for (int h = 0; h < 2; h++) reg_fence(acc[h]);
-    __syncthreads(); /* all wgmmas done: the ring becomes the output tiles */
-
-    /* tiles: [out wg 0][out wg 1][pre wg 0][pre wg 1], 128B-swizzled as the store map wants */
-    const int two = (flags & EPI_GELU) && has_pre;
-    unsigned char *o0 = smem + wg * TILE_BYTES, *o1 = smem + (2 + wg) * TILE_BYTES;
-    const int g = lane >> 2, tq = lane & 3, colbase = (line >= 0 ? line : 0) * 64;
-    uint32_t bias2[8];
-#pragma unroll
-    for (int jn = 0; jn < 8; jn++)
-        bias2[jn] = bias && line >= 0 ? __ldg((const unsigned int *)(bias + colbase + jn * 8 + 2 * tq)) : 0u;
-#pragma unroll
-    for (int jn = 0; jn < 8; jn++) {
-        const float b0 = __uint_as_float(bias2[jn] << 16), b1 = __uint_as_float(bias2[jn] & 0xffff0000u);
-#pragma unroll
-        for (int h = 0; h < 2; h++)
-#pragma unroll
-            for (int hh = 0; hh < 2; hh++) {
-                const int row = h * 64 + wq * 16 + g + 8 * hh;
-                const int off = row * 128 + ((jn ^ (row & 7)) << 4) + tq * 4;
-                const float v0 = acc[h][4 * jn + 2 * hh] + b0, v1 = acc[h][4 * jn + 2 * hh + 1] + b1;
-                if (flags & EPI_GELU) {
-                    const __nv_bfloat162 r = __floats2bfloat162_rn(v0, v1);
-                    *(__nv_bfloat162 *)(o1 + off) = r; /* unconditional (see bsr_spmm_tma_kernel, run 45) */
-                    *(uint32_t *)(o0 + off) = gelu_bf16x2(*(const uint32_t *)&r);
-                } else {
-                    *(__nv_bfloat162 *)(o0 + off) = __floats2bfloat162_rn(v0, v1);
-                }
-            }
-    }
-    fence_proxy_async();
-    __syncthreads();
-    if (tid == 0 || tid == 128) { /* one thread per warpgroup stores its line's tiles */
-        if (line >= 0) {
-            tma_store_2d(&mapO, colbase, m0, smem_u32(o0));
-            if (two) tma_store_2d(&mapP, colbase, m0, smem_u32(o1));
-        }
-        bulk_wait_read0();
     }
 }
 
@@ -2079,38 +1881,6 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
 }
 #undef SPMM_ARGS
 
-/* variant 33: line pairs (bsr_spmm_pair_kernel), bs 64, no accumulate; BSR_SPMM_PAIR_STAGES stages */
-#ifndef BSR_SPMM_PAIR_STAGES
-#define BSR_SPMM_PAIR_STAGES 2
-#endif
-template <bool BT>
-static void launch_spmm_pair(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
-                             const int4 *pl, const int4 *pe, int npairs, int N, int lda, int ldo, int flags, int nnz,
-                             cudaStream_t stream) {
-    constexpr int STAGES = BSR_SPMM_PAIR_STAGES, TILE = 128 * 64 * 2;
-    constexpr int RING = STAGES * (128 * 64 + 2 * 64 * 64) * 2 + 64 * 64 * 2; /* + the zero tile */
-    constexpr int SMEM = (RING > 4 * TILE ? RING : 4 * TILE) + 1024;
-    auto kern = bsr_spmm_pair_kernel<STAGES, BT>;
-    static int attr_set = 0;
-    if (!attr_set) {
-        CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
-        attr_set = 1;
-    }
-    if (npairs <= 0) return;
-    CUtensorMap mA, mW, mO, mP;
-    make_map(&mA, A, N, lda, lda, 128);
-    make_map(&mW, W, (long)nnz * 64, 64, 64, 64);
-    make_map(&mO, out, N, ldo, ldo, 128);
-    make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, 128);
-    dim3 grid(npairs, (N + 127) / 128);
-    kern<<<grid, 256, SMEM, stream>>>(mA, mW, mO, mP, bias, pl, pe, flags, pre_out != NULL);
-    CUDA_CHECK(cudaGetLastError());
-}
-/* whether variant 33 can run this call (else the dispatcher's default runs) */
-static int spmm_pair_ok(int bs, int flags) {
-    return bs == 64 && !(flags & EPI_ACCUM) && bsr_have_wgmma() && tma_available();
-}
-
 static void check_layout(const BsrDeviceLayout *L, const char *who) {
     if (L->bs != 32 && L->bs != 64 && L->bs != 128) {
         fprintf(stderr, "%s:%d: %s: block size %d not supported (32, 64, 128)\n", __FILE__, __LINE__, who, L->bs);
@@ -2123,14 +1893,6 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     check_layout(L, "bsr_forward");
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
-    if (tune_fwd(tune) == BSR_SPMM_PAIRS) {
-        if (spmm_pair_ok(L->bs, gelu ? EPI_GELU : 0)) {
-            launch_spmm_pair<false>(out, pre_out, inp, w_packed, bias, L->pair_lines_row, L->pair_ents_row,
-                                    L->npairs_row, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
-            return;
-        }
-        tune = NULL;
-    }
     spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->lines_row,
                          L->col_indices, NULL,
                          L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
@@ -2145,7 +1907,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     int v = tune_fwd(tune);
-    if (v < 0 || v == BSR_SPMM_PAIRS) v = tma_default_variant(steps); /* (line pairs: no GELU-input form) */
+    if (v < 0) v = tma_default_variant(steps);
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
                                        L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL);
@@ -2164,14 +1926,6 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     check_layout(L, "bsr_backward_input");
     if (N <= 0) return;
     const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
-    if (tune_dinp(tune) == BSR_SPMM_PAIRS) {
-        if (spmm_pair_ok(L->bs, accumulate ? EPI_ACCUM : 0)) {
-            launch_spmm_pair<true>(dinp, NULL, dout, w_packed, NULL, L->pair_lines_col, L->pair_ents_col,
-                                   L->npairs_col, N, L->rows, L->cols, 0, L->nnz, stream);
-            return;
-        }
-        tune = NULL;
-    }
     spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->lines_col,
                         L->bsc_rows,
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, stream);

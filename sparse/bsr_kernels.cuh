@@ -59,13 +59,6 @@ typedef struct {
      * block row (1: the dY slab), whichever pairs more; a line's odd block alone, {k, -1} */
     int dw_npairs, dw_pair_rows, dw_pairs_shared;
     int *dw_pairs;    /* [2 * cap] */
-    /* forward / input-gradient line pairs (variant 33, derived at upload): two block rows (forward)
-     * or block columns (dX) whose lists share input blocks, {line 0, line 1 or -1, first entry,
-     * entries} longest first, and the union of their lists {input block, weight block of line 0 or
-     * -1, of line 1 or -1, 0} */
-    int npairs_row, npairs_col;
-    int4 *pair_lines_row, *pair_ents_row; /* [brows], [cap] */
-    int4 *pair_lines_col, *pair_ents_col; /* [bcols], [cap] */
     /* the forward / input-gradient CTAs' lines, longest first (derived at upload): {block row, first
      * BSR entry, blocks in the row, 0} (lines_row) and {block column, first BSC entry, blocks, 0}
      * (lines_col). Within each token tile the longest lines start first, so the grid's last CTAs
@@ -94,8 +87,7 @@ typedef struct {
 } BsrTune;
 /* the forward / input-gradient variants that exist (bsr_kernels.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
-#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32, 33}
-#define BSR_SPMM_PAIRS 33 /* the line-pair forward / input gradient (bs 64, no accumulate) */
+#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32}
 #define BSR_DW_VARIANTS 13
 BsrTune bsr_tune_default(void);
 
