@@ -617,6 +617,16 @@ template <int PF, int STAGES, typename Load> __device__ __forceinline__ void rin
     cp_async_commit();
 }
 
+/* The 16-byte chunks of a [BK tokens][64] bf16 slab stage that thread tid of NT handles (the same
+ * ones in the loads and in any later pass over them): f(row, chunk, token) for token nb + row. */
+template <int BK, int NT, typename F> __device__ __forceinline__ void for_slab_chunks(int tid, int nb, F &&f) {
+#pragma unroll
+    for (int it = 0; it < BK * 8 / NT; it++) {
+        const int i = tid + it * NT;
+        f(i >> 3, i & 7, nb + (i >> 3));
+    }
+}
+
 /* forward / input gradient with wgmma: one warpgroup, BM x 64 output tile (BM/64 m64
  * instructions per k16), BK = 64, per-tile CTAs, bf16-staged epilogue. */
 template <int BS, int BM, int STAGES, bool BT>
@@ -1081,12 +1091,7 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
 
     auto load_stage = [&](int slot, int t) {
         unsigned char *st = smem + slot * STAGE_BYTES;
-        const int nb = n0 + t * BK;
-#pragma unroll
-        for (int it = 0; it < BK * 8 / NT; it++) {
-            const int i = tid + it * NT;
-            const int row = i >> 3, ch = i & 7;
-            const int n = nb + row;
+        for_slab_chunks<BK, NT>(tid, n0 + t * BK, [&](int row, int ch, int n) {
             const size_t nn = n < n1 ? n : 0;
 #pragma unroll
             for (int a = 0; a < GA; a++) {
@@ -1100,19 +1105,15 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
                 cp_async16(smem_u32((bf16 *)(st + (GA + b) * SLAB) + swz<8>(row, ch)),
                            inp + nn * cols + boff[b] + ch * 8, ok ? 16 : 0);
             }
-        }
+        });
     };
 
     /* GELU_B: gelu of the X chunks this thread loaded into stage slot (same indices as load_stage;
      * its own cp.async writes are visible to it after the wait) */
     auto gelu_stage = [&](int slot, int t) {
         unsigned char *st = smem + slot * STAGE_BYTES;
-        const int nb = n0 + t * BK;
-#pragma unroll
-        for (int it = 0; it < BK * 8 / NT; it++) {
-            const int i = tid + it * NT;
-            const int row = i >> 3, ch = i & 7;
-            if (nb + row >= n1) continue; /* zero-filled: gelu(0) = 0 */
+        for_slab_chunks<BK, NT>(tid, n0 + t * BK, [&](int row, int ch, int n) {
+            if (n >= n1) return; /* zero-filled: gelu(0) = 0 */
             if constexpr (TOUT) { /* X is the A slab */
                 if (alive[0]) {
                     uint4 *p = (uint4 *)((bf16 *)st + swz<8>(row, ch));
@@ -1126,7 +1127,7 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
                     *p = gelu_bf16x8(*p);
                 }
             }
-        }
+        });
     };
 
     float acc[GA * GB][32];
@@ -1245,19 +1246,14 @@ bsr_dw_pair_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, con
     const int off0 = own_idx[k0] * 64, off1 = has1 ? own_idx[k1] * 64 : 0, off2 = sh_idx[k0] * 64;
     auto load_stage = [&](int slot, int t) {
         unsigned char *st = smem + slot * STAGE_BYTES;
-        const int nb = n0 + t * BK;
-#pragma unroll
-        for (int it = 0; it < BK * 8 / NT; it++) {
-            const int i = tid + it * NT;
-            const int row = i >> 3, ch = i & 7;
-            const int n = nb + row;
+        for_slab_chunks<BK, NT>(tid, n0 + t * BK, [&](int row, int ch, int n) {
             const size_t nn = n < n1 ? n : 0;
             const int bytes = n < n1 ? 16 : 0;
             const int so = swz<8>(row, ch);
             cp_async16(smem_u32((bf16 *)st + so), src_own + nn * ld_own + off0 + ch * 8, bytes);
             if (has1) cp_async16(smem_u32((bf16 *)(st + SLAB) + so), src_own + nn * ld_own + off1 + ch * 8, bytes);
             cp_async16(smem_u32((bf16 *)(st + 2 * SLAB) + so), src_sh + nn * ld_sh + off2 + ch * 8, bytes);
-        }
+        });
     };
 
     /* this warpgroup's block and its two slabs (A = dY, B = X) */
@@ -2211,10 +2207,10 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
     }
     if (dw_use_wgmma(L, tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
-        else if ((tune_dw(tune) == 12 || (dw_pairs_by_default(L, tune) && ns == 1)) && L->dw_pair_rows)
-            launch_dw_pair<true>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
-        else if (tune_dw(tune) == 12 || (dw_pairs_by_default(L, tune) && ns == 1))
-            launch_dw_pair<false>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
+        else if (tune_dw(tune) == 12 || (dw_pairs_by_default(L, tune) && ns == 1)) {
+            if (L->dw_pair_rows) launch_dw_pair<true>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
+            else launch_dw_pair<false>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
+        }
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 9)
             launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);
