@@ -1,7 +1,7 @@
 /*
  * lt_tune.cuh - the timed choice among cuBLASLt's candidate algorithms for one GEMM problem, shared
  * by the dense layers (layers/matmul.cu) and the block-sparse crossover's dense paths
- * (sparse/bsr_kernels.cu).
+ * (sparse/bsr_crossover.cu).
  *
  * Why: cuBLASLt's heuristic is right most of the time but not always (on H100 the DGELU
  * input-gradient GEMM of d24 at N = 32768 tokens gets a single sm80 candidate at 720 us where an

@@ -14,7 +14,7 @@
  * All kernels are deterministic: no atomics; split reductions are summed in a
  * fixed order.
  *
- * Kernels (N = tokens, any N >= 1; rows/cols multiples of bs; bs in {64, 128}):
+ * Kernels (N = tokens, any N >= 1; rows/cols multiples of bs; bs in {32, 64, 128}):
  *   forward         out[N, rows] = inp[N, cols] W^T + bias          (optional GELU, tanh approx)
  *   input gradient  dinp[N, cols] (=|+=) dout[N, rows] W            (walks the BSC index)
  *   weight gradient dw[k] (=|+=) dout[:, r-block]^T inp[:, c-block] (live blocks only, fp32 or bf16)
@@ -23,6 +23,10 @@
  * The crossover (bsr_linear_*) times the sparse kernel against unpack + cuBLASLt
  * once per (op, shape, nnz, N) and caches the faster; call bsr_ctx_reset_decisions()
  * after a mask update if timings should be retaken.
+ *
+ * Definitions: bsr_spmm.cu (forward, input gradient), bsr_dw.cu (weight and bias
+ * gradients), bsr_layout_gpu.cu (device layouts, pack / unpack), bsr_crossover.cu
+ * (dense cuBLASLt paths, crossover), bsr_common.cu/.cuh (shared helpers).
  */
 #ifndef SPARSE_BSR_KERNELS_CUH
 #define SPARSE_BSR_KERNELS_CUH
@@ -79,13 +83,13 @@ void bsr_device_layout_free(BsrDeviceLayout *d);
 
 /* ---- kernels ------------------------------------------------------------------- */
 
-/* Kernel choice, for benchmarks and tests (the variants are listed in bsr_kernels.cu): the forward and
+/* Kernel choice, for benchmarks and tests (the variants are listed in bsr_spmm.cu and bsr_dw.cu): the forward and
  * input-gradient kernel variant, the weight-gradient variant, and a forced split-N count for the
  * weight gradient. -1 (bsr_tune_default) or a NULL BsrTune pointer = the defaults. */
 typedef struct {
     int fwd, dinp, dw, dw_split;
 } BsrTune;
-/* the forward / input-gradient variants that exist (bsr_kernels.cu's spmm_dispatch), and the
+/* the forward / input-gradient variants that exist (bsr_spmm.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
 #define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32}
 #define BSR_DW_VARIANTS 13

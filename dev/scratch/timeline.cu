@@ -1,6 +1,6 @@
 /* timeline.cu - where the time of a short-list forward / dX CTA goes (session 8, run 91).
  *
- * Builds sparse/bsr_kernels.cu with BSR_TIMELINE (thread 0 of each TMA CTA records clock64() at
+ * Builds the sparse/ kernel files (one translation unit) with BSR_TIMELINE (thread 0 of each TMA CTA records clock64() at
  * its phases) and runs the C 1600, N 8192, bs 64 fc forward and fcproj input gradient at a given
  * sparsity; prints, per kernel, the mean cycles of each phase, the CTAs resident per SM over the
  * kernel's span and the idle share of the CTA slots.
@@ -8,7 +8,12 @@
  *        dev/scratch/timeline.cu core/lt_tune.cu build/libhost_f32.a -lcublas -lcublasLt -lcuda -lgomp -lm -o build/dev/timeline
  *   ./build/dev/timeline [sparsity 0.9] [variant -1]
  */
-#include "../../sparse/bsr_kernels.cu"
+/* the whole library of sparse/ in this translation unit (the kernels' statics, BSR_TIMELINE) */
+#include "../../sparse/bsr_common.cu"
+#include "../../sparse/bsr_spmm.cu"
+#include "../../sparse/bsr_dw.cu"
+#include "../../sparse/bsr_layout_gpu.cu"
+#include "../../sparse/bsr_crossover.cu"
 #include "../bench_util.cuh"
 #include <vector>
 #include <algorithm>

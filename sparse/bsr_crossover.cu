@@ -1,0 +1,507 @@
+/*
+ * bsr_crossover.cu - the dense cuBLASLt paths (dense_*) and the sparse-or-dense crossover of the
+ * block-sparse linear layer (BsrCtx, bsr_linear_*; bsr_kernels.cuh): per layer shape, live-block
+ * count and token count, the first call times both paths (and the weight gradient's kernel
+ * variants) and every later call takes the faster.
+ */
+#include "bsr_common.cuh"
+#include "../core/utils.h"   /* realloc_check */
+#include "../core/lt_tune.cuh" /* the timed cuBLASLt algorithm choice of the dense paths */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ============================================================================ */
+/* host: cuBLASLt dense paths                                                    */
+/* ============================================================================ */
+
+extern "C" void bsr_blas_init(BsrBlas *b) {
+    memset(b, 0, sizeof(*b));
+    CUBLAS_CHECK(cublasLtCreate(&b->lt));
+    b->autotune = 1;
+    b->workspace_bytes = 32u << 20;
+    CUDA_CHECK(cudaMalloc(&b->workspace, b->workspace_bytes));
+}
+extern "C" void bsr_blas_free(BsrBlas *b) {
+    cublasLtDestroy(b->lt);
+    cudaFree(b->workspace);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Column-major D[m, n] = op(A) op(B) (+ beta D), bf16 inputs, fp32 compute. */
+static void lt_matmul(BsrBlas *b, void *D, cudaDataType dtype, const bf16 *A, int lda, int transA, const bf16 *B,
+                      int ldb, int transB, int m, int n, int k, int ldd, float beta, const bf16 *bias, int gelu,
+                      bf16 *aux, cudaStream_t stream) {
+    cublasLtMatmulDesc_t desc;
+    cublasLtMatrixLayout_t la, lb, ld;
+    CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t ta = transA ? CUBLAS_OP_T : CUBLAS_OP_N, tb = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+    /* gelu: 0 none, 1 GELU (aux: the pre-activation written), 2 DGELU (D *= GELU'(aux), aux read) */
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
+    if (gelu == 2) epi = CUBLASLT_EPILOGUE_DGELU;
+    else if (gelu) epi = bias ? (aux ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_BIAS)
+                              : (aux ? CUBLASLT_EPILOGUE_GELU_AUX : CUBLASLT_EPILOGUE_GELU);
+    else if (bias) epi = CUBLASLT_EPILOGUE_BIAS;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    if (bias) {
+        cudaDataType bt = CUDA_R_16BF;
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+    }
+    if (gelu && aux) {
+        int64_t ald = ldd;
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ald, sizeof(ald)));
+    }
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, transA ? k : m, transA ? m : k, lda));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, transB ? n : k, transB ? k : n, ldb));
+    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld, dtype, m, n, ldd));
+    /* the choice depends on the shape, types and epilogue, not on the pointers */
+    const int key[11] = {(int)dtype, transA, transB, m, n, k, lda, ldb, ldd, (int)epi, bias != NULL};
+    const cublasLtMatmulAlgo_t *algo = NULL;
+    for (int i = 0; i < b->n_algos && !algo; i++)
+        if (!memcmp(b->algos[i].key, key, sizeof(key))) algo = &b->algos[i].algo;
+    cublasLtMatmulAlgo_t chosen;
+    if (!algo) {
+        /* timed only when the call overwrites an output that none of its inputs share (aux: read by
+         * DGELU, written by GELU_AUX), and not past the table's end (it would be timed on each call) */
+        const size_t dbytes = (size_t)ldd * n * (dtype == CUDA_R_32F ? 4 : 2), abytes = (size_t)lda * (transA ? m : k) * 2,
+                     bbytes = (size_t)ldb * (transB ? k : n) * 2, auxbytes = gelu && aux ? (size_t)ldd * n * 2 : 0;
+        const int timed = b->autotune && b->n_algos < BSR_LT_ALGOS &&
+                          lt_may_time(beta, D, dbytes, A, abytes, B, bbytes, aux, auxbytes);
+        lt_choose_algo(b->lt, b->workspace, b->workspace_bytes, desc, la, lb, ld, dtype, m, n, k, transB, ldb, ldd,
+                       (int)epi, A, B, D, timed, &chosen, NULL, NULL, stream, "bsr dense path");
+        algo = &chosen;
+        if (b->n_algos < BSR_LT_ALGOS) {
+            memcpy(b->algos[b->n_algos].key, key, sizeof(key));
+            b->algos[b->n_algos++].algo = chosen;
+        }
+    }
+    const float alpha = 1.f;
+    CUBLAS_CHECK(cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, b->workspace,
+                                b->workspace_bytes, stream));
+    cublasLtMatrixLayoutDestroy(la);
+    cublasLtMatrixLayoutDestroy(lb);
+    cublasLtMatrixLayoutDestroy(ld);
+    cublasLtMatmulDescDestroy(desc);
+}
+
+extern "C" void dense_forward(BsrBlas *b, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *W, const bf16 *bias,
+                              int N, int C, int OC, int gelu, cudaStream_t stream) {
+    /* out^T[OC, N] = W[OC, C] (row-major = col-major C x OC, transposed) x inp^T[C, N] */
+    lt_matmul(b, out, CUDA_R_16BF, W, C, 1, inp, C, 0, OC, N, C, OC, 0.f, bias, gelu, gelu ? pre_out : NULL, stream);
+}
+extern "C" void dense_backward_input(BsrBlas *b, bf16 *dinp, const bf16 *dout, const bf16 *W, int N, int C, int OC,
+                                     int accumulate, cudaStream_t stream) {
+    /* dinp^T[C, N] = W^T[C, OC] (col-major view of W, ld C) x dout^T[OC, N] */
+    lt_matmul(b, dinp, CUDA_R_16BF, W, C, 0, dout, OC, 0, C, N, OC, C, accumulate ? 1.f : 0.f, NULL, 0, NULL, stream);
+}
+extern "C" void dense_backward_input_dgelu(BsrBlas *b, bf16 *dinp, const bf16 *dout, const bf16 *W, const bf16 *pre,
+                                           int N, int C, int OC, cudaStream_t stream) {
+    lt_matmul(b, dinp, CUDA_R_16BF, W, C, 0, dout, OC, 0, C, N, OC, C, 0.f, NULL, 2, (bf16 *)pre, stream);
+}
+extern "C" void dense_backward_weight_f32(BsrBlas *b, float *dW, const bf16 *dout, const bf16 *inp, int N, int C,
+                                          int OC, cudaStream_t stream) {
+    /* dW^T[C, OC] (col-major) = inp^T[C, N] x dout[N, OC] (dout^T col-major, transposed) */
+    lt_matmul(b, dW, CUDA_R_32F, inp, C, 0, dout, OC, 1, C, OC, N, C, 0.f, NULL, 0, NULL, stream);
+}
+extern "C" void dense_backward_weight_bf16(BsrBlas *b, bf16 *dW, const bf16 *dout, const bf16 *inp, int N, int C,
+                                           int OC, int accumulate, cudaStream_t stream) {
+    lt_matmul(b, dW, CUDA_R_16BF, inp, C, 0, dout, OC, 1, C, OC, N, C, accumulate ? 1.f : 0.f, NULL, 0, NULL,
+              stream);
+}
+
+/* ============================================================================ */
+/* host: crossover                                                               */
+/* ============================================================================ */
+
+extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch_bytes) {
+    memset(ctx, 0, sizeof(*ctx));
+    bsr_blas_init(&ctx->blas);
+    ctx->max_dense_elems = max_dense_elems;
+    CUDA_CHECK(cudaMalloc(&ctx->dense_w, max_dense_elems * sizeof(bf16)));
+    CUDA_CHECK(cudaMalloc(&ctx->dense_dw, max_dense_elems * sizeof(float)));
+    ctx->scratch_bytes = scratch_bytes ? scratch_bytes : (64u << 20);
+    CUDA_CHECK(cudaMalloc(&ctx->scratch, ctx->scratch_bytes));
+    ctx->tune = bsr_tune_default();
+    CUDA_CHECK(cudaEventCreate(&ctx->ev[0]));
+    CUDA_CHECK(cudaEventCreate(&ctx->ev[1]));
+    const char *v = getenv("BSR_VERBOSE"); /* print each crossover measurement */
+    ctx->verbose = v && atoi(v) > 0;
+    const char *e = getenv("BSR_FORCE_PATH");
+    if (e && !strcmp(e, "sparse")) ctx->force_path = BSR_PATH_SPARSE;
+    if (e && !strcmp(e, "dense")) ctx->force_path = BSR_PATH_DENSE;
+    if (e && !strcmp(e, "rule")) bsr_ctx_set_rule(ctx, 1);
+    if (e && strcmp(e, "sparse") && strcmp(e, "dense") && strcmp(e, "rule")) {
+        fprintf(stderr, "BSR_FORCE_PATH=%s: unknown value (sparse, dense or rule; unset: measure)\n", e);
+        exit(1);
+    }
+}
+static void drop_dense_weights(BsrCtx *ctx) {
+    for (int i = 0; i < ctx->n_wcache; i++) CUDA_CHECK(cudaFree(ctx->wcache[i].dense));
+    ctx->n_wcache = 0;
+    ctx->wcache_bytes = 0;
+}
+extern "C" void bsr_ctx_cache_dense_weights(BsrCtx *ctx, size_t max_bytes) {
+    drop_dense_weights(ctx);
+    ctx->wcache_limit = max_bytes;
+}
+extern "C" void bsr_ctx_weights_changed(BsrCtx *ctx) { ctx->weights_version++; }
+
+/* The dense bf16 copy of w for cuBLASLt: the cached one if it is current, else unpacked now (into
+ * the cache when it has room, else into the shared buffer). */
+static const bf16 *dense_weight(BsrCtx *ctx, const bf16 *w, const BsrDeviceLayout *L, cudaStream_t s) {
+    BsrDenseWeight *e = NULL;
+    if (ctx->wcache_limit) {
+        const size_t bytes = (size_t)L->rows * L->cols * sizeof(bf16);
+        for (int i = 0; i < ctx->n_wcache && !e; i++)
+            if (ctx->wcache[i].w_packed == w && ctx->wcache[i].rows == L->rows && ctx->wcache[i].cols == L->cols)
+                e = &ctx->wcache[i];
+        if (!e && ctx->n_wcache < BSR_MAX_DENSE_WEIGHTS && ctx->wcache_bytes + bytes <= ctx->wcache_limit) {
+            e = &ctx->wcache[ctx->n_wcache++];
+            memset(e, 0, sizeof(*e));
+            e->w_packed = w;
+            e->rows = L->rows;
+            e->cols = L->cols;
+            e->version = ctx->weights_version - 1; /* not unpacked yet */
+            CUDA_CHECK(cudaMalloc(&e->dense, bytes));
+            ctx->wcache_bytes += bytes;
+        }
+    }
+    if (!e) {
+        bsr_unpack_bf16(ctx->dense_w, w, L, s);
+        return ctx->dense_w;
+    }
+    if (e->version != ctx->weights_version || e->row_offsets != L->row_offsets || e->bs != L->bs || e->nnz != L->nnz) {
+        bsr_unpack_bf16(e->dense, w, L, s);
+        e->version = ctx->weights_version;
+        e->row_offsets = L->row_offsets;
+        e->bs = L->bs;
+        e->nnz = L->nnz;
+    }
+    return e->dense;
+}
+
+extern "C" void bsr_ctx_set_rule(BsrCtx *ctx, int on) {
+    ctx->by_rule = on != 0;
+    ctx->blas.autotune = on == 0;
+}
+extern "C" void bsr_ctx_free(BsrCtx *ctx) {
+    drop_dense_weights(ctx);
+    free(ctx->dec);
+    bsr_blas_free(&ctx->blas);
+    cudaFree(ctx->dense_w);
+    cudaFree(ctx->dense_dw);
+    cudaFree(ctx->scratch);
+    cudaEventDestroy(ctx->ev[0]);
+    cudaEventDestroy(ctx->ev[1]);
+    memset(ctx, 0, sizeof(*ctx));
+}
+extern "C" void bsr_ctx_reset_decisions(BsrCtx *ctx) {
+    ctx->n_dec = 0;
+    drop_dense_weights(ctx); /* layouts and pointers may have changed with the densities */
+}
+
+/* the decision for this key: the exact live-block count, else the nearest within the slack */
+static BsrDecision *find_dec(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags) {
+    const int slack = L->brows * L->bcols / BSR_DECISION_NNZ_SLACK;
+    BsrDecision *best = NULL;
+    int best_gap = slack + 1;
+    for (int i = 0; i < ctx->n_dec; i++) {
+        BsrDecision *d = &ctx->dec[i];
+        if (d->op != op || d->rows != L->rows || d->cols != L->cols || d->bs != L->bs || d->N != N ||
+            d->flags != flags)
+            continue;
+        const int gap = abs(d->nnz - L->nnz);
+        if (gap == 0) return d; /* every call of a measured layout (the hot path) */
+        if (gap < best_gap) { best = d; best_gap = gap; }
+    }
+    return best;
+}
+extern "C" const BsrDecision *bsr_crossover_lookup(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N,
+                                                   int flags) {
+    return find_dec(ctx, op, L, N, flags);
+}
+
+static int fits_dense(const BsrCtx *ctx, const BsrDeviceLayout *L) {
+    return (size_t)L->rows * L->cols <= ctx->max_dense_elems;
+}
+
+typedef void (*RunFn)(BsrCtx *ctx, int path, void *arg, cudaStream_t stream);
+
+/* the fastest of `runs` timed calls after one warm-up call */
+static float time_path_n(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream, int runs) {
+    cudaEvent_t e0 = ctx->ev[0], e1 = ctx->ev[1];
+    fn(ctx, path, arg, stream); /* warm-up */
+    float best = 1e30f;
+    for (int i = 0; i < runs; i++) {
+        CUDA_CHECK(cudaEventRecord(e0, stream));
+        fn(ctx, path, arg, stream);
+        CUDA_CHECK(cudaEventRecord(e1, stream));
+        CUDA_CHECK(cudaEventSynchronize(e1));
+        float ms;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        if (ms < best) best = ms;
+    }
+    return best;
+}
+static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream) {
+    return time_path_n(ctx, fn, path, arg, stream, 3);
+}
+
+/* dw: NULL, or the measure argument's {variant, split} fields of the weight gradient: the sparse
+ * path is then timed with the kernels' defaults and with single blocks (4) and column groups (10,
+ * bs 64) in 1-8 splits, and the fastest is kept. The best choice moves with wave quantization, the
+ * partials' traffic and (GELU input) the GELU recomputed per slab in ways the defaults' rules
+ * missed by up to 40% (run 52: C 1600 N 8192 fc at 0.7 best in 1 split, at 0.8 in 3, at 0.85
+ * in 2; run 58: fused-GELU d48 at 0.9 206 us in column groups, 6 splits, against 240) */
+static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags, RunFn fn, void *measure_arg,
+                  int *dw, cudaStream_t stream) {
+    if (ctx->force_path) return ctx->force_path;
+    BsrDecision *d = find_dec(ctx, op, L, N, flags);
+    if (d) return d->path;
+    BsrDecision nd;
+    nd.op = op; nd.rows = L->rows; nd.cols = L->cols; nd.bs = L->bs; nd.nnz = L->nnz; nd.N = N; nd.flags = flags;
+    nd.dw_variant = -1;
+    nd.dw_split = 0;
+    if (ctx->by_rule) { /* no timing: the same choice in every process (bit-exact resume) */
+        nd.sparse_ms = nd.dense_ms = NAN;
+        nd.path = (long)L->nnz * BSR_RULE_DENSITY_DEN <= (long)L->brows * L->bcols * BSR_RULE_DENSITY_NUM ||
+                          !fits_dense(ctx, L)
+                      ? BSR_PATH_SPARSE
+                      : BSR_PATH_DENSE;
+        if (dw) {
+            dw[0] = -1;
+            dw[1] = 0;
+        }
+    } else {
+        nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
+        if (dw && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0 && bsr_have_wgmma()) {
+            /* two rounds (a decision per mask update and density band; with global pruning that is
+             * dozens per update, and the weight gradient's are most of their cost): every candidate
+             * once after a warm-up, then the best three of them (with the default's time so far)
+             * three times more */
+            static const int variants[] = {-1, 4, 10, 12}, splits[] = {1, 2, 3, 4, 6, 8};
+            const int nv = L->bs == 64 ? (flags & 2 ? 3 : 4) : 1; /* bs 128 has one weight-gradient kernel;
+                                                                   * block pairs (12) have no GELU form */
+            enum { NC = 24, FINALISTS = 3 };
+            float ms[NC];
+            int order[NC], nc = 0;
+            for (int v = 0; v < nv; v++)
+                for (int q = 0; q < 6; q++, nc++) {
+                    dw[0] = variants[v];
+                    dw[1] = splits[q];
+                    ms[nc] = time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 1);
+                    order[nc] = nc;
+                }
+            for (int i = 0; i < nc && i < FINALISTS; i++) /* partial selection sort: the fastest first */
+                for (int k = i + 1; k < nc; k++)
+                    if (ms[order[k]] < ms[order[i]]) { const int x = order[i]; order[i] = order[k]; order[k] = x; }
+            for (int i = 0; i < nc && i < FINALISTS; i++) {
+                const int c = order[i];
+                dw[0] = variants[c / 6];
+                dw[1] = splits[c % 6];
+                const float t = fminf(ms[c], time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 3));
+                if (t < nd.sparse_ms) { nd.sparse_ms = t; nd.dw_variant = dw[0]; nd.dw_split = dw[1]; }
+            }
+            dw[0] = nd.dw_variant;
+            dw[1] = nd.dw_split;
+        }
+        nd.dense_ms = fits_dense(ctx, L) ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
+        nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
+    }
+    if (ctx->verbose)
+        printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms (dW variant %d split %d) dense %.3f ms "
+               "-> %s\n", op, L->rows, L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dw_variant, nd.dw_split,
+               nd.dense_ms, nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
+    if (ctx->n_dec == ctx->cap_dec) {
+        ctx->cap_dec = ctx->cap_dec ? 2 * ctx->cap_dec : 64;
+        ctx->dec = (BsrDecision *)realloc_check(ctx->dec, ctx->cap_dec * sizeof(BsrDecision));
+    }
+    ctx->dec[ctx->n_dec++] = nd;
+    return nd.path;
+}
+
+typedef struct {
+    bf16 *out, *pre_out; const bf16 *inp, *w, *bias; const BsrDeviceLayout *L; int N, gelu;
+    bf16 *gelu_scratch; /* non-NULL: inp is a pre-activation, the operand gelu(inp) */
+} FwdArgs;
+static void run_fwd(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
+    FwdArgs *a = (FwdArgs *)arg;
+    if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        if (a->gelu_scratch)
+            bsr_forward_gelu_input(a->out, a->inp, a->w, a->bias, a->gelu_scratch, a->L, a->N, &ctx->tune, s);
+        else
+            bsr_forward(a->out, a->pre_out, a->inp, a->w, a->bias, a->L, a->N, a->gelu, &ctx->tune, s);
+    } else {
+        const bf16 *x = a->inp;
+        if (a->gelu_scratch) {
+            bsr_gelu(a->gelu_scratch, a->inp, (size_t)a->N * a->L->cols, s);
+            x = a->gelu_scratch;
+        }
+        dense_forward(&ctx->blas, a->out, a->pre_out, x, dense_weight(ctx, a->w, a->L, s), a->bias, a->N, a->L->cols,
+                      a->L->rows, a->gelu, s);
+    }
+}
+extern "C" void bsr_linear_forward_gelu_input(BsrCtx *ctx, bf16 *out, const bf16 *pre, const bf16 *w_packed,
+                                              const bf16 *bias, bf16 *gelu_scratch, const BsrDeviceLayout *L, int N,
+                                              cudaStream_t stream) {
+    if (!gelu_scratch) {
+        fprintf(stderr, "bsr_linear_forward_gelu_input: gelu_scratch (bf16 [N, cols]) is required\n");
+        exit(1);
+    }
+    FwdArgs a = {out, NULL, pre, w_packed, bias, L, N, 0, gelu_scratch};
+    const int flags = BSR_FWD_GELU_INPUT | (bias ? BSR_FWD_BIAS : 0);
+    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, NULL, stream);
+    run_fwd(ctx, path, &a, stream);
+}
+extern "C" void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed,
+                                   const bf16 *bias, const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream) {
+    FwdArgs a = {out, pre_out, inp, w_packed, bias, L, N, gelu, NULL};
+    const int flags = (gelu ? BSR_FWD_GELU : 0) | (bias ? BSR_FWD_BIAS : 0) | (pre_out ? BSR_FWD_PRE_OUT : 0);
+    /* the forward overwrites its outputs, so the measurement can use them */
+    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, NULL, stream);
+    run_fwd(ctx, path, &a, stream);
+}
+
+typedef struct {
+    bf16 *dinp; const bf16 *dout, *w; const BsrDeviceLayout *L; int N, accumulate;
+} DinpArgs;
+static void run_dinp(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
+    DinpArgs *a = (DinpArgs *)arg;
+    if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        bsr_backward_input(a->dinp, a->dout, a->w, a->L, a->N, a->accumulate, &ctx->tune, s);
+    } else {
+        dense_backward_input(&ctx->blas, a->dinp, a->dout, dense_weight(ctx, a->w, a->L, s), a->N, a->L->cols,
+                             a->L->rows, a->accumulate, s);
+    }
+}
+extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *dout, const bf16 *w_packed,
+                                          const BsrDeviceLayout *L, int N, int accumulate, cudaStream_t stream) {
+    DinpArgs a = {dinp, dout, w_packed, L, N, accumulate};
+    int path = ctx->force_path;
+    if (!path) {
+        BsrDecision *d = find_dec(ctx, BSR_OP_DINP, L, N, 0);
+        if (d) path = d->path;
+    }
+    if (!path && ctx->by_rule) path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &a, NULL, stream); /* runs nothing */
+    if (!path) { /* measure on a scratch output (the real one may be accumulated into) */
+        bf16 *tmp;
+        CUDA_CHECK(cudaMalloc(&tmp, (size_t)N * L->cols * sizeof(bf16)));
+        DinpArgs m = {tmp, dout, w_packed, L, N, 0};
+        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &m, NULL, stream);
+        CUDA_CHECK(cudaStreamSynchronize(stream));
+        CUDA_CHECK(cudaFree(tmp));
+    }
+    run_dinp(ctx, path, &a, stream);
+}
+
+typedef struct {
+    bf16 *dinp; float *colsum; const bf16 *dout, *w, *pre; const BsrDeviceLayout *L; int N;
+} DgeluArgs;
+static void run_dinp_dgelu(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
+    DgeluArgs *a = (DgeluArgs *)arg;
+    if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        bsr_backward_input_dgelu(a->dinp, a->colsum, a->dout, a->w, a->pre, a->L, a->N, &ctx->tune, s);
+    } else {
+        /* GELU' in cuBLASLt's epilogue (as the dense trainer does), then the column sums alone:
+         * one pass over dinp fewer than a separate GELU'-and-sum pass */
+        dense_backward_input_dgelu(&ctx->blas, a->dinp, a->dout, dense_weight(ctx, a->w, a->L, s), a->pre, a->N,
+                                   a->L->cols, a->L->rows, s);
+        bsr_dgelu_colsum(a->dinp, NULL, a->colsum, a->N, a->L->cols, s);
+    }
+}
+extern "C" void bsr_linear_backward_input_dgelu(BsrCtx *ctx, bf16 *dinp, float *colsum, const bf16 *dout,
+                                                const bf16 *w_packed, const bf16 *pre, const BsrDeviceLayout *L,
+                                                int N, cudaStream_t stream) {
+    DgeluArgs a = {dinp, colsum, dout, w_packed, pre, L, N};
+    /* overwrites its outputs, so the measurement can use them */
+    const int path = decide(ctx, BSR_OP_DINP, L, N, 1, run_dinp_dgelu, &a, NULL, stream);
+    run_dinp_dgelu(ctx, path, &a, stream);
+}
+
+typedef struct {
+    void *dw; int dw_fp32, accumulate; const bf16 *dout, *inp; const BsrDeviceLayout *L; int N;
+    bf16 *gelu_scratch; /* non-NULL: inp is the pre-activation, X = gelu(inp) */
+    int choice[2];      /* the measured dW {variant, split} (decide), or {-1, 0}: the kernels' defaults */
+} DwArgs;
+static void run_dw(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
+    DwArgs *a = (DwArgs *)arg;
+    if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        BsrTune t = ctx->tune;
+        if (a->choice[0] >= 0) t.dw = a->choice[0];
+        if (a->choice[1] > 0) t.dw_split = a->choice[1];
+        if (a->gelu_scratch)
+            bsr_backward_weight_gelu(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->gelu_scratch, a->L, a->N,
+                                     ctx->scratch, ctx->scratch_bytes, &t, s);
+        else
+            bsr_backward_weight(a->dw, a->dw_fp32, a->accumulate, a->dout, a->inp, a->L, a->N, ctx->scratch,
+                                ctx->scratch_bytes, &t, s);
+    } else {
+        const bf16 *x = a->inp;
+        if (a->gelu_scratch) {
+            bsr_gelu(a->gelu_scratch, a->inp, (size_t)a->N * a->L->cols, s);
+            x = a->gelu_scratch;
+        }
+        if (a->dw_fp32) {
+            dense_backward_weight_f32(&ctx->blas, ctx->dense_dw, a->dout, x, a->N, a->L->cols, a->L->rows, s);
+            bsr_pack_add_f32(a->dw, 1, a->accumulate, ctx->dense_dw, a->L, s);
+        } else { /* bf16 dense gradient: half the bytes to write and gather (the trainer's case) */
+            bf16 *d16 = (bf16 *)ctx->dense_dw;
+            dense_backward_weight_bf16(&ctx->blas, d16, a->dout, x, a->N, a->L->cols, a->L->rows, 0, s);
+            bsr_pack_add_bf16((bf16 *)a->dw, a->accumulate, d16, a->L, s);
+        }
+    }
+}
+/* the weight gradient through the crossover; gelu_scratch != NULL: inp is a pre-activation */
+static void linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, int accumulate, const bf16 *dout,
+                                   const bf16 *inp, bf16 *gelu_scratch, const BsrDeviceLayout *L, int N,
+                                   cudaStream_t stream) {
+    DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N, gelu_scratch, {-1, 0}};
+    const int flags = dw_fp32 | (gelu_scratch ? 2 : 0);
+    int path = ctx->force_path;
+    if (!path) {
+        BsrDecision *d = find_dec(ctx, BSR_OP_DW, L, N, flags);
+        if (d) { path = d->path; a.choice[0] = d->dw_variant; a.choice[1] = d->dw_split; }
+    }
+    if (!path && L->nnz > 0 && ctx->by_rule) /* runs nothing: no scratch output */
+        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &a, a.choice, stream);
+    if (!path && L->nnz > 0) { /* measure on a scratch output (the real one is accumulated into) */
+        void *tmp;
+        const size_t bytes = (size_t)L->nnz * L->bs * L->bs * (dw_fp32 ? 4 : 2);
+        CUDA_CHECK(cudaMalloc(&tmp, bytes));
+        DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N, gelu_scratch, {-1, 0}};
+        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &m, m.choice, stream);
+        a.choice[0] = m.choice[0];
+        a.choice[1] = m.choice[1];
+        CUDA_CHECK(cudaStreamSynchronize(stream));
+        CUDA_CHECK(cudaFree(tmp));
+    }
+    if (L->nnz > 0) run_dw(ctx, path ? path : BSR_PATH_SPARSE, &a, stream);
+}
+extern "C" void bsr_linear_backward_weight_gelu(BsrCtx *ctx, void *dw, int dw_fp32, int accumulate,
+                                                const bf16 *dout, const bf16 *pre, bf16 *gelu_scratch,
+                                                const BsrDeviceLayout *L, int N, cudaStream_t stream) {
+    if (!gelu_scratch) {
+        fprintf(stderr, "bsr_linear_backward_weight_gelu: gelu_scratch (bf16 [N, cols]) is required\n");
+        exit(1);
+    }
+    linear_backward_weight(ctx, dw, dw_fp32, accumulate, dout, pre, gelu_scratch, L, N, stream);
+}
+extern "C" void bsr_linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, float *dbias, int accumulate,
+                                           const bf16 *dout, const bf16 *inp, const BsrDeviceLayout *L, int N,
+                                           cudaStream_t stream) {
+    linear_backward_weight(ctx, dw, dw_fp32, accumulate, dout, inp, NULL, L, N, stream);
+    if (dbias) {
+        const size_t need = bsr_backward_bias_scratch_bytes(N, L->rows);
+        if (need > ctx->scratch_bytes) {
+            fprintf(stderr, "bsr_linear_backward_weight: bias scratch %zu > %zu bytes\n", need, ctx->scratch_bytes);
+            exit(1);
+        }
+        bsr_backward_bias(dbias, accumulate, dout, N, L->rows, ctx->scratch, stream);
+    }
+}
+
