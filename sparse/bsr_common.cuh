@@ -268,8 +268,9 @@ __device__ __forceinline__ void wgmma_64x256(float (&d0)[32], float (&d1)[32], f
 
 /* A cp.async ring of STAGES slots, PF stages loaded ahead (load(slot, step) issues one stage):
  * ring_prologue before the main loop, ring_advance at the top of step t: stage t has landed and is
- * visible to wgmma (async proxy) for every thread, and stage t + PF is issued into the slot that
- * every thread has finished with. */
+ * visible to every thread (with ASYNC_PROXY, to wgmma's async proxy too; the mma.sync kernels read
+ * through ldmatrix and need no proxy fence), and stage t + PF is issued into the slot that every
+ * thread has finished with. */
 template <int PF, typename Load> __device__ __forceinline__ void ring_prologue(int T, Load &load) {
 #pragma unroll
     for (int s = 0; s < PF; s++) {
@@ -277,9 +278,10 @@ template <int PF, typename Load> __device__ __forceinline__ void ring_prologue(i
         cp_async_commit();
     }
 }
-template <int PF, int STAGES, typename Load> __device__ __forceinline__ void ring_advance(int t, int T, Load &load) {
+template <int PF, int STAGES, bool ASYNC_PROXY = true, typename Load>
+__device__ __forceinline__ void ring_advance(int t, int T, Load &load) {
     cp_async_wait<PF - 1>();
-    fence_proxy_async();
+    if (ASYNC_PROXY) fence_proxy_async();
     __syncthreads();
     if (t + PF < T) load((t + PF) % STAGES, t + PF);
     cp_async_commit();

@@ -112,19 +112,9 @@ bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf
 #pragma unroll
             for (int q = 0; q < 4; q++) acc[a][b][q] = 0.f;
 
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
-        if (s < T) load_stage(s, s);
-        cp_async_commit();
-    }
+    ring_prologue<STAGES - 1>(T, load_stage);
     for (int t = 0; t < T; t++) {
-        cp_async_wait<STAGES - 2>();
-        __syncthreads();
-        {
-            const int tn = t + STAGES - 1;
-            if (tn < T) load_stage(tn % STAGES, tn);
-            cp_async_commit();
-        }
+        ring_advance<STAGES - 1, STAGES, false>(t, T, load_stage);
         const bf16 *sA = smem + (t % STAGES) * Cfg::STAGE_ELEMS;
         const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sA + Cfg::A_ELEMS);
         mma_stage<MI, NI, BK / 16, CHA, CHB, true, true>(acc, aBase, bBase, wm * WM, wn * WN, lane);

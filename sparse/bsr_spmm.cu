@@ -103,20 +103,9 @@ bsr_spmm_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *
 #pragma unroll
             for (int c = 0; c < 4; c++) acc[a][b][c] = 0.f;
 
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
-        if (s < T) load_stage(s, s);
-        cp_async_commit();
-    }
-
+    ring_prologue<STAGES - 1>(T, load_stage);
     for (int t = 0; t < T; t++) {
-        cp_async_wait<STAGES - 2>();
-        __syncthreads();
-        {
-            const int tn = t + STAGES - 1;
-            if (tn < T) load_stage(tn % STAGES, tn);
-            cp_async_commit();
-        }
+        ring_advance<STAGES - 1, STAGES, false>(t, T, load_stage);
         const bf16 *sA = smem + (t % STAGES) * Cfg::STAGE_ELEMS;
         const bf16 *sB = sA + Cfg::A_ELEMS;
         const uint32_t aBase = smem_u32(sA), bBase = smem_u32(sB);
