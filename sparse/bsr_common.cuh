@@ -323,6 +323,13 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map
                  ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar) : "memory");
 #endif
 }
+/* bulk L2 prefetch of one tensor-map box (nothing lands in shared memory, no completion) */
+__device__ __forceinline__ void tma_prefetch_l2(const CUtensorMap *map, int c0, int c1) {
+#ifdef BSR_WGMMA
+    asm volatile("cp.async.bulk.prefetch.tensor.2d.L2.global.tile [%0, {%1, %2}];\n" ::"l"((uint64_t)map), "r"(c0),
+                 "r"(c1) : "memory");
+#endif
+}
 __device__ __forceinline__ void tma_store_2d(const CUtensorMap *map, int c0, int c1, uint32_t src) {
 #ifdef BSR_WGMMA
     asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
@@ -362,5 +369,6 @@ static inline int tune_fwd(const BsrTune *t) { return t ? t->fwd : -1; }
 static inline int tune_dinp(const BsrTune *t) { return t ? t->dinp : -1; }
 static inline int tune_dw(const BsrTune *t) { return t ? t->dw : -1; }
 static inline int tune_dw_split(const BsrTune *t) { return t ? t->dw_split : -1; }
+static inline int tune_l2_prefetch(const BsrTune *t) { return t ? t->l2_prefetch : -1; }
 
 #endif /* SPARSE_BSR_COMMON_CUH */

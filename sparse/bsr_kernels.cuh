@@ -84,10 +84,12 @@ void bsr_device_layout_free(BsrDeviceLayout *d);
 /* ---- kernels ------------------------------------------------------------------- */
 
 /* Kernel choice, for benchmarks and tests (the variants are listed in bsr_spmm.cu and bsr_dw.cu): the forward and
- * input-gradient kernel variant, the weight-gradient variant, and a forced split-N count for the
- * weight gradient. -1 (bsr_tune_default) or a NULL BsrTune pointer = the defaults. */
+ * input-gradient kernel variant, the weight-gradient variant, a forced split-N count for the
+ * weight gradient, and how many token tiles ahead the TMA forward / input-gradient kernels pull
+ * the input row panel into L2 (0: no prefetch). -1 (bsr_tune_default) or a NULL BsrTune pointer =
+ * the defaults. */
 typedef struct {
-    int fwd, dinp, dw, dw_split;
+    int fwd, dinp, dw, dw_split, l2_prefetch;
 } BsrTune;
 /* the forward / input-gradient variants that exist (bsr_spmm.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */

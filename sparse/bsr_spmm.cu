@@ -329,11 +329,12 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
  * GELU_A (forward of the fcproj layer): A holds pre-activations and the operand is gelu(A),
  * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre). */
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
-static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : 1)
+static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM == 128 ? 4 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
                     const bf16 *__restrict__ bias, const int4 *__restrict__ lines, const int *__restrict__ acol,
-                    const int *__restrict__ blk, int flags, int has_pre, float *__restrict__ colsum, int N) {
+                    const int *__restrict__ blk, int flags, int has_pre, float *__restrict__ colsum, int N,
+                    int pf_ahead, int a_tiles) {
     constexpr int BN = 64, BK = 64, NT = 128 * WGS, MH = BM / 64 / WGS; /* m64 row groups per warpgroup */
     constexpr int TILES_N = BS / BN, KPB = BS / BK;
     constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2, TILE_BYTES = BM * BN * 2;
@@ -364,6 +365,11 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
             mbar_expect_tx(smem_u32(&mbar[STAGES]), TILE_BYTES);
             tma_load_2d(smem_u32(smem + PIPE_BYTES), &mapP, colbase, m0, smem_u32(&mbar[STAGES]));
         }
+        /* the CTAs of token tile y pull the input row panel of token tile y + pf_ahead into L2, one
+         * 64-column box each (a_tiles boxes per panel), so the first reader of each activation
+         * tile does not wait for DRAM (tma_prefetch_ahead) */
+        if (pf_ahead > 0 && blockIdx.y + pf_ahead < gridDim.y)
+            for (int c = blockIdx.x; c < a_tiles; c += gridDim.x) tma_prefetch_l2(&mapA, c * 64, m0 + pf_ahead * BM);
     }
     __syncthreads();
 
@@ -591,7 +597,7 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int4 *lines, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
-                            int ldo, int flags, int nnz, cudaStream_t stream, float *colsum) {
+                            int ldo, int flags, int nnz, cudaStream_t stream, float *colsum, int pf_ahead) {
     constexpr int RING = STAGES * (BM * 64 + 64 * 64) * 2, TILE = BM * 64 * 2;
     constexpr int SMEM_MAX = (DG ? RING + TILE : (RING > 2 * TILE ? RING : 2 * TILE)) + 1024;
     /* a second output tile only when the pre-activation is stored too */
@@ -612,7 +618,8 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     bsr_make_map(&mO, out, N, ldo, ldo, BM);
     bsr_make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, BM);
     dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
-    kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, lines, acol, blk, flags, pre_out != NULL, colsum, N);
+    kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, lines, acol, blk, flags, pre_out != NULL, colsum, N,
+                                            pf_ahead, lda / 64);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -625,8 +632,9 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
 static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
-        const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum
-#define TMA_ARGS out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum
+        const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum, \
+        int pf_ahead
+#define TMA_ARGS out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum, pf_ahead
 template <int BS, bool BT, bool DG, bool GELU_A>
 static void tma_launch_bs(int v, TMA_PARAMS) {
     switch (v) {
@@ -651,6 +659,20 @@ static void tma_launch(int v, int bs, TMA_PARAMS) {
  * 2-3 % faster); else 2 stages (26). The fused DG / GELU_A paths use this choice. */
 static int tma_default_variant(int avg_steps) { return avg_steps <= 2 ? 28 : 26; }
 
+/* L2 prefetch distance of the TMA kernels (token tiles ahead; BsrTune.l2_prefetch overrides).
+ * Short lists (<= 2 k-steps per output tile): 3. There the time goes into fetching the activation
+ * tiles (dev/NOTES_runs.md run 92) and the first reader of each tile waits for DRAM; the panel of
+ * token tile y + 3, pulled into L2 by the CTAs of tile y (one box per CTA, 1/10 of the tile loads
+ * at 0.9), is there before its CTAs start: C 1600 0.9 fc forward -2%, fcproj dX -3% (runs 133-135).
+ * Longer lists: none. Their resident CTAs span ~20 token tiles whose panels fill much of L2, and
+ * each panel box is read by only ~2.5 CTAs, so the prefetch adds 40% to the L2 requests of the
+ * activation tiles: 15-25% slower at any distance (runs 133-134). */
+static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps) {
+    const int v = tune_l2_prefetch(tune);
+    if (v >= 0) return v;
+    return avg_steps <= 2 ? 3 : 0;
+}
+
 /* The plain forward / input gradient (bs 64) runs 256-token tiles with two warpgroups sharing each
  * weight tile (32) where the live FLOPs, not the dense activation traffic, set the time: density
  * >= 0.15 with >= 5 k-steps per output tile, and enough 256-token tiles for two waves at 2 CTAs per
@@ -673,7 +695,8 @@ static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_b
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int4 *lines, const int *acol, const int *blk,
-                          int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st) {
+                          int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, int pf_ahead,
+                          cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
         fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
@@ -688,7 +711,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !bsr_tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
         tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo,
-                                     flags, nnz, st, NULL);
+                                     flags, nnz, st, NULL, pf_ahead);
         return;
     }
     if (!bsr_have_wgmma()) variant = 0;
@@ -714,7 +737,8 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->lines_row,
                          L->col_indices, NULL,
-                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, stream);
+                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, tma_prefetch_ahead(tune, steps),
+                         stream);
 }
 
 extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w_packed, const bf16 *bias,
@@ -727,7 +751,8 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     if (v < 0) v = tma_default_variant(steps);
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
-                                       L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL);
+                                       L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL,
+                                       tma_prefetch_ahead(tune, steps));
         return;
     }
     if (!gelu_scratch) {
@@ -745,7 +770,8 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
     spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->lines_col,
                         L->bsc_rows,
-                        L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz, stream);
+                        L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz,
+                        tma_prefetch_ahead(tune, steps), stream);
 }
 
 extern "C" int bsr_colsum_chunks(int N) { return N > 0 ? (N + BSR_COLSUM_ROWS - 1) / BSR_COLSUM_ROWS : 0; }
@@ -767,8 +793,10 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
     int v = tune_dinp(tune);
     if (v < 0) v = 28;
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
+        const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
         tma_launch<true, true, false>(v, L->bs, dinp, (bf16 *)pre, dout, w_packed, NULL, L->lines_col, L->bsc_rows,
-                                      L->bsc_blocks, L->bcols, N, L->rows, L->cols, 0, L->nnz, stream, colsum);
+                                      L->bsc_blocks, L->bcols, N, L->rows, L->cols, 0, L->nnz, stream, colsum,
+                                      tma_prefetch_ahead(tune, steps));
         return;
     }
     bsr_backward_input(dinp, dout, w_packed, L, N, 0, tune, stream);
