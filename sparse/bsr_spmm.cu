@@ -327,9 +327,13 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
  * colsum[chunk][column]: the bias gradient of the layer that produced the pre-activation, without
  * reading dinp again.
  * GELU_A (forward of the fcproj layer): A holds pre-activations and the operand is gelu(A),
- * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre). */
+ * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre).
+ * Launch bounds: BM 128 at >= 4 CTAs per SM (<= 128 registers): the GELU_A instances otherwise took
+ * 128-134 registers (3 CTAs per SM) and run 5-9% faster at 122-125 without spills (run 135); the
+ * 1-stage DG instance at 5 (96 registers instead of 101, which allowed 4; its shared memory allows
+ * 5): 4% faster at C 1600 0.9, equal at C 768 (run 138). */
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
-static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM == 128 ? 4 : 1)
+static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM == 128 ? (DG && STAGES == 1 ? 5 : 4) : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
                     const bf16 *__restrict__ bias, const int4 *__restrict__ lines, const int *__restrict__ acol,
@@ -788,8 +792,9 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
     bsr_check_layout(L, "bsr_backward_input_dgelu");
     if (N <= 0) return;
     /* fused TMA kernel: variant 28 (1 stage: the pre tile and one stage leave room for 5 CTAs per
-     * SM; the default, 1.2-1.3x faster than 2 stages in dev/bench_bsr_fused), 26 (2 stages),
-     * 27 (3); others: that kernel, then bsr_dgelu_colsum */
+     * SM; the default: in dev/bench_bsr_fused, run 139, equal to 4% faster than 2 stages at 0.8-0.95
+     * and at C 768 0.5, 1.5-5% slower at C 1600 0.5-0.7), 26 (2 stages), 27 (3); others: that
+     * kernel, then bsr_dgelu_colsum */
     int v = tune_dinp(tune);
     if (v < 0) v = 28;
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
