@@ -50,13 +50,14 @@ static void report(const char *what, int nctas, double ms) {
         }
         ph[4] += (double)(t[5] - t[4]); nph[4]++;
     }
-    double span = 0, conc = 0;
+    double span = 0, conc = 0, maxspan = 0;
     for (int s = 0; s < nsm; s++) {
         span += (double)(hi[s] - lo[s]);
+        maxspan = std::max(maxspan, (double)(hi[s] - lo[s]));
         conc += busy[s] / (double)(hi[s] - lo[s]);
     }
-    printf("%s: %d CTAs, %.1f us (event), mean SM span %.0f cycles, mean steps %.2f\n", what, nctas, ms * 1000.0,
-           span / nsm, tsteps / nctas);
+    printf("%s: %d CTAs, %.1f us (event), mean SM span %.0f cycles (longest %.0f), mean steps %.2f\n", what, nctas,
+           ms * 1000.0, span / nsm, maxspan, tsteps / nctas);
     printf("  mean CTA %.0f cycles: index+issue %.0f | first stage wait %.0f | rest of loop %.0f | epilogue to "
            "store %.0f | store read %.0f\n",
            tot / nctas, ph[0] / nph[0], ph[1] / nph[1], ph[2] / nph[2], ph[3] / nph[3], ph[4] / nph[4]);
@@ -102,17 +103,21 @@ int main(int argc, char **argv) {
     cudaEvent_t e0, e1;
     CUDA_CHECK(cudaEventCreate(&e0));
     CUDA_CHECK(cudaEventCreate(&e1));
-    for (int which = 0; which < 2; which++) {
+    /* short lists (fc forward, fcproj dX: 100 lines) and long ones (fc dX, fcproj forward: 25 lines) */
+    const char *names[4] = {"fc forward", "fcproj dX", "fc dX", "fcproj forward"};
+    for (int which = 0; which < 4; which++) {
         float ms = 0;
         for (int rep = 0; rep < 5; rep++) {
             CUDA_CHECK(cudaEventRecord(e0));
             if (which == 0) bsr_forward(y, NULL, x, w, bias, &Dfc, N, 0, &tune, 0);
-            else bsr_backward_input(dx, dy, w, &Dpr, N, 0, &tune, 0);
+            else if (which == 1) bsr_backward_input(dx, dy, w, &Dpr, N, 0, &tune, 0);
+            else if (which == 2) bsr_backward_input(x, dx, w, &Dfc, N, 0, &tune, 0);
+            else bsr_forward(dy, NULL, dx, w, bias, &Dpr, N, 0, &tune, 0);
             CUDA_CHECK(cudaEventRecord(e1));
             CUDA_CHECK(cudaEventSynchronize(e1));
             CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
         }
-        report(which == 0 ? "fc forward" : "fcproj dX", (4 * C / 64) * (N / 128), ms);
+        report(names[which], (which < 2 ? 4 * C / 64 : C / 64) * (N / 128), ms);
     }
     return 0;
 }
