@@ -664,17 +664,20 @@ static void tma_launch(int v, int bs, TMA_PARAMS) {
 static int tma_default_variant(int avg_steps) { return avg_steps <= 2 ? 28 : 26; }
 
 /* L2 prefetch distance of the TMA kernels (token tiles ahead; BsrTune.l2_prefetch overrides).
- * Short lists (<= 2 k-steps per output tile): 3. There the time goes into fetching the activation
- * tiles (dev/NOTES_runs.md run 92) and the first reader of each tile waits for DRAM; the panel of
- * token tile y + 3, pulled into L2 by the CTAs of tile y (one box per CTA, 1/10 of the tile loads
- * at 0.9), is there before its CTAs start: C 1600 0.9 fc forward -2%, fcproj dX -3% (runs 133-135).
- * Longer lists: none. Their resident CTAs span ~20 token tiles whose panels fill much of L2, and
- * each panel box is read by only ~2.5 CTAs, so the prefetch adds 40% to the L2 requests of the
- * activation tiles: 15-25% slower at any distance (runs 133-134). */
-static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps) {
+ * 3 where the lists are short (<= 2 k-steps per output tile) and each prefetched box of the input
+ * panel has >= 4 readers (live blocks x bs/64 >= 4 x the panel's 64-column boxes). There the time
+ * goes into fetching the activation tiles (dev/NOTES_runs.md run 92) and the first reader of each
+ * tile waits for DRAM; the panel of token tile y + 3, pulled into L2 by the CTAs of tile y (one box
+ * per CTA, 1/10 of the tile loads at C 1600 0.9), is there before its CTAs start: C 1600 0.9 fc
+ * forward -2%, fcproj dX -3%, fused dX -7% (runs 133-135). Else none: with few readers per box the
+ * prefetch requests rival the loads (C 768 0.95 fc dX and fcproj forward, 0.6 readers: 1.5x slower,
+ * run 142), and with long lists the resident CTAs span ~20 token tiles whose panels fill much of
+ * L2 (C 1600 0.9 fc dX / fcproj forward, 2.5 readers: 15-25% slower at any distance, runs 133-134). */
+static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps, long nnz, int bs, int lda) {
     const int v = tune_l2_prefetch(tune);
     if (v >= 0) return v;
-    return avg_steps <= 2 ? 3 : 0;
+    const long readers4 = nnz * (bs / 64), boxes = lda / 64;
+    return avg_steps <= 2 && readers4 >= 4 * boxes ? 3 : 0;
 }
 
 /* The plain forward / input gradient (bs 64) runs 256-token tiles with two warpgroups sharing each
@@ -741,7 +744,8 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->lines_row,
                          L->col_indices, NULL,
-                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz, tma_prefetch_ahead(tune, steps),
+                         L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz,
+                         tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols),
                          stream);
 }
 
@@ -756,7 +760,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
                                        L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL,
-                                       tma_prefetch_ahead(tune, steps));
+                                       tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols));
         return;
     }
     if (!gelu_scratch) {
@@ -775,7 +779,7 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->lines_col,
                         L->bsc_rows,
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz,
-                        tma_prefetch_ahead(tune, steps), stream);
+                        tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows), stream);
 }
 
 extern "C" int bsr_colsum_chunks(int N) { return N > 0 ? (N + BSR_COLSUM_ROWS - 1) / BSR_COLSUM_ROWS : 0; }
@@ -801,7 +805,7 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
         const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
         tma_launch<true, true, false>(v, L->bs, dinp, (bf16 *)pre, dout, w_packed, NULL, L->lines_col, L->bsc_rows,
                                       L->bsc_blocks, L->bcols, N, L->rows, L->cols, 0, L->nnz, stream, colsum,
-                                      tma_prefetch_ahead(tune, steps));
+                                      tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows));
         return;
     }
     bsr_backward_input(dinp, dout, w_packed, L, N, 0, tune, stream);
