@@ -486,7 +486,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
             if (g_out) fprintf(g_out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, c->tune.dw, tf, tx, tw);
         }
         c->tune = bsr_tune_default();
-    c->tune.l2_prefetch = g_l2_prefetch;
+        c->tune.l2_prefetch = g_l2_prefetch;
         const int splits[] = {1, 2, 3, 4, 6, 7, 8};
         /* the default, single blocks in a 5-stage ring, m64n64 column groups, m64n256 row groups,
          * m64n256 column groups in 5 and 4 stages, block pairs on 2-CTA clusters */
@@ -504,7 +504,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
                    okw ? time_k(c, K_SP_DW, reps) : NAN);
         }
         c->tune = bsr_tune_default();
-    c->tune.l2_prefetch = g_l2_prefetch;
+        c->tune.l2_prefetch = g_l2_prefetch;
     }
     free(hw); free(hb); free(rf); free(rd);
 
