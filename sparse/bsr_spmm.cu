@@ -659,9 +659,11 @@ static void tma_launch(int v, int bs, TMA_PARAMS) {
 
 /* The default TMA forward / input-gradient variant (measured equal or 1-10 % faster than the
  * cp.async kernels at every target shape, dev/NOTES_bsr.md): 1 stage (28) for short index lists,
- * <= 2 k-steps per output tile, where more CTAs per SM hide the per-tile latency (d12 at 0.9:
- * 2-3 % faster); else 2 stages (26). The fused DG / GELU_A paths use this choice. */
-static int tma_default_variant(int avg_steps) { return avg_steps <= 2 ? 28 : 26; }
+ * <= 2 k-steps per output tile, that are not prefetched into L2 (pf_ahead 0), where 5 CTAs per SM
+ * hide the per-tile latency better than 4 (d12 at 0.9: 2-3 % faster before the prefetch); else 2
+ * stages (26): with the prefetch, 26 is 1-4 % faster than 28 on short lists (C 768-1600 0.9, run
+ * 144). The fused GELU_A forward uses this choice too. */
+static int tma_default_variant(int avg_steps, int pf_ahead) { return avg_steps <= 2 && pf_ahead == 0 ? 28 : 26; }
 
 /* L2 prefetch distance of the TMA kernels (token tiles ahead; BsrTune.l2_prefetch overrides).
  * 3 where the lists are short (<= 2 k-steps per output tile) and each prefetched box of the input
@@ -685,11 +687,11 @@ static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps, long nnz, int 
  * >= 0.15 with >= 5 k-steps per output tile, and enough 256-token tiles for two waves at 2 CTAs per
  * SM. C 1600, N 8192 (run 35 of dev/NOTES_runs.md): 3-16 % faster than 26 at 0.5-0.8 (fcproj forward
  * 0.5: 224 vs 251 us; 0.8, 5 k-steps: 106 vs 109); at 0.9 equal with 10 k-steps, 7 % slower with 2.5. */
-static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_blocks, int nnz, int N) {
+static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_blocks, int nnz, int N, int pf_ahead) {
     const long tiles256 = (long)n_out_blocks * ((N + 255) / 256);
     const int dense_bound = (long)nnz * 20 < (long)n_out_blocks * k_blocks * 3; /* density < 0.15 */
     if (bs == 64 && avg_steps >= 5 && !dense_bound && tiles256 >= 4L * bsr_num_sms()) return 32;
-    return tma_default_variant(avg_steps);
+    return tma_default_variant(avg_steps, pf_ahead);
 }
 
 /* forward (BT = false) and input gradient (BT = true) through one dispatcher. Variants (kept
@@ -714,7 +716,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         return;
     }
     /* default: the TMA kernel; accumulate and non-sm_90a builds use the cp.async kernels */
-    if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N);
+    if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N, pf_ahead);
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !bsr_tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
         tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo,
@@ -755,12 +757,12 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     bsr_check_layout(L, "bsr_forward_gelu_input");
     if (N <= 0) return;
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
+    const int pf = tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols);
     int v = tune_fwd(tune);
-    if (v < 0) v = tma_default_variant(steps);
+    if (v < 0) v = tma_default_variant(steps, pf);
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
-                                       L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL,
-                                       tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols));
+                                       L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL, pf);
         return;
     }
     if (!gelu_scratch) {
