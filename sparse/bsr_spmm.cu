@@ -328,12 +328,13 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
  * reading dinp again.
  * GELU_A (forward of the fcproj layer): A holds pre-activations and the operand is gelu(A),
  * applied to each landed A tile in shared memory, so the fc forward need not write gelu(pre).
- * Launch bounds: BM 128 at >= 4 CTAs per SM (<= 128 registers): the GELU_A instances otherwise took
- * 128-134 registers (3 CTAs per SM) and run 5-9% faster at 122-125 without spills (run 135); the
- * 1-stage DG instance at 5 (96 registers instead of 101, which allowed 4; its shared memory allows
- * 5): 4% faster at C 1600 0.9, equal at C 768 (run 138). */
+ * Launch bounds at BM 128: the GELU_A instances at >= 4 CTAs per SM (<= 128 registers; they took
+ * 128-134, i.e. 3 CTAs per SM, and run 5-9% faster at 122-125 without spills, run 135); the 1-stage
+ * DG instance at 5 (96 registers instead of 101, which allowed 4; its shared memory allows 5): 4%
+ * faster at C 1600 0.9, equal at C 768 (run 138). The others keep the compiler's choice (they need
+ * no more than 93 registers; a bound of 4 on them changed nothing, run 148). */
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
-static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM == 128 ? (DG && STAGES == 1 ? 5 : 4) : 1)
+static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM != 128 ? 1 : GELU_A ? 4 : DG && STAGES == 1 ? 5 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
                     const bf16 *__restrict__ bias, const int4 *__restrict__ lines, const int *__restrict__ acol,
