@@ -183,6 +183,12 @@ __device__ __forceinline__ uint64_t wg_desc(uint32_t saddr, uint32_t lbo, uint32
     d |= (uint64_t)1 << 62;
     return d;
 }
+/* zero a register array of any shape (the accumulators): one unrolled loop over its floats */
+template <typename T> __device__ __forceinline__ void zero_regs(T &a) {
+    float *p = reinterpret_cast<float *>(&a);
+#pragma unroll
+    for (int i = 0; i < (int)(sizeof(T) / sizeof(float)); i++) p[i] = 0.f;
+}
 /* wgmma needs sm_90a; on other targets these compile to a trap and the host never selects
  * the wgmma kernels (bsr_have_wgmma). */
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)

@@ -105,12 +105,7 @@ bsr_dw_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf
     };
 
     float acc[MI][NI][4];
-#pragma unroll
-    for (int a = 0; a < MI; a++)
-#pragma unroll
-        for (int b = 0; b < NI; b++)
-#pragma unroll
-            for (int q = 0; q < 4; q++) acc[a][b][q] = 0.f;
+    zero_regs(acc);
 
     ring_prologue<STAGES - 1>(T, load_stage);
     for (int t = 0; t < T; t++) {
@@ -279,10 +274,7 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
     };
 
     float acc[GA * GB][32];
-#pragma unroll
-    for (int q = 0; q < GA * GB; q++)
-#pragma unroll
-        for (int i = 0; i < 32; i++) acc[q][i] = 0.f;
+    zero_regs(acc);
     constexpr int PF = WGP ? STAGES - 2 : STAGES - 1;
 #pragma unroll
     for (int s = 0; s < PF; s++) {
@@ -408,8 +400,7 @@ bsr_dw_pair_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, con
     const int kw = wg ? k1 : k0;
     const int qa = PAIR_ROWS ? 2 : wg, qb = PAIR_ROWS ? wg : 2;
     float acc[32];
-#pragma unroll
-    for (int i = 0; i < 32; i++) acc[i] = 0.f;
+    zero_regs(acc);
     constexpr int PF = STAGES - 2; /* one wgmma group in flight: the slot refilled is that of t - 2 */
     ring_prologue<PF>(T, load_stage);
     for (int t = 0; t < T; t++) {

@@ -172,6 +172,26 @@ static void upload_dw_pairs(BsrDeviceLayout *d, const BsrLayout *L) {
     free(pr);
 }
 
+/* Weight-gradient groups of up to G blocks along each line (block column in BSC order, or block
+ * row in BSR order): line[g] the line, other[g*G+q] the crossing index of slot q (block row of a
+ * column group, block column of a row group), blk[g*G+q] its packed block (blk_of[entry], or the
+ * entry itself when blk_of is NULL); unused slots repeat the group's first crossing index with block
+ * -1. Returns the number of groups. */
+static int build_dw_groups(const int *offsets, int nlines, const int *other_of, const int *blk_of, int G, int *line,
+                           int *other, int *blk) {
+    int ng = 0;
+    for (int l = 0; l < nlines; l++)
+        for (int e = offsets[l]; e < offsets[l + 1]; e += G, ng++) {
+            line[ng] = l;
+            for (int q = 0; q < G; q++) {
+                const int ee = e + q < offsets[l + 1] ? e + q : -1;
+                other[ng * G + q] = other_of[ee >= 0 ? ee : e];
+                blk[ng * G + q] = ee < 0 ? -1 : blk_of ? blk_of[ee] : ee;
+            }
+        }
+    return ng;
+}
+
 extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L) {
     if (L->rows != d->rows || L->cols != d->cols || L->bs != d->bs) {
         fprintf(stderr, "bsr_device_layout_upload: layout %dx%d bs %d does not match device %dx%d bs %d\n", L->rows,
@@ -180,7 +200,7 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
     }
     const int nnz = L->row_offsets[L->brows];
     d->nnz = nnz;
-    int *br = (int *)malloc((nnz > 0 ? nnz : 1) * sizeof(int));
+    int *br = (int *)malloc_check((nnz > 0 ? nnz : 1) * sizeof(int));
     d->max_row_nnz = 0;
     for (int r = 0; r < L->brows; r++) {
         const int n = L->row_offsets[r + 1] - L->row_offsets[r];
@@ -205,34 +225,13 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
      * first slab with block -1 */
     {
         const int G = BSR_DW_G;
-        int *ca = (int *)malloc((size_t)(nnz + 1) * G * sizeof(int)), *cb = (int *)malloc((size_t)(nnz + 1) * sizeof(int));
-        int *ck = (int *)malloc((size_t)(nnz + 1) * G * sizeof(int));
-        int *ra = (int *)malloc((size_t)(nnz + 1) * sizeof(int)), *rb = (int *)malloc((size_t)(nnz + 1) * G * sizeof(int));
-        int *rk = (int *)malloc((size_t)(nnz + 1) * G * sizeof(int));
-        int *iota = (int *)malloc((size_t)(nnz + 1) * sizeof(int));
+        const size_t slots = (size_t)(nnz + 1) * G * sizeof(int), lines = (size_t)(nnz + 1) * sizeof(int);
+        int *ca = (int *)malloc_check(slots), *cb = (int *)malloc_check(lines), *ck = (int *)malloc_check(slots);
+        int *ra = (int *)malloc_check(lines), *rb = (int *)malloc_check(slots), *rk = (int *)malloc_check(slots);
+        int *iota = (int *)malloc_check(lines);
         for (int k = 0; k < nnz; k++) iota[k] = k;
-        int ng = 0;
-        for (int c = 0; c < L->bcols; c++)
-            for (int e = L->bsc_offsets[c]; e < L->bsc_offsets[c + 1]; e += G, ng++) {
-                cb[ng] = c;
-                for (int q = 0; q < G; q++) {
-                    const int ee = e + q < L->bsc_offsets[c + 1] ? e + q : -1;
-                    ca[ng * G + q] = L->bsc_rows[ee >= 0 ? ee : e];
-                    ck[ng * G + q] = ee >= 0 ? L->bsc_blocks[ee] : -1;
-                }
-            }
-        d->dw_ngroups_col = ng;
-        ng = 0;
-        for (int r = 0; r < L->brows; r++)
-            for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k += G, ng++) {
-                ra[ng] = r;
-                for (int q = 0; q < G; q++) {
-                    const int kk = k + q < L->row_offsets[r + 1] ? k + q : -1;
-                    rb[ng * G + q] = L->col_indices[kk >= 0 ? kk : k];
-                    rk[ng * G + q] = kk;
-                }
-            }
-        d->dw_ngroups_row = ng;
+        d->dw_ngroups_col = build_dw_groups(L->bsc_offsets, L->bcols, L->bsc_rows, L->bsc_blocks, G, cb, ca, ck);
+        d->dw_ngroups_row = build_dw_groups(L->row_offsets, L->brows, L->col_indices, NULL, G, ra, rb, rk);
         if (nnz > 0) {
             CUDA_CHECK(cudaMemcpy(d->dw_iota, iota, nnz * sizeof(int), cudaMemcpyHostToDevice));
             CUDA_CHECK(cudaMemcpy(d->dw_col_a, ca, (size_t)d->dw_ngroups_col * G * sizeof(int), cudaMemcpyHostToDevice));

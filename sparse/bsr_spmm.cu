@@ -96,12 +96,7 @@ bsr_spmm_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const bf16 *
     };
 
     float acc[MI][NI][4];
-#pragma unroll
-    for (int a = 0; a < MI; a++)
-#pragma unroll
-        for (int b = 0; b < NI; b++)
-#pragma unroll
-            for (int c = 0; c < 4; c++) acc[a][b][c] = 0.f;
+    zero_regs(acc);
 
     ring_prologue<STAGES - 1>(T, load_stage);
     for (int t = 0; t < T; t++) {
@@ -233,10 +228,7 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
     };
 
     float acc[MH][32];
-#pragma unroll
-    for (int h = 0; h < MH; h++)
-#pragma unroll
-        for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
+    zero_regs(acc);
 
     constexpr int PF = STAGES - 1;
     ring_prologue<PF>(T, load_stage);
@@ -393,10 +385,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         for (int s = 0; s < STAGES - 1 && s < T; s++) issue(s);
 
     float acc[MH][32];
-#pragma unroll
-    for (int h = 0; h < MH; h++)
-#pragma unroll
-        for (int i = 0; i < 32; i++) acc[h][i] = 0.f;
+    zero_regs(acc);
 #ifdef BSR_TIMELINE
     if (tid == 0 && blockIdx.y * gridDim.x + blockIdx.x < BSR_TL_MAX) {
         unsigned smid;
