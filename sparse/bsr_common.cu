@@ -30,7 +30,7 @@ int bsr_have_wgmma(void) {
 }
 
 extern "C" BsrTune bsr_tune_default(void) {
-    BsrTune t = {-1, -1, -1, -1, -1, -1};
+    BsrTune t = {-1, -1, -1, -1, -1};
     return t;
 }
 

@@ -329,19 +329,6 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map
                  ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar) : "memory");
 #endif
 }
-/* contiguous bulk copy global -> shared (bytes a multiple of 16, both addresses 16-byte aligned) */
-__device__ __forceinline__ void bulk_load_1d(uint32_t dst, const void *src, int bytes, uint32_t mbar) {
-#ifdef BSR_WGMMA
-    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
-                 ::"r"(dst), "l"(src), "r"(bytes), "r"(mbar) : "memory");
-#endif
-}
-/* orders this thread's earlier (generic-proxy) view of global memory before its later bulk copies */
-__device__ __forceinline__ void fence_proxy_async_global() {
-#ifdef BSR_WGMMA
-    asm volatile("fence.proxy.async.global;\n" ::: "memory");
-#endif
-}
 /* bulk L2 prefetch of one tensor-map box (nothing lands in shared memory, no completion) */
 __device__ __forceinline__ void tma_prefetch_l2(const CUtensorMap *map, int c0, int c1) {
 #ifdef BSR_WGMMA
@@ -389,6 +376,5 @@ static inline int tune_dinp(const BsrTune *t) { return t ? t->dinp : -1; }
 static inline int tune_dw(const BsrTune *t) { return t ? t->dw : -1; }
 static inline int tune_dw_split(const BsrTune *t) { return t ? t->dw_split : -1; }
 static inline int tune_l2_prefetch(const BsrTune *t) { return t ? t->l2_prefetch : -1; }
-static inline int tune_tail_split(const BsrTune *t) { return t ? t->tail_split : -1; }
 
 #endif /* SPARSE_BSR_COMMON_CUH */

@@ -89,7 +89,7 @@ void bsr_device_layout_free(BsrDeviceLayout *d);
  * the input row panel into L2 (0: no prefetch). -1 (bsr_tune_default) or a NULL BsrTune pointer =
  * the defaults. */
 typedef struct {
-    int fwd, dinp, dw, dw_split, l2_prefetch, tail_split;
+    int fwd, dinp, dw, dw_split, l2_prefetch;
 } BsrTune;
 /* the forward / input-gradient variants that exist (bsr_spmm.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */

@@ -326,13 +326,12 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
  * faster at C 1600 0.9, equal at C 768 (run 138). The others keep the compiler's choice (they need
  * no more than 93 registers; a bound of 4 on them changed nothing, run 148). */
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
-static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM != 128 ? 1 : GELU_A ? 4 : STAGES == 1 ? 5 : 1)
+static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM != 128 ? 1 : GELU_A ? 4 : DG && STAGES == 1 ? 5 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
                     const bf16 *__restrict__ bias, const int4 *__restrict__ lines, const int *__restrict__ acol,
                     const int *__restrict__ blk, int flags, int has_pre, float *__restrict__ colsum, int N,
-                    int pf_ahead, int a_tiles, int tail_rows, float *__restrict__ tail_part,
-                    int *__restrict__ tail_count) {
+                    int pf_ahead, int a_tiles) {
     constexpr int BN = 64, BK = 64, NT = 128 * WGS, MH = BM / 64 / WGS; /* m64 row groups per warpgroup */
     constexpr int TILES_N = BS / BN, KPB = BS / BK;
     constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2, TILE_BYTES = BM * BN * 2;
@@ -349,32 +348,12 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     BSR_TL(0);
     const int4 line = lines[blockIdx.x / TILES_N]; /* {block row / column, first entry, blocks, 0}, longest first */
     const int j = line.x, nt = blockIdx.x % TILES_N;
-    /* tail split: the last tail_rows token tiles appear twice in the grid (rows split0 + 2i and
-     * split0 + 2i + 1), each CTA walking one half of the line's k-steps; the two halves meet in
-     * tail_part (fp32) and the later one finishes the tile (tail_split_rows) */
-    const int n_panels = gridDim.y - tail_rows, split0 = n_panels - tail_rows;
-    int panel = blockIdx.y, half = -1;
-    if ((int)blockIdx.y >= split0) {
-        panel = split0 + ((blockIdx.y - split0) >> 1);
-        half = (blockIdx.y - split0) & 1;
-    }
-    const int m0 = panel * BM;
+    const int m0 = blockIdx.y * BM;
     const int colbase = j * BS + nt * BN;
     const int e0 = line.y;
-    int T = line.z * KPB, ts = 0; /* this CTA's k-steps: ts .. ts + T - 1 of the line */
-    if (half >= 0) {
-        if (T < 2) { /* nothing to split: the first copy does the whole tile */
-            if (half) return;
-            half = -1;
-        } else {
-            ts = half ? T / 2 : 0;
-            T = half ? T - T / 2 : T / 2;
-        }
-    }
+    const int T = line.z * KPB;
     if (tid == 0) {
-        for (int s = 0; s < STAGES + 1; s++) mbar_init(smem_u32(&mbar[s]), 1); /* [STAGES]: the pre
-                                                                                 * tile (DG) or the tail
-                                                                                 * split's partial */
+        for (int s = 0; s < STAGES + (DG ? 1 : 0); s++) mbar_init(smem_u32(&mbar[s]), 1);
 #ifdef BSR_WGMMA
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 #endif
@@ -386,14 +365,14 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         /* the CTAs of token tile y pull the input row panel of token tile y + pf_ahead into L2, one
          * 64-column box each (a_tiles boxes per panel), so the first reader of each activation
          * tile does not wait for DRAM (tma_prefetch_ahead) */
-        if (pf_ahead > 0 && half <= 0 && panel + pf_ahead < n_panels)
+        if (pf_ahead > 0 && blockIdx.y + pf_ahead < gridDim.y)
             for (int c = blockIdx.x; c < a_tiles; c += gridDim.x) tma_prefetch_l2(&mapA, c * 64, m0 + pf_ahead * BM);
     }
     __syncthreads();
 
     auto issue = [&](int t) { /* thread 0 only */
         const int slot = t % STAGES;
-        const int e = e0 + (ts + t) / KPB, kk = (ts + t) % KPB;
+        const int e = e0 + t / KPB, kk = t % KPB;
         const int ac = acol[e];
         const int k = blk ? blk[e] : e;
         const uint32_t sA = smem_u32(smem + slot * STAGE_BYTES), mb = smem_u32(&mbar[slot]);
@@ -436,49 +415,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     for (int h = 0; h < MH; h++) reg_fence(acc[h]);
     __syncthreads(); /* all wgmmas done: the stage memory becomes the output buffers */
     BSR_TL(3);
-    if (!DG && half >= 0) { /* tail split: publish this half, and the later of the two adds the other's */
-        __shared__ int arrived;
-        const size_t tile = (size_t)(panel - split0) * gridDim.x + blockIdx.x;
-        float4 *part = (float4 *)tail_part + tile * 2 * (BM * 16); /* [tile][half][MH * 8][NT] float4 */
-        float4 *mine = part + half * (BM * 16);
-        const float4 *other = part + (half ^ 1) * (BM * 16);
-#pragma unroll
-        for (int h = 0; h < MH; h++)
-#pragma unroll
-            for (int i = 0; i < 8; i++)
-                __stcg(mine + (h * 8 + i) * NT + tid,
-                       make_float4(acc[h][4 * i], acc[h][4 * i + 1], acc[h][4 * i + 2], acc[h][4 * i + 3]));
-        __threadfence();
-        __syncthreads();
-        if (tid == 0) arrived = atomicAdd(&tail_count[tile], 1);
-        __syncthreads();
-        if (arrived == 0) return; /* the other half finishes the tile */
-        /* the other half's partial lands in the (free) ring by one bulk copy; the adds then read
-         * shared memory (adding from global loads kept 64 loaded registers live beside acc: 142
-         * registers instead of 93) */
-        const float4 *staged = (const float4 *)smem;
-        if (tid == 0) {
-            __threadfence();
-            fence_proxy_async_global();
-            mbar_expect_tx(smem_u32(&mbar[STAGES]), BM * 64 * 4);
-            bulk_load_1d(smem_u32(smem), other, BM * 64 * 4, smem_u32(&mbar[STAGES]));
-            tail_count[tile] = 0; /* ready for the next launch */
-        }
-        mbar_wait(smem_u32(&mbar[STAGES]), 0);
-        /* acc + other: fp32 addition commutes, so either arrival order gives the same bits */
-#pragma unroll
-        for (int h = 0; h < MH; h++)
-#pragma unroll
-            for (int i = 0; i < 8; i++) {
-                const float4 v = staged[(h * 8 + i) * NT + tid];
-                acc[h][4 * i] += v.x;
-                acc[h][4 * i + 1] += v.y;
-                acc[h][4 * i + 2] += v.z;
-                acc[h][4 * i + 3] += v.w;
-                if (i & 1) __syncwarp(); /* keeps ptxas from hoisting all 16 loads (118 registers) */
-            }
-        __syncthreads(); /* the output tiles reuse the staged partial's memory */
-    }
 
     const int g = lane >> 2, tq = lane & 3;
     const int rb = wg * MH * 64; /* this warpgroup's first row in the tile */
@@ -533,7 +469,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
                 const int chunk = i / 64, c = i % 64;
                 const float *r = red + chunk * 256 + c;
                 if (m0 + chunk * BSR_COLSUM_ROWS < N)
-                    colsum[(size_t)(panel * CHUNKS + chunk) * (gridDim.x * BN) + colbase + c] =
+                    colsum[(size_t)(blockIdx.y * CHUNKS + chunk) * (gridDim.x * BN) + colbase + c] =
                         ((r[0] + r[64]) + r[128]) + r[192];
             }
         return;
@@ -650,43 +586,19 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
     CUDA_CHECK(cudaGetLastError());
 }
 
-/* EXPERIMENT (session 12): the tail split's fp32 halves and arrival counters, grown on demand
- * (counters zeroed once; each tile's finisher resets its own) */
-static void tail_workspace(float **part, int **count, size_t tiles, int bm) {
-    static float *p = NULL;
-    static int *c = NULL;
-    static size_t cap = 0;
-    const size_t need = tiles * 2 * 256 * 64; /* floats, sized for BM 256 */
-    (void)bm;
-    if (need > cap) {
-        CUDA_CHECK(cudaDeviceSynchronize());
-        if (p) CUDA_CHECK(cudaFree(p));
-        if (c) CUDA_CHECK(cudaFree(c));
-        CUDA_CHECK(cudaMalloc(&p, need * sizeof(float)));
-        CUDA_CHECK(cudaMalloc(&c, tiles * sizeof(int)));
-        CUDA_CHECK(cudaMemset(c, 0, tiles * sizeof(int)));
-        cap = need;
-    }
-    *part = p;
-    *count = c;
-}
-
 /* DG: pre_out is the pre-activation to read (GELU' epilogue), colsum its bias-gradient partials;
  * GELU_A: the operand is gelu(A) */
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int4 *lines, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
-                            int ldo, int flags, int nnz, cudaStream_t stream, float *colsum, int pf_ahead,
-                            int tail_rows) {
+                            int ldo, int flags, int nnz, cudaStream_t stream, float *colsum, int pf_ahead) {
     constexpr int RING = STAGES * (BM * 64 + 64 * 64) * 2, TILE = BM * 64 * 2;
-    if (DG || tail_rows < 0) tail_rows = 0; /* DG: its pre tile is loaded at CTA start: no split */
-    if (tail_rows > (N + BM - 1) / BM) tail_rows = (N + BM - 1) / BM;
     constexpr int SMEM_MAX = (DG ? RING + TILE : (RING > 2 * TILE ? RING : 2 * TILE)) + 1024;
     /* a second output tile only when the pre-activation is stored too */
     const int out_bytes = DG ? RING + TILE : (flags & EPI_GELU) && pre_out ? 2 * TILE : TILE;
     /* BM 128 keeps room for two tiles (the occupancy is set by registers there): its epilogue
      * stores the pre-activation tile unconditionally (see bsr_spmm_tma_kernel, run 45) */
-    const int need = BM == 128 || tail_rows > 0 ? 2 * TILE : out_bytes; /* 2 TILE: the tail split's fp32 tile */
+    const int need = BM == 128 ? 2 * TILE : out_bytes;
     const int smem = DG ? SMEM_MAX : (RING > need ? RING : need) + 1024;
     auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A>;
     static int attr_set = 0;
@@ -700,12 +612,8 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     bsr_make_map(&mO, out, N, ldo, ldo, BM);
     bsr_make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, BM);
     dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
-    float *tail_part = NULL;
-    int *tail_count = NULL;
-    if (tail_rows) tail_workspace(&tail_part, &tail_count, (size_t)tail_rows * grid.x, BM);
-    grid.y += tail_rows;
     kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, lines, acol, blk, flags, pre_out != NULL, colsum, N,
-                                            pf_ahead, lda / 64, tail_rows, tail_part, tail_count);
+                                            pf_ahead, lda / 64);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -719,9 +627,8 @@ static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum, \
-        int pf_ahead, int tail_rows
-#define TMA_ARGS out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum, pf_ahead, \
-    tail_rows
+        int pf_ahead
+#define TMA_ARGS out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum, pf_ahead
 template <int BS, bool BT, bool DG, bool GELU_A>
 static void tma_launch_bs(int v, TMA_PARAMS) {
     switch (v) {
@@ -765,13 +672,6 @@ static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps, long nnz, int 
     return avg_steps <= 2 && readers4 >= 4 * boxes ? 3 : 0;
 }
 
-/* Token tiles whose CTAs split their lines in two halves at the end of the grid (BsrTune.tail_split;
- * 0 by default: EXPERIMENT) */
-static int tail_split_rows(const BsrTune *tune) {
-    const int v = tune_tail_split(tune);
-    return v >= 0 ? v : 0;
-}
-
 /* The plain forward / input gradient (bs 64) runs 256-token tiles with two warpgroups sharing each
  * weight tile (32) where the live FLOPs, not the dense activation traffic, set the time: density
  * >= 0.15 with >= 5 k-steps per output tile, and enough 256-token tiles for two waves at 2 CTAs per
@@ -795,7 +695,7 @@ template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int4 *lines, const int *acol, const int *blk,
                           int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, int pf_ahead,
-                          int tail_rows, cudaStream_t st) {
+                          cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
         fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
@@ -810,7 +710,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !bsr_tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
         tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo,
-                                     flags, nnz, st, NULL, pf_ahead, tail_rows);
+                                     flags, nnz, st, NULL, pf_ahead);
         return;
     }
     if (!bsr_have_wgmma()) variant = 0;
@@ -837,7 +737,7 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->lines_row,
                          L->col_indices, NULL,
                          L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz,
-                         tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols), tail_split_rows(tune),
+                         tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols),
                          stream);
 }
 
@@ -852,7 +752,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     if (v < 0) v = tma_default_variant(steps, pf);
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
-                                       L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL, pf, tail_split_rows(tune));
+                                       L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL, pf);
         return;
     }
     if (!gelu_scratch) {
@@ -871,7 +771,7 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->lines_col,
                         L->bsc_rows,
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz,
-                        tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows), tail_split_rows(tune), stream);
+                        tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows), stream);
 }
 
 extern "C" int bsr_colsum_chunks(int N) { return N > 0 ? (N + BSR_COLSUM_ROWS - 1) / BSR_COLSUM_ROWS : 0; }
@@ -897,7 +797,7 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
         const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
         tma_launch<true, true, false>(v, L->bs, dinp, (bf16 *)pre, dout, w_packed, NULL, L->lines_col, L->bsc_rows,
                                       L->bsc_blocks, L->bcols, N, L->rows, L->cols, 0, L->nnz, stream, colsum,
-                                      tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows), 0);
+                                      tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows));
         return;
     }
     bsr_backward_input(dinp, dout, w_packed, L, N, 0, tune, stream);
