@@ -610,7 +610,8 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     bsr_make_map(&mA, A, N, lda, lda, BM);
     bsr_make_map(&mW, W, (long)nnz * BS, BS, BS, 64);
     bsr_make_map(&mO, out, N, ldo, ldo, BM);
-    bsr_make_map(&mP, pre_out ? pre_out : out, N, ldo, ldo, BM);
+    if (pre_out) bsr_make_map(&mP, pre_out, N, ldo, ldo, BM);
+    else mP = mO; /* unused without a pre-activation: no fourth encode per launch */
     dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
     kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, lines, acol, blk, flags, pre_out != NULL, colsum, N,
                                             pf_ahead, lda / 64);
