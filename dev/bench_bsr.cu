@@ -3,7 +3,7 @@
  * cuSPARSE SpMM (Blocked-ELL, BSR) on the same matrices.
  *
  *   ./build/dev/bench_bsr [--quick] [--N 8192] [--C 1600] [--bs 64] [--sp 0.9] [--reps 30] [--out file]
- *                         [--variants] [--l2-prefetch n] [--l2-affinity 0|1]
+ *                         [--variants] [--l2-prefetch n]
  *
  * For each GPT-2 width C (768, 1024, 1280, 1600), layer fc (out 4C, in C) and
  * fcproj (out C, in 4C), block size and sparsity: times (median of --reps runs,
@@ -44,7 +44,6 @@
 static int g_invalid = 0;
 static int g_variants = 0;
 static int g_l2_prefetch = -1; /* --l2-prefetch: BsrTune.l2_prefetch of the sparse kernels */
-static int g_l2_affinity = -1; /* --l2-affinity: BsrTune.l2_affinity */
 static FILE *g_out = NULL;
 
 
@@ -383,7 +382,6 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
     c->scratch = ctx->scratch; c->scratch_bytes = ctx->scratch_bytes;
     c->tune = bsr_tune_default();
     c->tune.l2_prefetch = g_l2_prefetch;
-    c->tune.l2_affinity = g_l2_affinity;
     CHECK(bsr_layout_init(&c->L, rows, cols, bs) == 0, "bs must divide the shape", "layout");
     bench_random_mask(&c->L, sp, rng);
     const int nnz = c->L.row_offsets[c->L.brows];
@@ -489,7 +487,6 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
         }
         c->tune = bsr_tune_default();
         c->tune.l2_prefetch = g_l2_prefetch;
-    c->tune.l2_affinity = g_l2_affinity;
         const int splits[] = {1, 2, 3, 4, 6, 7, 8};
         /* the default, single blocks in a 5-stage ring, m64n64 column groups, m64n256 row groups,
          * m64n256 column groups in 5 and 4 stages, block pairs on 2-CTA clusters */
@@ -508,7 +505,6 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
         }
         c->tune = bsr_tune_default();
         c->tune.l2_prefetch = g_l2_prefetch;
-    c->tune.l2_affinity = g_l2_affinity;
     }
     free(hw); free(hb); free(rf); free(rd);
 
@@ -628,11 +624,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) outpath = argv[++i];
         else if (!strcmp(argv[i], "--variants")) g_variants = 1;
         else if (!strcmp(argv[i], "--l2-prefetch") && i + 1 < argc) g_l2_prefetch = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--l2-affinity") && i + 1 < argc) g_l2_affinity = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: %s [--quick] [--N n] [--C c] [--bs 32|64|128] [--sp s] [--reps n] [--out file] [--variants]\n"
-                            "       [--l2-prefetch n (token tiles ahead; 0 off; default: the rule)]\n"
-                            "       [--l2-affinity 0|1 (forward / dX tiles by L2 partition; default: the rule)]\n",
+                            "       [--l2-prefetch n (token tiles ahead; 0 off; default: the rule)]\n",
                     argv[0]);
             return 2;
         }

@@ -30,7 +30,7 @@ int bsr_have_wgmma(void) {
 }
 
 extern "C" BsrTune bsr_tune_default(void) {
-    BsrTune t = {-1, -1, -1, -1, -1, -1};
+    BsrTune t = {-1, -1, -1, -1, -1};
     return t;
 }
 
@@ -42,78 +42,6 @@ int bsr_num_sms(void) {
         CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
     }
     return n;
-}
-
-/* The L2 partitions. H100's L2 is two partitions joined by a fabric; an atomic resolves at its
- * address's home partition, so a chain of dependent atomics on one address takes ~275 cycles per
- * step from an SM of that partition and ~480-540 from the other (dev/NOTES_runs.md run 157). One
- * CTA per SM (most of the shared memory each) times such a chain; SMs above the midpoint of the
- * fastest and slowest are partition 1. Accepted only if the two groups are clearly apart (slowest
- * >= 1.3x fastest) and each holds >= 1/4 of the SMs seen; SMs never seen count as partition 0. */
-static __global__ void bsr_l2_probe_kernel(unsigned *target, unsigned zero, long long *lat, int *smid_of) {
-    extern __shared__ char bsr_probe_pad[];
-    if (threadIdx.x) return;
-    unsigned smid;
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
-    bsr_probe_pad[0] = 0;
-    unsigned v = atomicAdd(target, 1u); /* the line into its home partition */
-    const long long t0 = clock64();
-    for (int i = 0; i < 64; i++) v = atomicAdd(target + (v & zero), 1u); /* zero = 0: dependent chain */
-    lat[blockIdx.x] = (clock64() - t0) / 64 + (v & zero);
-    smid_of[blockIdx.x] = (int)smid;
-}
-const unsigned char *bsr_l2_partition_map(void) {
-    static int done = 0;
-    static unsigned char *d_map = NULL;
-    if (done) return d_map;
-    done = 1;
-    const int nsm = bsr_num_sms(), smem = 160 * 1024;
-    unsigned *target;
-    long long *lat;
-    int *smid_of;
-    CUDA_CHECK(cudaMalloc(&target, 4096));
-    CUDA_CHECK(cudaMemset(target, 0, 4096));
-    CUDA_CHECK(cudaMallocManaged(&lat, nsm * sizeof(long long)));
-    CUDA_CHECK(cudaMallocManaged(&smid_of, nsm * sizeof(int)));
-    long long *best = (long long *)malloc(nsm * sizeof(long long));
-    if (!best) { fprintf(stderr, "%s:%d: out of host memory\n", __FILE__, __LINE__); exit(1); }
-    for (int s = 0; s < nsm; s++) best[s] = -1;
-    if (cudaFuncSetAttribute(bsr_l2_probe_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) == cudaSuccess) {
-        for (int rep = 0; rep < 4; rep++) {
-            bsr_l2_probe_kernel<<<nsm, 32, smem>>>(target, 0u, lat, smid_of);
-            CUDA_CHECK(cudaDeviceSynchronize());
-            for (int b = 0; b < nsm; b++) {
-                const int s = smid_of[b];
-                if (s >= 0 && s < nsm && (best[s] < 0 || lat[b] < best[s])) best[s] = lat[b];
-            }
-        }
-    }
-    cudaGetLastError();
-    long long lo = -1, hi = -1;
-    for (int s = 0; s < nsm; s++)
-        if (best[s] >= 0) {
-            if (lo < 0 || best[s] < lo) lo = best[s];
-            if (best[s] > hi) hi = best[s];
-        }
-    unsigned char *map = (unsigned char *)calloc(nsm, 1);
-    if (!map) { fprintf(stderr, "%s:%d: out of host memory\n", __FILE__, __LINE__); exit(1); }
-    int n1 = 0, seen = 0;
-    for (int s = 0; s < nsm; s++)
-        if (best[s] >= 0) {
-            seen++;
-            map[s] = best[s] > (lo + hi) / 2;
-            n1 += map[s];
-        }
-    if (lo > 0 && hi * 10 >= lo * 13 && n1 * 4 >= seen && (seen - n1) * 4 >= seen) {
-        CUDA_CHECK(cudaMalloc(&d_map, nsm));
-        CUDA_CHECK(cudaMemcpy(d_map, map, nsm, cudaMemcpyHostToDevice));
-    }
-    free(map);
-    free(best);
-    CUDA_CHECK(cudaFree(target));
-    CUDA_CHECK(cudaFree(lat));
-    CUDA_CHECK(cudaFree(smid_of));
-    return d_map;
 }
 
 /* 2D row-major bf16 tensor map: rows x cols (cols contiguous, row stride ld elements),

@@ -360,9 +360,6 @@ enum { EPI_GELU = 1, EPI_ACCUM = 2 };
 int bsr_have_wgmma(void);
 /* streaming multiprocessors of the current device (cached) */
 int bsr_num_sms(void);
-/* The L2 partition (0 / 1) of each SM, by %smid, as a device array, or NULL where the GPU does not
- * show two partitions (measured once: bsr_common.cu) */
-const unsigned char *bsr_l2_partition_map(void);
 /* 1 when the driver has cuTensorMapEncodeTiled (the TMA kernels' tensor maps) */
 int bsr_tma_available(void);
 /* 2D row-major bf16 tensor map: rows x cols (cols contiguous, row stride ld elements),
@@ -379,6 +376,5 @@ static inline int tune_dinp(const BsrTune *t) { return t ? t->dinp : -1; }
 static inline int tune_dw(const BsrTune *t) { return t ? t->dw : -1; }
 static inline int tune_dw_split(const BsrTune *t) { return t ? t->dw_split : -1; }
 static inline int tune_l2_prefetch(const BsrTune *t) { return t ? t->l2_prefetch : -1; }
-static inline int tune_l2_affinity(const BsrTune *t) { return t ? t->l2_affinity : -1; }
 
 #endif /* SPARSE_BSR_COMMON_CUH */

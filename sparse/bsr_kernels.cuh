@@ -68,10 +68,6 @@ typedef struct {
      * (lines_col). Within each token tile the longest lines start first, so the grid's last CTAs
      * are its shortest and the final wave drains evenly. */
     int4 *lines_row, *lines_col; /* [brows], [bcols] */
-    /* the forward / input-gradient TMA kernels' tile counters when CTAs take their tiles by L2
-     * partition (bsr_l2_partition_map): {partition 0, partition 1, CTAs started, 0}; zero between
-     * launches (the last CTA of a launch resets them), so launches on one layout must not overlap */
-    int *tile_queue; /* [4] */
 } BsrDeviceLayout;
 #define BSR_DW_G 4
 
@@ -93,7 +89,7 @@ void bsr_device_layout_free(BsrDeviceLayout *d);
  * the input row panel into L2 (0: no prefetch). -1 (bsr_tune_default) or a NULL BsrTune pointer =
  * the defaults. */
 typedef struct {
-    int fwd, dinp, dw, dw_split, l2_prefetch, l2_affinity;
+    int fwd, dinp, dw, dw_split, l2_prefetch;
 } BsrTune;
 /* the forward / input-gradient variants that exist (bsr_spmm.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */

@@ -109,8 +109,6 @@ extern "C" void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, 
     CUDA_CHECK(cudaMalloc(&d->bsc_rows, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->bsc_blocks, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_iota, cap * sizeof(int)));
-    CUDA_CHECK(cudaMalloc(&d->tile_queue, 4 * sizeof(int)));
-    CUDA_CHECK(cudaMemset(d->tile_queue, 0, 4 * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_col_a, cap * BSR_DW_G * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_col_b, cap * sizeof(int)));
     CUDA_CHECK(cudaMalloc(&d->dw_col_k, cap * BSR_DW_G * sizeof(int)));
@@ -256,7 +254,7 @@ extern "C" void bsr_device_layout_free(BsrDeviceLayout *d) {
     cudaFree(d->blk_rows); cudaFree(d->bsc_rows); cudaFree(d->bsc_blocks);
     cudaFree(d->dw_iota); cudaFree(d->dw_col_a); cudaFree(d->dw_col_b); cudaFree(d->dw_col_k);
     cudaFree(d->dw_row_a); cudaFree(d->dw_row_b); cudaFree(d->dw_row_k);
-    cudaFree(d->dw_pairs); cudaFree(d->lines_row); cudaFree(d->lines_col); cudaFree(d->tile_queue);
+    cudaFree(d->dw_pairs); cudaFree(d->lines_row); cudaFree(d->lines_col);
     memset(d, 0, sizeof(*d));
 }
 

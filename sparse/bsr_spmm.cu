@@ -331,7 +331,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
                     const bf16 *__restrict__ bias, const int4 *__restrict__ lines, const int *__restrict__ acol,
                     const int *__restrict__ blk, int flags, int has_pre, float *__restrict__ colsum, int N,
-                    int pf_ahead, int a_tiles, const unsigned char *__restrict__ sm_part, int *__restrict__ queue) {
+                    int pf_ahead, int a_tiles) {
     constexpr int BN = 64, BK = 64, NT = 128 * WGS, MH = BM / 64 / WGS; /* m64 row groups per warpgroup */
     constexpr int TILES_N = BS / BN, KPB = BS / BK;
     constexpr int A_BYTES = BM * BK * 2, STAGE_BYTES = A_BYTES + BN * BK * 2, TILE_BYTES = BM * BN * 2;
@@ -346,36 +346,9 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = WGS == 1 ? 0 : warp >> 2, wq = warp & 3;
     BSR_TL(0);
-    /* this CTA's tile: (bx, by) = (output tile, token tile); with sm_part the CTA takes the next tile
-     * of its SM's L2 partition instead (token tiles of even index go to partition 0, odd to 1, so the
-     * readers of an activation tile share one partition's L2; a partition whose tiles ran out takes
-     * the other's), in the same order within the partition */
-    int bx = blockIdx.x, by = blockIdx.y;
-    if (sm_part) {
-        __shared__ int claimed;
-        if (tid == 0) {
-            unsigned smid;
-            asm volatile("mov.u32 %0, %%smid;" : "=r"(smid));
-            const int nx = gridDim.x, ny = gridDim.y, p = sm_part[smid];
-            int part = p, t = atomicAdd(&queue[p], 1);
-            if (t >= ((ny + 1 - p) / 2) * nx) { /* partition p's tiles are all taken: the other's are not */
-                part = 1 - p;
-                t = atomicAdd(&queue[part], 1);
-            }
-            claimed = (2 * (t / nx) + part) * nx + t % nx;
-            if (atomicAdd(&queue[2], 1) == nx * ny - 1) { /* every CTA has its tile: ready for the next launch */
-                queue[0] = 0;
-                queue[1] = 0;
-                queue[2] = 0;
-            }
-        }
-        __syncthreads();
-        bx = claimed % gridDim.x;
-        by = claimed / gridDim.x;
-    }
-    const int4 line = lines[bx / TILES_N]; /* {block row / column, first entry, blocks, 0}, longest first */
-    const int j = line.x, nt = bx % TILES_N;
-    const int m0 = by * BM;
+    const int4 line = lines[blockIdx.x / TILES_N]; /* {block row / column, first entry, blocks, 0}, longest first */
+    const int j = line.x, nt = blockIdx.x % TILES_N;
+    const int m0 = blockIdx.y * BM;
     const int colbase = j * BS + nt * BN;
     const int e0 = line.y;
     const int T = line.z * KPB;
@@ -392,8 +365,8 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         /* the CTAs of token tile y pull the input row panel of token tile y + pf_ahead into L2, one
          * 64-column box each (a_tiles boxes per panel), so the first reader of each activation
          * tile does not wait for DRAM (tma_prefetch_ahead) */
-        if (pf_ahead > 0 && by + pf_ahead < (int)gridDim.y)
-            for (int c = bx; c < a_tiles; c += gridDim.x) tma_prefetch_l2(&mapA, c * 64, m0 + pf_ahead * BM);
+        if (pf_ahead > 0 && blockIdx.y + pf_ahead < gridDim.y)
+            for (int c = blockIdx.x; c < a_tiles; c += gridDim.x) tma_prefetch_l2(&mapA, c * 64, m0 + pf_ahead * BM);
     }
     __syncthreads();
 
@@ -496,7 +469,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
                 const int chunk = i / 64, c = i % 64;
                 const float *r = red + chunk * 256 + c;
                 if (m0 + chunk * BSR_COLSUM_ROWS < N)
-                    colsum[(size_t)(by * CHUNKS + chunk) * (gridDim.x * BN) + colbase + c] =
+                    colsum[(size_t)(blockIdx.y * CHUNKS + chunk) * (gridDim.x * BN) + colbase + c] =
                         ((r[0] + r[64]) + r[128]) + r[192];
             }
         return;
@@ -618,8 +591,7 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int4 *lines, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
-                            int ldo, int flags, int nnz, cudaStream_t stream, float *colsum, int pf_ahead,
-                            int *queue) {
+                            int ldo, int flags, int nnz, cudaStream_t stream, float *colsum, int pf_ahead) {
     constexpr int RING = STAGES * (BM * 64 + 64 * 64) * 2, TILE = BM * 64 * 2;
     constexpr int SMEM_MAX = (DG ? RING + TILE : (RING > 2 * TILE ? RING : 2 * TILE)) + 1024;
     /* a second output tile only when the pre-activation is stored too */
@@ -641,9 +613,8 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     if (pre_out) bsr_make_map(&mP, pre_out, N, ldo, ldo, BM);
     else mP = mO; /* unused without a pre-activation: no fourth encode per launch */
     dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
-    const unsigned char *sm_part = queue ? bsr_l2_partition_map() : NULL;
     kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, lines, acol, blk, flags, pre_out != NULL, colsum, N,
-                                            pf_ahead, lda / 64, sm_part, sm_part ? queue : NULL);
+                                            pf_ahead, lda / 64);
     CUDA_CHECK(cudaGetLastError());
 }
 
@@ -657,9 +628,8 @@ static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum, \
-        int pf_ahead, int *queue
-#define TMA_ARGS out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum, pf_ahead, \
-    queue
+        int pf_ahead
+#define TMA_ARGS out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo, flags, nnz, st, colsum, pf_ahead
 template <int BS, bool BT, bool DG, bool GELU_A>
 static void tma_launch_bs(int v, TMA_PARAMS) {
     switch (v) {
@@ -703,13 +673,6 @@ static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps, long nnz, int 
     return avg_steps <= 2 && readers4 >= 4 * boxes ? 3 : 0;
 }
 
-/* The tile counters for L2-partition-affine tile order (BsrTune.l2_affinity: -1 the rule, 0 off, 1 on),
- * or NULL for the grid's own order. EXPERIMENT (session 12): off by rule. */
-static int *l2_queue(const BsrTune *tune, const BsrDeviceLayout *L) {
-    const int v = tune_l2_affinity(tune);
-    return v > 0 ? L->tile_queue : NULL;
-}
-
 /* The plain forward / input gradient (bs 64) runs 256-token tiles with two warpgroups sharing each
  * weight tile (32) where the live FLOPs, not the dense activation traffic, set the time: density
  * >= 0.15 with >= 5 k-steps per output tile, and enough 256-token tiles for two waves at 2 CTAs per
@@ -733,7 +696,7 @@ template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int4 *lines, const int *acol, const int *blk,
                           int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, int pf_ahead,
-                          int *queue, cudaStream_t st) {
+                          cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
         fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
@@ -748,7 +711,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !bsr_tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
         tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo,
-                                     flags, nnz, st, NULL, pf_ahead, queue);
+                                     flags, nnz, st, NULL, pf_ahead);
         return;
     }
     if (!bsr_have_wgmma()) variant = 0;
@@ -775,7 +738,7 @@ extern "C" void bsr_forward(bf16 *out, bf16 *pre_out, const bf16 *inp, const bf1
     spmm_dispatch<false>(tune_fwd(tune), steps, L->bs, out, pre_out, inp, w_packed, bias, L->row_offsets, L->lines_row,
                          L->col_indices, NULL,
                          L->brows, N, L->cols, L->rows, gelu ? EPI_GELU : 0, L->nnz,
-                         tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols), l2_queue(tune, L),
+                         tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols),
                          stream);
 }
 
@@ -790,7 +753,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     if (v < 0) v = tma_default_variant(steps, pf);
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
-                                       L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL, pf, l2_queue(tune, L));
+                                       L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL, pf);
         return;
     }
     if (!gelu_scratch) {
@@ -809,7 +772,7 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
     spmm_dispatch<true>(tune_dinp(tune), steps, L->bs, dinp, NULL, dout, w_packed, NULL, L->bsc_offsets, L->lines_col,
                         L->bsc_rows,
                         L->bsc_blocks, L->bcols, N, L->rows, L->cols, accumulate ? EPI_ACCUM : 0, L->nnz,
-                        tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows), l2_queue(tune, L), stream);
+                        tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows), stream);
 }
 
 extern "C" int bsr_colsum_chunks(int N) { return N > 0 ? (N + BSR_COLSUM_ROWS - 1) / BSR_COLSUM_ROWS : 0; }
@@ -835,7 +798,7 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
         const int steps = L->bcols ? (int)((long)L->nnz * (L->bs / 64) / L->bcols) : 0;
         tma_launch<true, true, false>(v, L->bs, dinp, (bf16 *)pre, dout, w_packed, NULL, L->lines_col, L->bsc_rows,
                                       L->bsc_blocks, L->bcols, N, L->rows, L->cols, 0, L->nnz, stream, colsum,
-                                      tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows), l2_queue(tune, L));
+                                      tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->rows));
         return;
     }
     bsr_backward_input(dinp, dout, w_packed, L, N, 0, tune, stream);

@@ -311,7 +311,6 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         tune.fwd = tune.dinp = v;
         tune.dw = q < BSR_DW_VARIANTS ? q : -1;
         tune.l2_prefetch = q % 3 - 1; /* the rule, none, one token tile ahead */
-        tune.l2_affinity = q % 2;     /* tiles by L2 partition (where the GPU has two) */
         CUDA_CHECK(cudaMemset(d_y, 0xff, ny * 2));
         CUDA_CHECK(cudaMemset(d_pre, 0xff, ny * 2));
         bsr_forward(d_y, d_pre, d_x, d_w, d_bias, &D, N, 1, &tune, 0);
@@ -388,8 +387,8 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             BsrTune tune = bsr_tune_default();
             if (variant == 1) { tune.fwd = 11; tune.dinp = 11; tune.dw = 7; }
             if (variant == 2) { tune.fwd = 26; tune.dinp = 27; tune.dw_split = 8; }
-            if (variant == 3) { tune.fwd = 28; tune.dinp = 28; tune.dw_split = 2; tune.l2_prefetch = 1; tune.l2_affinity = 1; }
-            if (variant == 7) { tune.fwd = 30; tune.dinp = 30; tune.l2_affinity = 1; }
+            if (variant == 3) { tune.fwd = 28; tune.dinp = 28; tune.dw_split = 2; tune.l2_prefetch = 1; }
+            if (variant == 7) { tune.fwd = 30; tune.dinp = 30; }
             if (variant == 8) { tune.fwd = 31; tune.dinp = 31; }
             if (variant == 9) tune.dw = 9;
             if (variant == 10) tune.dw = 10;
