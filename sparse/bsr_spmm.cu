@@ -324,13 +324,8 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
  * 128-134, i.e. 3 CTAs per SM, and run 5-9% faster at 122-125 without spills, run 135); the 1-stage
  * DG instance at 5 (96 registers instead of 101, which allowed 4; its shared memory allows 5): 4%
  * faster at C 1600 0.9, equal at C 768 (run 138). The others keep the compiler's choice (they need
- * no more than 93 registers; a bound of 4 on them changed nothing, run 148).
- * TOUT (BM 256, one warpgroup): the transposed product, out^T[64 features x 256 tokens] = B^T A^T,
- * one m64n256k16 wgmma per k16 with the weight tile as its A operand (K-major for the forward,
- * MN-major for the input gradient) and the 256-token activation tile as B (K-major): 10 KB of
- * shared-memory operand reads per k16 instead of the 16 KB of four m64n64 products; the epilogue
- * writes the tile back transposed (pairs of features exchanged between neighbouring lanes). */
-template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false, bool TOUT = false>
+ * no more than 93 registers; a bound of 4 on them changed nothing, run 148). */
+template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
 static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM != 128 ? 1 : GELU_A ? 4 : DG && STAGES == 1 ? 5 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
@@ -345,7 +340,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     /* the output buffers (one tile, two with a stored pre-activation; DG: the pre tile after the
      * ring) reuse the ring: the launcher sizes shared memory for that */
     static_assert(MH % 2 == 0 && BSR_COLSUM_ROWS == 128, "each warpgroup covers whole colsum chunks");
-    static_assert(!TOUT || (BM == 256 && WGS == 1 && !DG), "the transposed form: 256 tokens, one warpgroup, no DG");
     extern __shared__ unsigned char smem_dyn[];
     __shared__ __align__(8) uint64_t mbar[STAGES + 1];
     unsigned char *smem = smem_align1024(smem_dyn);
@@ -415,18 +409,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         }
         const uint32_t sB = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
         const uint32_t aB = sB + wg * MH * 8192, bB = sB + A_BYTES;
-        if constexpr (TOUT) { /* out^T += weight tile (A) x activation tile (B, 256 tokens, K-major) */
-            wg_fence();
-#pragma unroll
-            for (int ks = 0; ks < 4; ks++) {
-                const uint64_t da = BT ? wg_desc(bB + ks * 2048, 1024, 1024) : wg_desc(bB + ks * 32, 16, 1024);
-                wgmma_64x256<BT ? 1 : 0, 0>(acc[0], acc[1], acc[2], acc[3], da, wg_desc(sB + ks * 32, 16, 1024));
-            }
-            wg_commit();
-            wg_wait<0>();
-        } else {
-            spmm_wgmma_step<MH, BT>(acc, aB, bB);
-        }
+        spmm_wgmma_step<MH, BT>(acc, aB, bB);
     }
 #pragma unroll
     for (int h = 0; h < MH; h++) reg_fence(acc[h]);
@@ -494,35 +477,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     /* output tile(s) in the 128B-swizzled layout of the store tensor map */
     const int two = (flags & EPI_GELU) && has_pre;
     unsigned char *o0 = smem, *o1 = smem + TILE_BYTES;
-    if constexpr (TOUT) {
-        /* acc[q][4 jn + 2 hh + c] = out[token 64 q + 8 jn + 2 tq + c][feature 16 wq + g + 8 hh]. Lanes g
-         * and g ^ 1 (lane ^ 4) swap one value each so that each holds two neighbouring features of one
-         * token: even g the features (f, f + 1) of token c = 0, odd g (f - 1, f) of token c = 1 */
-        const bool odd = g & 1;
-        float bf[2];
-#pragma unroll
-        for (int hh = 0; hh < 2; hh++) bf[hh] = bias ? __bfloat162float(bias[colbase + wq * 16 + g + 8 * hh]) : 0.f;
-#pragma unroll
-        for (int q = 0; q < 4; q++)
-#pragma unroll
-            for (int jn = 0; jn < 8; jn++)
-#pragma unroll
-                for (int hh = 0; hh < 2; hh++) {
-                    const __nv_bfloat162 r = __floats2bfloat162_rn(acc[q][4 * jn + 2 * hh] + bf[hh],
-                                                                   acc[q][4 * jn + 2 * hh + 1] + bf[hh]);
-                    const uint32_t pre = *(const uint32_t *)&r; /* tokens c = 0 (low), 1 (high) */
-                    const uint32_t val = (flags & EPI_GELU) ? gelu_bf16x2(pre) : pre;
-                    /* the half the partner keeps: c = 1 from an even lane, c = 0 from an odd one */
-                    const uint32_t send = odd ? ((val & 0xffffu) << 16) | (pre & 0xffffu) : (val & 0xffff0000u) | (pre >> 16);
-                    const uint32_t recv = __shfl_xor_sync(0xffffffffu, send, 4);
-                    const uint32_t out2 = odd ? (recv >> 16) | (val & 0xffff0000u) : (val & 0xffffu) | (recv & 0xffff0000u);
-                    const uint32_t pre2 = odd ? (recv & 0xffffu) | (pre & 0xffff0000u) : (pre & 0xffffu) | (recv << 16);
-                    const int row = q * 64 + jn * 8 + 2 * tq + (odd ? 1 : 0);
-                    const int off = row * 128 + (((2 * wq + hh) ^ (row & 7)) << 4) + (g & ~1) * 2;
-                    *(uint32_t *)(o0 + off) = out2;
-                    if (two) *(uint32_t *)(o1 + off) = pre2;
-                }
-    } else {
     /* the 8 bias pairs of this thread in one batch of loads (loaded inside the loop below, each
      * load's latency was paid 8 times over: 15% of the stall samples of the fc forward, run 65) */
     uint32_t bias2[8];
@@ -549,7 +503,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
                     *(__nv_bfloat162 *)(o0 + off) = __floats2bfloat162_rn(v0, v1);
                 }
             }
-    }
     }
     fence_proxy_async();
     __syncthreads();
@@ -635,7 +588,7 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
 
 /* DG: pre_out is the pre-activation to read (GELU' epilogue), colsum its bias-gradient partials;
  * GELU_A: the operand is gelu(A) */
-template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A, bool TOUT = false>
+template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int4 *lines, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                             int ldo, int flags, int nnz, cudaStream_t stream, float *colsum, int pf_ahead) {
@@ -647,7 +600,7 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
      * stores the pre-activation tile unconditionally (see bsr_spmm_tma_kernel, run 45) */
     const int need = BM == 128 ? 2 * TILE : out_bytes;
     const int smem = DG ? SMEM_MAX : (RING > need ? RING : need) + 1024;
-    auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A, TOUT>;
+    auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_MAX));
@@ -669,10 +622,9 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
  *   26 / 27 / 28: BM 128, 1 warpgroup, 2 / 3 / 1 stages
  *   29 / 30: BM 256, 1 warpgroup (4 m64 row groups), 1 / 2 stages
  *   31 / 32: BM 256, 2 warpgroups sharing each weight tile, 1 / 2 stages
- *   36 / 37: BM 256, 1 warpgroup, the transposed m64n256 product (TOUT), 1 / 2 stages (DG: 29 / 30)
  * (33-35, a warp-specialized persistent kernel, lost everywhere and was removed: runs 33-34 of
  * dev/NOTES_runs.md; its code is in commit e690a79) */
-static int is_tma_variant(int v) { return (v >= 26 && v <= 32) || v == 36 || v == 37; }
+static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum, \
@@ -687,8 +639,6 @@ static void tma_launch_bs(int v, TMA_PARAMS) {
     case 29: launch_spmm_tma<BS, 256, 1, 1, BT, DG, GELU_A>(TMA_ARGS); break;
     case 30: launch_spmm_tma<BS, 256, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     case 31: launch_spmm_tma<BS, 256, 2, 1, BT, DG, GELU_A>(TMA_ARGS); break;
-    case 36: launch_spmm_tma<BS, 256, 1, 1, BT, DG, GELU_A, !DG>(TMA_ARGS); break;
-    case 37: launch_spmm_tma<BS, 256, 1, 2, BT, DG, GELU_A, !DG>(TMA_ARGS); break;
     default: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     }
 }
@@ -748,7 +698,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
                           int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, int pf_ahead,
                           cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
-        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32 36 37; "
+        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
         exit(1);
     }
