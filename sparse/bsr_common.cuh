@@ -329,61 +329,6 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map
                  ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar) : "memory");
 #endif
 }
-/* the same copy delivered to the CTAs of the cluster in mask, at the same shared-memory offset in
- * each, each signalling its own mbarrier at mbar's offset */
-__device__ __forceinline__ void tma_load_2d_multicast(uint32_t dst, const CUtensorMap *map, int c0, int c1,
-                                                      uint32_t mbar, uint16_t mask) {
-#ifdef BSR_WGMMA
-    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
-                 " [%0], [%1, {%2, %3}], [%4], %5;\n"
-                 ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar), "h"(mask) : "memory");
-#endif
-}
-__device__ __forceinline__ uint32_t cluster_ctarank() {
-    uint32_t r = 0;
-#ifdef BSR_WGMMA
-    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-#endif
-    return r;
-}
-/* split cluster barrier: every thread of every CTA of the cluster arrives (release), later waits
- * (acquire) */
-__device__ __forceinline__ void cluster_arrive() {
-#ifdef BSR_WGMMA
-    asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
-#endif
-}
-__device__ __forceinline__ void cluster_wait() {
-#ifdef BSR_WGMMA
-    asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-#endif
-}
-/* one arrival on this CTA's mbarrier at addr, and on the mbarrier at the same offset in cluster CTA
- * rank (release at cluster scope: what this CTA read from the slot is done before the peer reuses it) */
-__device__ __forceinline__ void mbar_arrive_local(uint32_t addr) {
-#ifdef BSR_WGMMA
-    asm volatile("mbarrier.arrive.release.cta.shared::cta.b64 _, [%0];\n" ::"r"(addr) : "memory");
-#endif
-}
-__device__ __forceinline__ void mbar_arrive_remote(uint32_t addr, uint32_t rank) {
-#ifdef BSR_WGMMA
-    asm volatile("{\n.reg .b32 ra;\nmapa.shared::cluster.u32 ra, %0, %1;\n"
-                 "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [ra];\n}\n" ::"r"(addr), "r"(rank) : "memory");
-#endif
-}
-/* has the phase of the given parity completed? (no wait; acquire at cluster scope) */
-__device__ __forceinline__ bool mbar_test_cluster(uint32_t addr, int parity) {
-    uint32_t done = 1;
-#ifdef BSR_WGMMA
-    asm volatile("{\n.reg .pred p;\nmbarrier.test_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-                 : "=r"(done) : "r"(addr), "r"(parity) : "memory");
-#endif
-    return done != 0;
-}
-__device__ __forceinline__ void mbar_wait_cluster(uint32_t addr, int parity) {
-    while (!mbar_test_cluster(addr, parity)) {
-    }
-}
 /* bulk L2 prefetch of one tensor-map box (nothing lands in shared memory, no completion) */
 __device__ __forceinline__ void tma_prefetch_l2(const CUtensorMap *map, int c0, int c1) {
 #ifdef BSR_WGMMA

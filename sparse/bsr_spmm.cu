@@ -325,7 +325,7 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
  * DG instance at 5 (96 registers instead of 101, which allowed 4; its shared memory allows 5): 4%
  * faster at C 1600 0.9, equal at C 768 (run 138). The others keep the compiler's choice (they need
  * no more than 93 registers; a bound of 4 on them changed nothing, run 148). */
-template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false, int CL = 1>
+template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
 static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM != 128 ? 1 : GELU_A ? 4 : DG && STAGES == 1 ? 5 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
@@ -340,15 +340,8 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     /* the output buffers (one tile, two with a stored pre-activation; DG: the pre tile after the
      * ring) reuse the ring: the launcher sizes shared memory for that */
     static_assert(MH % 2 == 0 && BSR_COLSUM_ROWS == 128, "each warpgroup covers whole colsum chunks");
-    /* CL 2: the two CTAs of a cluster hold neighbouring token tiles of one line, so the same index
-     * list; each loads one 32-row half of every weight tile and multicasts it to both (half the
-     * weight tiles' bytes out of L2; run 161: the weight tiles cost 8-18% at 0.5-0.9). A slot is
-     * refilled once both CTAs are done with it: per-slot empty barriers that each CTA's thread 0
-     * arrives on, its own and (remotely) the peer's, instead of run 62's per-step cluster barrier */
-    static_assert(CL == 1 || (CL == 2 && !DG && STAGES >= 2), "clusters of 2: no DG, 2 stages or more");
     extern __shared__ unsigned char smem_dyn[];
     __shared__ __align__(8) uint64_t mbar[STAGES + 1];
-    __shared__ __align__(8) uint64_t ebar[CL > 1 ? STAGES : 1]; /* CL 2: slot s free in both CTAs */
     unsigned char *smem = smem_align1024(smem_dyn);
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = WGS == 1 ? 0 : warp >> 2, wq = warp & 3;
@@ -361,8 +354,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     const int T = line.z * KPB;
     if (tid == 0) {
         for (int s = 0; s < STAGES + (DG ? 1 : 0); s++) mbar_init(smem_u32(&mbar[s]), 1);
-        if (CL > 1)
-            for (int s = 0; s < STAGES; s++) mbar_init(smem_u32(&ebar[s]), 2);
 #ifdef BSR_WGMMA
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
 #endif
@@ -377,13 +368,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         if (pf_ahead > 0 && blockIdx.y + pf_ahead < gridDim.y)
             for (int c = blockIdx.x; c < a_tiles; c += gridDim.x) tma_prefetch_l2(&mapA, c * 64, m0 + pf_ahead * BM);
     }
-    if constexpr (CL > 1) { /* the peer's barriers are initialized before any multicast reaches them */
-        cluster_arrive();
-        cluster_wait();
-    } else {
-        __syncthreads();
-    }
-    const uint32_t crank = CL > 1 ? cluster_ctarank() : 0;
+    __syncthreads();
 
     auto issue = [&](int t) { /* thread 0 only */
         const int slot = t % STAGES;
@@ -393,32 +378,11 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         const uint32_t sA = smem_u32(smem + slot * STAGE_BYTES), mb = smem_u32(&mbar[slot]);
         mbar_expect_tx(mb, STAGE_BYTES);
         tma_load_2d(sA, &mapA, ac * BS + kk * BK, m0, mb);
-        if constexpr (CL > 1) { /* this CTA's 32-row half of the weight tile (mapW's box), to both */
-            const uint32_t dW = sA + A_BYTES + crank * 32 * 128;
-            if (BT) tma_load_2d_multicast(dW, &mapW, nt * BN, k * BS + kk * BK + crank * 32, mb, 3);
-            else tma_load_2d_multicast(dW, &mapW, kk * BK, k * BS + nt * BN + crank * 32, mb, 3);
-        } else if (BT) {
-            tma_load_2d(sA + A_BYTES, &mapW, nt * BN, k * BS + kk * BK, mb);
-        } else {
-            tma_load_2d(sA + A_BYTES, &mapW, kk * BK, k * BS + nt * BN, mb);
-        }
-    };
-    int issued = 0; /* CL 2, thread 0: steps issued so far */
-    /* CL 2, thread 0: issue steps up to t + STAGES - 1 whose slot both CTAs have released; wait for
-     * the release only for step t itself (the one needed next) */
-    auto pump = [&](int t, bool need_t) {
-        while (issued < T && issued <= t + STAGES - 1) {
-            const int k = issued / STAGES;
-            if (k > 0) {
-                const uint32_t e = smem_u32(&ebar[issued % STAGES]);
-                if (need_t && issued <= t) mbar_wait_cluster(e, (k - 1) & 1);
-                else if (!mbar_test_cluster(e, (k - 1) & 1)) break;
-            }
-            issue(issued++);
-        }
+        if (BT) tma_load_2d(sA + A_BYTES, &mapW, nt * BN, k * BS + kk * BK, mb);
+        else tma_load_2d(sA + A_BYTES, &mapW, kk * BK, k * BS + nt * BN, mb);
     };
     if (tid == 0)
-        for (; issued < STAGES - 1 && issued < T; issued++) issue(issued);
+        for (int s = 0; s < STAGES - 1 && s < T; s++) issue(s);
 
     float acc[MH][32];
     zero_regs(acc);
@@ -432,18 +396,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 #endif
     for (int t = 0; t < T; t++) {
         __syncthreads(); /* every warp is done with step t-1, whose slot is refilled now */
-        if constexpr (CL > 1) {
-            if (tid == 0) {
-                if (t > 0) { /* step t-1's slot is free here: tell both CTAs */
-                    const uint32_t e = smem_u32(&ebar[(t - 1) % STAGES]);
-                    mbar_arrive_local(e);
-                    mbar_arrive_remote(e, crank ^ 1);
-                }
-                pump(t, true);
-            }
-        } else if (tid == 0 && t + STAGES - 1 < T) {
-            issue(t + STAGES - 1);
-        }
+        if (tid == 0 && t + STAGES - 1 < T) issue(t + STAGES - 1);
         if (t == 0) BSR_TL(1);
         mbar_wait(smem_u32(&mbar[t % STAGES]), (t / STAGES) & 1);
         if (t == 0) BSR_TL(2);
@@ -457,14 +410,10 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         const uint32_t sB = smem_u32(smem + (t % STAGES) * STAGE_BYTES);
         const uint32_t aB = sB + wg * MH * 8192, bB = sB + A_BYTES;
         spmm_wgmma_step<MH, BT>(acc, aB, bB);
-        if (CL > 1 && tid == 0) pump(t, false); /* the peer may have released a slot meanwhile */
     }
 #pragma unroll
     for (int h = 0; h < MH; h++) reg_fence(acc[h]);
     __syncthreads(); /* all wgmmas done: the stage memory becomes the output buffers */
-    /* CL 2: no more remote arrivals from this CTA; the wait before exit keeps the peer's last ones
-     * from reaching an exited CTA */
-    if constexpr (CL > 1) cluster_arrive();
     BSR_TL(3);
 
     const int g = lane >> 2, tq = lane & 3;
@@ -564,7 +513,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
         bulk_wait_read0();
         BSR_TL(5);
     }
-    if constexpr (CL > 1) cluster_wait();
 }
 
 /* The unfused GELU' epilogue (builds without TMA, the dense path of the crossover):
@@ -640,7 +588,7 @@ static void launch_spmm(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, 
 
 /* DG: pre_out is the pre-activation to read (GELU' epilogue), colsum its bias-gradient partials;
  * GELU_A: the operand is gelu(A) */
-template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A, int CL = 1>
+template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A>
 static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias,
                             const int4 *lines, const int *acol, const int *blk, int n_out_blocks, int N, int lda,
                             int ldo, int flags, int nnz, cudaStream_t stream, float *colsum, int pf_ahead) {
@@ -652,7 +600,7 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
      * stores the pre-activation tile unconditionally (see bsr_spmm_tma_kernel, run 45) */
     const int need = BM == 128 ? 2 * TILE : out_bytes;
     const int smem = DG ? SMEM_MAX : (RING > need ? RING : need) + 1024;
-    auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A, CL>;
+    auto kern = bsr_spmm_tma_kernel<BS, BM, WGS, STAGES, BT, DG, GELU_A>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_MAX));
@@ -660,43 +608,23 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
     }
     CUtensorMap mA, mW, mO, mP;
     bsr_make_map(&mA, A, N, lda, lda, BM);
-    bsr_make_map(&mW, W, (long)nnz * BS, BS, BS, 64 / CL); /* CL 2: each CTA loads half a tile */
+    bsr_make_map(&mW, W, (long)nnz * BS, BS, BS, 64);
     bsr_make_map(&mO, out, N, ldo, ldo, BM);
     if (pre_out) bsr_make_map(&mP, pre_out, N, ldo, ldo, BM);
     else mP = mO; /* unused without a pre-activation: no fourth encode per launch */
-    /* CL 2: token tiles padded to whole clusters (a tile past N loads zeros and stores nothing) */
-    dim3 grid(n_out_blocks * (BS / 64), ((N + BM - 1) / BM + CL - 1) / CL * CL);
-    if (CL == 1) {
-        kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, lines, acol, blk, flags, pre_out != NULL, colsum,
-                                                N, pf_ahead, lda / 64);
-        CUDA_CHECK(cudaGetLastError());
-    } else {
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = 1;
-        attr[0].val.clusterDim.y = CL;
-        attr[0].val.clusterDim.z = 1;
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = grid;
-        cfg.blockDim = dim3(128 * WGS);
-        cfg.dynamicSmemBytes = smem;
-        cfg.stream = stream;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
-        CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, mA, mW, mO, mP, bias, lines, acol, blk, flags,
-                                      (int)(pre_out != NULL), colsum, N, pf_ahead, lda / 64));
-    }
+    dim3 grid(n_out_blocks * (BS / 64), (N + BM - 1) / BM);
+    kern<<<grid, 128 * WGS, smem, stream>>>(mA, mW, mO, mP, bias, lines, acol, blk, flags, pre_out != NULL, colsum, N,
+                                            pf_ahead, lda / 64);
+    CUDA_CHECK(cudaGetLastError());
 }
 
 /* TMA variants: number -> token rows per CTA (BM), warpgroups, ring stages.
  *   26 / 27 / 28: BM 128, 1 warpgroup, 2 / 3 / 1 stages
  *   29 / 30: BM 256, 1 warpgroup (4 m64 row groups), 1 / 2 stages
  *   31 / 32: BM 256, 2 warpgroups sharing each weight tile, 1 / 2 stages
- *   36 / 37: 26 / 32 in clusters of two token tiles multicasting the weight tile (the fused dX
- *            with GELU' runs 26 / 32)
  * (33-35, a warp-specialized persistent kernel, lost everywhere and was removed: runs 33-34 of
  * dev/NOTES_runs.md; its code is in commit e690a79) */
-static int is_tma_variant(int v) { return (v >= 26 && v <= 32) || v == 36 || v == 37; }
+static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum, \
@@ -711,8 +639,6 @@ static void tma_launch_bs(int v, TMA_PARAMS) {
     case 29: launch_spmm_tma<BS, 256, 1, 1, BT, DG, GELU_A>(TMA_ARGS); break;
     case 30: launch_spmm_tma<BS, 256, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     case 31: launch_spmm_tma<BS, 256, 2, 1, BT, DG, GELU_A>(TMA_ARGS); break;
-    case 36: launch_spmm_tma<BS, 128, 1, 2, BT, DG, GELU_A, DG ? 1 : 2>(TMA_ARGS); break;
-    case 37: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A, DG ? 1 : 2>(TMA_ARGS); break;
     default: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     }
 }
@@ -772,7 +698,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
                           int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, int pf_ahead,
                           cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
-        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32 36 37; "
+        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
                         "dev/NOTES_bsr.md)\n", variant);
         exit(1);
     }
