@@ -625,15 +625,6 @@ static Roof measure_roof(BsrBlas *blas) {
     return r;
 }
 
-/* the mask seed of one configuration and draw: the same matrix in any sweep (the draws of one
- * shared generator had made a row depend on the rows benched before it) */
-static uint64_t config_seed(int C, int layer, int bs, float sp, int draw) {
-    uint64_t h = 42;
-    const uint64_t parts[] = {(uint64_t)C, (uint64_t)layer, (uint64_t)bs, (uint64_t)lrintf(sp * 10000.f), (uint64_t)draw};
-    for (int i = 0; i < 5; i++) h = (h ^ parts[i]) * 0x100000001b3ull; /* FNV-1a over the fields */
-    return h;
-}
-
 #define BENCH_MAX_MASKS 16
 /* --masks k: the forward against Blocked-ELL over the k draws of one configuration
  * (ell[d] = {ratio, ELL padding, our time, ELL time}) */
@@ -730,7 +721,7 @@ int main(int argc, char **argv) {
                     const int is_tgt = C == 1600 && bs == 64 && fabsf(sp - 0.9f) < 1e-4f;
                     double tv[7], ell[BENCH_MAX_MASKS][4];
                     for (int d = 0; d < masks; d++) {
-                        rng_seed(&rng, config_seed(C, li, bs, sp, d));
+                        rng_seed(&rng, bench_mask_seed(C, li, bs, sp, d));
                         bench_one(&ctx, &peer, &roof, li == 0 ? "fc" : "fcproj", C, rows, cols, bs, sp, N, reps, &rng,
                                   is_tgt && d == 0 ? tv : NULL, ell[d]); /* target line: draw 0 */
                     }

@@ -35,6 +35,16 @@ static inline float bench_median(float *a, int n) {
     return n % 2 ? a[n / 2] : 0.5f * (a[n / 2 - 1] + a[n / 2]);
 }
 
+/* the mask seed of one configuration (C, layer 0 = fc / 1 = fcproj, bs, sparsity, draw): a row is the
+ * same matrix in any sweep and in either benchmark (the draws of one shared generator had made a row
+ * depend on the rows benched before it) */
+static inline uint64_t bench_mask_seed(int C, int layer, int bs, float sp, int draw) {
+    uint64_t h = 42;
+    const uint64_t parts[] = {(uint64_t)C, (uint64_t)layer, (uint64_t)bs, (uint64_t)lrintf(sp * 10000.f), (uint64_t)draw};
+    for (int i = 0; i < 5; i++) h = (h ^ parts[i]) * 0x100000001b3ull; /* FNV-1a over the fields */
+    return h;
+}
+
 /* L's mask (L initialized) at sparsity sp: g - round(sp g) of its g blocks live (at least one), drawn
  * uniformly at random from rng */
 static inline void bench_random_mask(BsrLayout *L, float sp, Rng *rng) {
