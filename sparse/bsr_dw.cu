@@ -358,10 +358,13 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
  * ring holds more tokens per byte of shared memory. Two warpgroups, one block each, over one
  * cp.async ring that all 256 threads fill (as bsr_dw_wgmma_kernel). Stage slabs: [own 0][own 1]
  * [shared]: for column pairs the dY slabs of k0 / k1 and the X slab, for row pairs the X slabs
- * and the dY slab. A line's odd block runs alone (k1 = -1: warpgroup 1 computes on an unloaded
- * slab and stores nothing, so that no branch surrounds the wgmmas, which ptxas would serialize).
+ * and the dY slab. The direction is per CTA (pairs[3 b + 2]): the layout pairs its lines of one
+ * direction and then the odd blocks of two such lines across, where they share a line of the
+ * other (bsr_layout_gpu.cu, build_dw_pairs). A block left over runs alone (k1 = -1: warpgroup 1
+ * computes on an unloaded slab and stores nothing, so that no branch surrounds the wgmmas, which
+ * ptxas would serialize).
  * (A 2-CTA cluster form sharing the slab by multicast TMA was not faster, runs 113-115.) */
-template <int BK, int STAGES, bool PAIR_ROWS>
+template <int BK, int STAGES>
 static __global__ void __launch_bounds__(256)
 bsr_dw_pair_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, const bf16 *__restrict__ dout,
                    const bf16 *__restrict__ inp, const int *__restrict__ pairs, const int *__restrict__ blk_rows,
@@ -373,16 +376,17 @@ bsr_dw_pair_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, con
     extern __shared__ unsigned char smem_dyn[];
     unsigned char *smem = smem_align1024(smem_dyn);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2, wq = warp & 3;
-    const int k0 = pairs[2 * blockIdx.x], k1 = pairs[2 * blockIdx.x + 1];
+    const int k0 = pairs[3 * blockIdx.x], k1 = pairs[3 * blockIdx.x + 1];
+    const bool pair_rows = pairs[3 * blockIdx.x + 2]; /* the two share a block row: its dY slab */
     const int split = blockIdx.y;
     const int n0 = split * tokens_per_split;
     const int n1 = min(N, n0 + tokens_per_split);
     const int T = n1 > n0 ? (n1 - n0 + BK - 1) / BK : 0;
     const int has1 = k1 >= 0;
     /* slab q: source matrix (dY: row length rows, X: cols) and column offset */
-    const bf16 *src_own = PAIR_ROWS ? inp : dout, *src_sh = PAIR_ROWS ? dout : inp;
-    const int ld_own = PAIR_ROWS ? cols : rows, ld_sh = PAIR_ROWS ? rows : cols;
-    const int *own_idx = PAIR_ROWS ? blk_cols : blk_rows, *sh_idx = PAIR_ROWS ? blk_rows : blk_cols;
+    const bf16 *src_own = pair_rows ? inp : dout, *src_sh = pair_rows ? dout : inp;
+    const int ld_own = pair_rows ? cols : rows, ld_sh = pair_rows ? rows : cols;
+    const int *own_idx = pair_rows ? blk_cols : blk_rows, *sh_idx = pair_rows ? blk_rows : blk_cols;
     const int off0 = own_idx[k0] * 64, off1 = has1 ? own_idx[k1] * 64 : 0, off2 = sh_idx[k0] * 64;
     auto load_stage = [&](int slot, int t) {
         unsigned char *st = smem + slot * STAGE_BYTES;
@@ -398,7 +402,7 @@ bsr_dw_pair_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, con
 
     /* this warpgroup's block and its two slabs (A = dY, B = X) */
     const int kw = wg ? k1 : k0;
-    const int qa = PAIR_ROWS ? 2 : wg, qb = PAIR_ROWS ? wg : 2;
+    const int qa = pair_rows ? 2 : wg, qb = pair_rows ? wg : 2;
     float acc[32];
     zero_regs(acc);
     constexpr int PF = STAGES - 2; /* one wgmma group in flight: the slot refilled is that of t - 2 */
@@ -711,12 +715,11 @@ static void launch_dw_wgmma(float *out_f32, bf16 *out_bf16, const bf16 *dout, co
 #define BSR_DW_PAIR_BK 64
 #endif
 /* dW variant 12: block pairs in one CTA (bsr_dw_pair_kernel), bs 64 */
-template <bool PAIR_ROWS>
 static void launch_dw_pair(float *out_f32, bf16 *out_bf16, const bf16 *dout, const bf16 *inp,
                            const BsrDeviceLayout *L, int N, int nsplit, int tps, size_t pstride, int accumulate,
                            cudaStream_t stream) {
     constexpr int BK = BSR_DW_PAIR_BK, STAGES = BSR_DW_PAIR_STAGES, SMEM = STAGES * 3 * BK * 64 * 2 + 1024;
-    auto kern = bsr_dw_pair_kernel<BK, STAGES, PAIR_ROWS>;
+    auto kern = bsr_dw_pair_kernel<BK, STAGES>;
     static int attr_set = 0;
     if (!attr_set) {
         CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM));
@@ -751,10 +754,8 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
     }
     if (dw_use_wgmma(L, tune)) {
         if (L->bs == 128) launch_dw_wgmma<2, 2, 32, 4, true, 128>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
-        else if (tune_dw(tune) == 12 || (dw_pairs_by_default(L, tune) && ns == 1)) {
-            if (L->dw_pair_rows) launch_dw_pair<true>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
-            else launch_dw_pair<false>(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
-        }
+        else if (tune_dw(tune) == 12 || (dw_pairs_by_default(L, tune) && ns == 1))
+            launch_dw_pair(of, ob, dout, inp, L, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 7) launch_dw_wgmma<1, 1, 64, 4, false>(of, ob, dout, inp, L, 0, N, ns, tps, pstride, accumulate, stream);
         else if (tune_dw(tune) == 9)
             launch_dw_wgmma<1, 4, 32, 4, true, 64, false, true>(of, ob, dout, inp, L, 2, N, ns, tps, pstride, accumulate, stream);

@@ -58,11 +58,13 @@ typedef struct {
     int *dw_col_a, *dw_col_b, *dw_col_k;
     int *dw_row_a, *dw_row_b, *dw_row_k;
     int *dw_iota;     /* [cap] k -> k (single-block groups) */
-    /* weight-gradient pairs (dW variant 12, derived at upload): two blocks per CTA, {k0, k1}:
-     * consecutive blocks of one block column (dw_pair_rows = 0: they share the X slab) or one
-     * block row (1: the dY slab), whichever pairs more; a line's odd block alone, {k, -1} */
+    /* weight-gradient pairs (dW variant 12, derived at upload): two blocks per CTA, {k0, k1, r}:
+     * consecutive blocks of one block column (r = 0: they share the X slab) or one block row (r = 1:
+     * the dY slab). The lines of one direction (dw_pair_rows, whichever pairs more) are paired,
+     * then the odd blocks of two lines across, where they meet in a line of the other direction;
+     * a block left over alone, {k, -1, r} */
     int dw_npairs, dw_pair_rows, dw_pairs_shared;
-    int *dw_pairs;    /* [2 * cap] */
+    int *dw_pairs;    /* [3 * cap] */
     /* the forward / input-gradient CTAs' lines, longest first (derived at upload): {block row, first
      * BSR entry, blocks in the row, 0} (lines_row) and {block column, first BSC entry, blocks, 0}
      * (lines_col). Within each token tile the longest lines start first, so the grid's last CTAs
