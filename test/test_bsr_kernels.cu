@@ -693,7 +693,7 @@ int main(int argc, char **argv) {
         {1024, 4096, 128, 2048, MASK_RANDOM, 0.1f},  /* d24 fcproj shape */
         {256, 2560, 64, 160, MASK_ALL, 1.f},         /* forward lists of 40 blocks (> 32) */
         {2560, 256, 64, 160, MASK_RANDOM, 0.9f},     /* input-gradient lists of ~36 blocks */
-        {1024, 4096, 64, 256, MASK_RANDOM, 0.26f},   /* ~266 blocks: ~137 line pairs of dW, cut by cross pairs */
+        {1024, 4096, 64, 256, MASK_RANDOM, 0.26f},   /* ~266 blocks: dW line pairs near 132 SMs (130 in run 172) */
         {256, 384, 32, 256, MASK_RANDOM, 0.5f},      /* block size 32 (mma.sync kernels) */
         {384, 256, 32, 200, MASK_EMPTY_RC, 0.6f},
         {256, 256, 32, 77, MASK_ALL, 1.f},
