@@ -60,9 +60,9 @@ typedef struct {
     int *dw_iota;     /* [cap] k -> k (single-block groups) */
     /* weight-gradient pairs (dW variant 12, derived at upload): two blocks per CTA, {k0, k1, r}:
      * consecutive blocks of one block column (r = 0: they share the X slab) or one block row (r = 1:
-     * the dY slab). The lines of one direction (dw_pair_rows, whichever pairs more) are paired,
-     * then the odd blocks of two lines across, where they meet in a line of the other direction;
-     * a block left over alone, {k, -1, r} */
+     * the dY slab). The lines of one direction (dw_pair_rows, whichever gives fewer CTAs) are
+     * paired; while the pairs outnumber the SMs, the odd blocks of two lines pair across, where they
+     * meet in a line of the other direction; a block left over runs alone, {k, -1, r} */
     int dw_npairs, dw_pair_rows, dw_pairs_shared;
     int *dw_pairs;    /* [3 * cap] */
     /* the forward / input-gradient CTAs' lines, longest first (derived at upload): {block row, first
