@@ -88,6 +88,80 @@ void bsr_layout_set_mask(BsrLayout *L, const uint8_t *mask) {
     free(cursor);
 }
 
+/* Pairs for the paired weight gradient (the GPU's dW variant 12, bsr_dw_pair_kernel): see bsr.h.
+ * Consecutive blocks of one line of the primary direction (block rows, BSR order, or block columns,
+ * BSC order) share an operand slab. A line of odd length leaves one block over, which runs alone,
+ * {k, -1, .}. The paired kernel runs one CTA per pair at one CTA per SM, so the count must fit the
+ * SMs: at C 1600 0.9 one mask in four left 133 pairs for 132 SMs (the default then fell back to
+ * single blocks, 6-8% slower; runs 169-170). While there are more than max_pairs, two odd lines
+ * whose blocks meet in a line of the other direction give those blocks as one cross pair (greedy
+ * matching; 125-126 pairs at C 1600 0.9 when it runs to the end). Only as many as needed: on masks
+ * that already fit, cross-pairing all of them was 0-3% slower (run 170). Returns the number of
+ * pairs; *n_shared: those of two, *n_cross: the cross pairs among them. */
+int bsr_dw_pairs(const BsrLayout *L, int by_rows, int max_pairs, int *pairs, int *n_shared, int *n_cross) {
+    const int nl = by_rows ? L->brows : L->bcols, nx = by_rows ? L->bcols : L->brows;
+    const int *off = by_rows ? L->row_offsets : L->bsc_offsets;
+    const int nnz = L->row_offsets[L->brows];
+    /* entry e of line l (primary order) -> packed block k, and k's line of the other direction */
+    int *blk = (int *)malloc_check((nnz + 1) * sizeof(int)), *cross = (int *)malloc_check((nnz + 1) * sizeof(int));
+    int *blk_row = (int *)malloc_check((nnz + 1) * sizeof(int));
+    for (int r = 0; r < L->brows; r++)
+        for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k++) blk_row[k] = r;
+    for (int e = 0; e < nnz; e++) {
+        blk[e] = by_rows ? e : L->bsc_blocks[e];
+        cross[e] = by_rows ? L->col_indices[e] : blk_row[blk[e]];
+    }
+    /* the odd lines' entries by cross line: who could meet whom */
+    int *xoff = (int *)calloc_check(nx + 1, sizeof(int)), *xent = (int *)malloc_check((nnz + 1) * sizeof(int));
+    for (int l = 0; l < nl; l++)
+        if ((off[l + 1] - off[l]) & 1)
+            for (int e = off[l]; e < off[l + 1]; e++) xoff[cross[e] + 1]++;
+    for (int x = 0; x < nx; x++) xoff[x + 1] += xoff[x];
+    int *xfill = (int *)malloc_check((nx + 1) * sizeof(int));
+    memcpy(xfill, xoff, (nx + 1) * sizeof(int));
+    int *line_of = (int *)malloc_check((nnz + 1) * sizeof(int));
+    for (int l = 0; l < nl; l++)
+        for (int e = off[l]; e < off[l + 1]; e++) {
+            line_of[e] = l;
+            if ((off[l + 1] - off[l]) & 1) xent[xfill[cross[e]]++] = e;
+        }
+    /* out[l]: the entry line l gives away (-1: none yet) */
+    int *out = (int *)malloc_check((nl + 1) * sizeof(int));
+    for (int l = 0; l < nl; l++) out[l] = -1;
+    int np = 0, ns = 0, line_pairs = 0;
+    for (int l = 0; l < nl; l++) line_pairs += (off[l + 1] - off[l] + 1) / 2;
+    for (int l = 0; l < nl && line_pairs - np > max_pairs; l++) { /* each cross pair: one CTA fewer */
+        if (!((off[l + 1] - off[l]) & 1) || out[l] >= 0) continue;
+        for (int e = off[l]; e < off[l + 1] && out[l] < 0; e++)
+            for (int i = xoff[cross[e]]; i < xoff[cross[e] + 1]; i++) {
+                const int f = xent[i], m = line_of[f];
+                if (m == l || out[m] >= 0) continue;
+                out[l] = e;
+                out[m] = f;
+                pairs[3 * np] = blk[e], pairs[3 * np + 1] = blk[f], pairs[3 * np + 2] = !by_rows;
+                np++, ns++;
+                break;
+            }
+    }
+    for (int l = 0; l < nl; l++) {
+        int first = -1; /* a kept entry waiting for its partner */
+        for (int e = off[l]; e < off[l + 1]; e++) {
+            if (e == out[l]) continue;
+            if (first < 0) { first = e; continue; }
+            pairs[3 * np] = blk[first], pairs[3 * np + 1] = blk[e], pairs[3 * np + 2] = by_rows;
+            np++, ns++;
+            first = -1;
+        }
+        if (first >= 0) {
+            pairs[3 * np] = blk[first], pairs[3 * np + 1] = -1, pairs[3 * np + 2] = by_rows;
+            np++;
+        }
+    }
+    free(blk); free(cross); free(blk_row); free(xoff); free(xent); free(xfill); free(line_of); free(out);
+    *n_cross = line_pairs - np; /* np counts every CTA now: line_pairs less one per cross pair */
+    *n_shared = ns;
+    return np;
+}
 int bsr_block_row(const BsrLayout *L, int k) {
     if (k < 0 || k >= L->nnz) return -1;
     /* largest r with row_offsets[r] <= k; empty rows have row_offsets[r] ==

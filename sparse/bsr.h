@@ -59,6 +59,14 @@ static inline int bsr_num_grid_blocks(const BsrLayout *L) { return L->brows * L-
 static inline long bsr_block_elems(const BsrLayout *L) { return (long)L->bs * L->bs; }
 /* Block row of BSR block k (binary search over row_offsets); -1 if k is not in [0, nnz). */
 int bsr_block_row(const BsrLayout *L, int k);
+/* The weight gradient's block pairs (two blocks of one block row or column per GPU CTA, sharing an
+ * operand slab): pairs[3 p .. 3 p + 2] = {k0, k1 (-1: k0 alone), 1 if k0 and k1 share a block row
+ * else 0 (a block column)}; pairs has room for 3 * nnz ints. The lines of the primary direction
+ * (by_rows: block rows, else block columns) are paired; while the count exceeds max_pairs, the odd
+ * blocks of two lines that meet in a line of the other direction pair there (greedy, maximal when it
+ * cannot reach max_pairs). Returns the number of pairs; *n_shared: those of two blocks; *n_cross:
+ * those across. */
+int bsr_dw_pairs(const BsrLayout *L, int by_rows, int max_pairs, int *pairs, int *n_shared, int *n_cross);
 
 /* dense[rows, cols] -> packed[nnz*bs*bs] (live blocks only) */
 void bsr_pack(const BsrLayout *L, const real *dense, real *packed);

@@ -734,6 +734,98 @@ static void test_selection(void) {
 
 /* ------------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------------ weight-gradient block pairs */
+
+/* One call of bsr_dw_pairs checked against what it promises (bsr.h): every live block once; each
+ * pair inside the line its flag names; the counts it reports; the line pairing alone when that fits
+ * max_pairs; else exactly max_pairs, or a maximal cross matching (no two lone blocks' primary lines
+ * meet in a line of the other direction). Returns the number of cross pairs. */
+static int check_dw_pairs(const BsrLayout *L, int by_rows, int max_pairs, const char *tag) {
+    const int nnz = L->nnz, nl = by_rows ? L->brows : L->bcols, nx = by_rows ? L->bcols : L->brows;
+    const int *off = by_rows ? L->row_offsets : L->bsc_offsets;
+    int *pairs = (int *)malloc_check((size_t)3 * (nnz + 1) * sizeof(int));
+    int shared = -1, cross = -1;
+    const int np = bsr_dw_pairs(L, by_rows, max_pairs, pairs, &shared, &cross);
+    int line_pairs = 0, ok = 1, n2 = 0, nx2 = 0, nlone = 0;
+    for (int l = 0; l < nl; l++) line_pairs += (off[l + 1] - off[l] + 1) / 2;
+    int *seen = (int *)calloc_check((size_t)nnz + 1, sizeof(int));
+    int *lone = (int *)malloc_check(((size_t)np + 1) * sizeof(int));
+    for (int p = 0; p < np && ok; p++) {
+        const int a = pairs[3 * p], b = pairs[3 * p + 1], r = pairs[3 * p + 2];
+        ok &= a >= 0 && a < nnz && b >= -1 && b < nnz && (r == 0 || r == 1);
+        if (!ok) break;
+        ok &= !seen[a]++;
+        const int ra = bsr_block_row(L, a), ca = L->col_indices[a];
+        if (b < 0) { lone[nlone++] = by_rows ? ra : ca; continue; }
+        ok &= !seen[b]++;
+        ok &= r ? bsr_block_row(L, b) == ra : L->col_indices[b] == ca;
+        n2++;
+        nx2 += r != by_rows;
+    }
+    for (int k = 0; k < nnz && ok; k++) ok &= seen[k] == 1;
+    int maximal = 1;
+    for (int i = 0; i < nlone && ok && maximal; i++)
+        for (int j = i + 1; j < nlone && maximal; j++)
+            for (int x = 0; x < nx && maximal; x++) {
+                const int ri = by_rows ? lone[i] : x, ci = by_rows ? x : lone[i];
+                const int rj = by_rows ? lone[j] : x, cj = by_rows ? x : lone[j];
+                if (L->mask[ri * L->bcols + ci] && L->mask[rj * L->bcols + cj]) maximal = 0;
+            }
+    const int count_ok = line_pairs <= max_pairs ? np == line_pairs && cross == 0
+                                                 : np == max_pairs || (np > max_pairs && maximal);
+    check(ok && count_ok && shared == n2 && cross == nx2 && np == nnz - n2 && cross == line_pairs - np,
+          "%s: dW pairs by %s, max %d: %d pairs (%d of two, %d across; line pairing %d), blocks once in their "
+          "lines %d, count %d (maximal %d)",
+          tag, by_rows ? "rows" : "columns", max_pairs, np, shared, cross, line_pairs, ok, count_ok, maximal);
+    free(pairs); free(seen); free(lone);
+    return cross;
+}
+
+static void test_dw_pairs(void) {
+    /* by hand: rows 0 and 1 hold one block each in column 0, row 2 one in column 1; rows primary,
+     * 3 line pairs, room for 2: rows 0 and 1 pair across in column 0, row 2's block alone */
+    BsrLayout L;
+    bsr_layout_init(&L, 12, 8, 4);
+    const uint8_t m3[6] = {1, 0, 1, 0, 0, 1};
+    bsr_layout_set_mask(&L, m3);
+    int pairs[9], ns, nx;
+    const int np = bsr_dw_pairs(&L, 1, 2, pairs, &ns, &nx);
+    check(np == 2 && ns == 1 && nx == 1 && pairs[0] == 0 && pairs[1] == 1 && pairs[2] == 0 && pairs[3] == 2 &&
+              pairs[4] == -1 && pairs[5] == 1,
+          "dW pairs by hand: {0, 1, column} {2, alone} (got %d pairs: {%d %d %d} {%d %d %d})", np, pairs[0], pairs[1],
+          pairs[2], pairs[3], pairs[4], pairs[5]);
+    check(bsr_dw_pairs(&L, 1, 3, pairs, &ns, &nx) == 3 && nx == 0, "dW pairs by hand: room for 3, no cross pair");
+    bsr_layout_free(&L);
+    /* random masks of the trainer's MLP shapes (25 x 100 blocks: C 1600 at bs 64) near 0.9 and 0.5,
+     * with room for everything, one pair fewer than the line pairing, a few fewer, and none */
+    const int shapes[][2] = {{25, 100}, {100, 25}, {12, 48}, {7, 9}};
+    const int pct[] = {10, 11, 50};
+    int total_cross = 0;
+    for (int s = 0; s < 4; s++)
+        for (int q = 0; q < 3; q++) {
+            const int br = shapes[s][0], bc = shapes[s][1];
+            bsr_layout_init(&L, br * 2, bc * 2, 2);
+            uint8_t *m = (uint8_t *)malloc_check((size_t)br * bc);
+            for (int i = 0; i < br * bc; i++) m[i] = rng_below(&rng, 100) < (uint64_t)pct[q];
+            m[0] = 1; /* at least one live block */
+            bsr_layout_set_mask(&L, m);
+            char tag[64];
+            for (int by_rows = 0; by_rows < 2; by_rows++) {
+                const int *off = by_rows ? L.row_offsets : L.bsc_offsets;
+                int lp = 0;
+                for (int l = 0; l < (by_rows ? br : bc); l++) lp += (off[l + 1] - off[l] + 1) / 2;
+                const int room[] = {1 << 30, lp - 1, lp - 3, 0};
+                for (int r = 0; r < 4; r++) {
+                    snprintf(tag, sizeof tag, "%dx%d blocks, %d%% live", br, bc, pct[q]);
+                    total_cross += check_dw_pairs(&L, by_rows, room[r], tag);
+                }
+            }
+            free(m);
+            bsr_layout_free(&L);
+        }
+    check(total_cross > 0, "dW pairs: the random cases paired across at least once (%d cross pairs)", total_cross);
+}
+
 int main(void) {
     rng_seed(&rng, 1337);
     printf("test_sparse: real = %s, kernel tolerance %.0e relative to the sum of |terms|\n", REAL_NAME, KTOL);
@@ -763,6 +855,7 @@ int main(void) {
         test_schedule_simulation(kinds[kd], BSR_SCORE_L2, 1);
     }
     test_selection();
+    test_dw_pairs();
 
     printf("test_sparse: %d checks, %d failed\n", n_checks, n_failures);
     return n_failures ? 1 : 0;
