@@ -88,29 +88,18 @@ void bsr_layout_set_mask(BsrLayout *L, const uint8_t *mask) {
     free(cursor);
 }
 
-/* Pairs for the paired weight gradient (the GPU's dW variant 12, bsr_dw_pair_kernel): see bsr.h.
- * Consecutive blocks of one line of the primary direction (block rows, BSR order, or block columns,
- * BSC order) share an operand slab. A line of odd length leaves one block over, which runs alone,
- * {k, -1, .}. The paired kernel runs one CTA per pair at one CTA per SM, so the count must fit the
- * SMs: at C 1600 0.9 one mask in four left 133 pairs for 132 SMs (the default then fell back to
- * single blocks, 6-8% slower; runs 169-170). While there are more than max_pairs, two odd lines
- * whose blocks meet in a line of the other direction give those blocks as one cross pair (greedy
- * matching; 125-126 pairs at C 1600 0.9 when it runs to the end). Only as many as needed: on masks
- * that already fit, cross-pairing all of them was 0-3% slower (run 170). Returns the number of
- * pairs; *n_shared: those of two, *n_cross: the cross pairs among them. */
+/* bsr_dw_pairs (bsr.h). Why the cut: the GPU's paired dW kernel (bsr_dw_pair_kernel) runs one CTA
+ * per pair at one CTA per SM, so the pairs must fit the SMs; at C 1600 0.9 one mask in four left 133
+ * for 132 SMs and the default fell back to single blocks, 6-8% slower (runs 169-170). Why only down
+ * to max_pairs: on masks that already fit, cross-pairing every odd line was 0-3% slower (run 170). */
+/* packed index of entry e: BSC entries map through blk (bsc_blocks), BSR entries are their own */
+static inline int entry_block(const int *blk, int e) { return blk ? blk[e] : e; }
 int bsr_dw_pairs(const BsrLayout *L, int by_rows, int max_pairs, int *pairs, int *n_shared, int *n_cross) {
     const int nl = by_rows ? L->brows : L->bcols, nx = by_rows ? L->bcols : L->brows;
     const int *off = by_rows ? L->row_offsets : L->bsc_offsets;
-    const int nnz = L->row_offsets[L->brows];
-    /* entry e of line l (primary order) -> packed block k, and k's line of the other direction */
-    int *blk = (int *)malloc_check((nnz + 1) * sizeof(int)), *cross = (int *)malloc_check((nnz + 1) * sizeof(int));
-    int *blk_row = (int *)malloc_check((nnz + 1) * sizeof(int));
-    for (int r = 0; r < L->brows; r++)
-        for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k++) blk_row[k] = r;
-    for (int e = 0; e < nnz; e++) {
-        blk[e] = by_rows ? e : L->bsc_blocks[e];
-        cross[e] = by_rows ? L->col_indices[e] : blk_row[blk[e]];
-    }
+    const int nnz = L->nnz;
+    /* entry e of the primary order -> packed block k, and the line of the other direction it sits in */
+    const int *blk = by_rows ? NULL : L->bsc_blocks, *cross = by_rows ? L->col_indices : L->bsc_rows;
     /* the odd lines' entries by cross line: who could meet whom */
     int *xoff = (int *)calloc_check(nx + 1, sizeof(int)), *xent = (int *)malloc_check((nnz + 1) * sizeof(int));
     for (int l = 0; l < nl; l++)
@@ -138,7 +127,7 @@ int bsr_dw_pairs(const BsrLayout *L, int by_rows, int max_pairs, int *pairs, int
                 if (m == l || out[m] >= 0) continue;
                 out[l] = e;
                 out[m] = f;
-                pairs[3 * np] = blk[e], pairs[3 * np + 1] = blk[f], pairs[3 * np + 2] = !by_rows;
+                pairs[3 * np] = entry_block(blk, e), pairs[3 * np + 1] = entry_block(blk, f), pairs[3 * np + 2] = !by_rows;
                 np++, ns++;
                 break;
             }
@@ -148,16 +137,16 @@ int bsr_dw_pairs(const BsrLayout *L, int by_rows, int max_pairs, int *pairs, int
         for (int e = off[l]; e < off[l + 1]; e++) {
             if (e == out[l]) continue;
             if (first < 0) { first = e; continue; }
-            pairs[3 * np] = blk[first], pairs[3 * np + 1] = blk[e], pairs[3 * np + 2] = by_rows;
+            pairs[3 * np] = entry_block(blk, first), pairs[3 * np + 1] = entry_block(blk, e), pairs[3 * np + 2] = by_rows;
             np++, ns++;
             first = -1;
         }
         if (first >= 0) {
-            pairs[3 * np] = blk[first], pairs[3 * np + 1] = -1, pairs[3 * np + 2] = by_rows;
+            pairs[3 * np] = entry_block(blk, first), pairs[3 * np + 1] = -1, pairs[3 * np + 2] = by_rows;
             np++;
         }
     }
-    free(blk); free(cross); free(blk_row); free(xoff); free(xent); free(xfill); free(line_of); free(out);
+    free(xoff); free(xent); free(xfill); free(line_of); free(out);
     *n_cross = line_pairs - np; /* np counts every CTA now: line_pairs less one per cross pair */
     *n_shared = ns;
     return np;

@@ -360,7 +360,7 @@ bsr_dw_wgmma_kernel(float *__restrict__ out_f32, bf16 *__restrict__ out_bf16, co
  * [shared]: for column pairs the dY slabs of k0 / k1 and the X slab, for row pairs the X slabs
  * and the dY slab. The direction is per CTA (pairs[3 b + 2]): the layout pairs its lines of one
  * direction and then the odd blocks of two such lines across, where they share a line of the
- * other (bsr_layout_gpu.cu, build_dw_pairs). A block left over runs alone (k1 = -1: warpgroup 1
+ * other (bsr_dw_pairs, sparse/bsr.c). A block left over runs alone (k1 = -1: warpgroup 1
  * computes on an unloaded slab and stores nothing, so that no branch surrounds the wgmmas, which
  * ptxas would serialize).
  * (A 2-CTA cluster form sharing the slab by multicast TMA was not faster, runs 113-115.) */
