@@ -3,12 +3,13 @@
  * cuSPARSE SpMM (Blocked-ELL, BSR) on the same matrices.
  *
  *   ./build/dev/bench_bsr [--quick] [--N 8192] [--C 1600] [--bs 64] [--sp 0.9] [--reps 30] [--out file]
- *                         [--variants] [--l2-prefetch n] [--masks k]
+ *                         [--variants] [--l2-prefetch n] [--masks k] [--hold-us 100]
  *
  * For each GPT-2 width C (768, 1024, 1280, 1600), layer fc (out 4C, in C) and
  * fcproj (out C, in 4C), block size and sparsity: times (median of --reps runs,
  * cudaEvent, after warm-up, inputs rotated over two sets so that they exceed the
- * 50 MB L2) of
+ * 50 MB L2, the GPU held --hold-us before each timed call so that the interval holds GPU time
+ * only, not the host's enqueue: bench_util.cuh's bench_event_ms) of
  *   fwd  Y = X W^T + b   sparse kernel | cuBLASLt on the unpacked W (bias epilogue) | cuSPARSE Blocked-ELL | cuSPARSE BSR
  *   dX   dX = dY W       sparse kernel | cuBLASLt
  *   dW   dW (+)= dY^T X  sparse kernel (fp32, accumulate) | cuBLASLt dense fp32 dW
@@ -46,10 +47,16 @@
 
 #define CUSPARSE_SOFT(call) ((call) == CUSPARSE_STATUS_SUCCESS)
 
-static int g_invalid = 0;
-static int g_variants = 0;
-static int g_l2_prefetch = -1; /* --l2-prefetch: BsrTune.l2_prefetch of the sparse kernels */
-static FILE *g_out = NULL;
+/* the run's options and tallies, passed down from main */
+typedef struct {
+    int reps;        /* timed calls per median */
+    int variants;    /* --variants */
+    int l2_prefetch; /* --l2-prefetch: BsrTune.l2_prefetch of the sparse kernels (-1: the rule) */
+    int hold_us;     /* --hold-us: GPU held before each timed call (bench_event_ms) */
+    FILE *out;       /* --out: the table's copy (may be NULL) */
+    int invalid;     /* results that failed validation */
+    long timed, late; /* timed calls, and those whose host enqueue outlasted the hold */
+} BenchRun;
 
 
 static float *to_host_f32(const bf16 *d, size_t n) {
@@ -109,6 +116,7 @@ typedef struct {
     void *ell_buf, *bsr_buf;
     BsrCtx *ctx;
     BsrBlas *blas;
+    BenchRun *run;
 } Cfg;
 
 /* K_CB_DW16 / K_XO_DW16: the trainer's weight gradient, bf16 accumulated (llm.c: cuBLAS beta = 1) */
@@ -147,15 +155,12 @@ static void run_k(Cfg *c, int k, int r) {
     }
 }
 
-/* ms of kernels ks[0..nk) run back to back on input set r, between two events */
+/* ms of kernels ks[0..nk) run back to back on input set r, between two events (the GPU held
+ * ahead of the host: bench_event_ms) */
 static float elapsed_ms(Cfg *c, const int *ks, int nk, int r, cudaEvent_t e0, cudaEvent_t e1) {
-    float ms;
-    CUDA_CHECK(cudaEventRecord(e0, 0));
-    for (int q = 0; q < nk; q++) run_k(c, ks[q], r);
-    CUDA_CHECK(cudaEventRecord(e1, 0));
-    CUDA_CHECK(cudaEventSynchronize(e1));
-    CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    return ms;
+    c->run->timed++;
+    return bench_event_ms(c->run->hold_us, e0, e1, [&] { for (int q = 0; q < nk; q++) run_k(c, ks[q], r); },
+                          &c->run->late);
 }
 
 static float time_k(Cfg *c, int k, int reps) {
@@ -235,7 +240,7 @@ static float *ref_rows(Cfg *c, int is_dx, const float *hw, const int *samp) {
     return ref;
 }
 
-static int validate_rows(const char *what, const bf16 *d_out, int out_ld, const float *ref, const float *hb,
+static int validate_rows(int *invalid, const char *what, const bf16 *d_out, int out_ld, const float *ref, const float *hb,
                          const int *samp) {
     float *got = rows_to_host(d_out, out_ld, samp, NSAMP);
     if (hb) /* compare against ref + bias */
@@ -246,7 +251,7 @@ static int validate_rows(const char *what, const bf16 *d_out, int out_ld, const 
     const int ok = e < 1e-2 && !nan;
     if (!ok) {
         printf("  INVALID %s: rel_l2 %.3e nan %d\n", what, e, nan);
-        g_invalid++;
+        (*invalid)++;
     }
     free(got);
     return ok;
@@ -291,7 +296,7 @@ static int validate_dw(Cfg *c, const char *what, const void *d_out, int out_dens
             ok = 0;
         }
     }
-    if (!ok) g_invalid++;
+    if (!ok) c->run->invalid++;
     free(ta); free(tb); free(ref); free(got);
     return ok;
 }
@@ -381,14 +386,16 @@ static void free_cfg(Cfg *c) {
 typedef struct { double peak, bw; } Roof;
 
 static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *layer, int C, int rows, int cols, int bs,
-                      float sp, int N, int reps, Rng *rng, double *target_out, double *ell_out) {
+                      float sp, int N, BenchRun *run, Rng *rng, double *target_out, double *ell_out) {
+    const int reps = run->reps;
     Cfg cfg;
     Cfg *c = &cfg;
     memset(c, 0, sizeof(*c));
     c->N = N; c->rows = rows; c->cols = cols; c->bs = bs; c->ctx = ctx; c->blas = peer;
     c->scratch = ctx->scratch; c->scratch_bytes = ctx->scratch_bytes;
     c->tune = bsr_tune_default();
-    c->tune.l2_prefetch = g_l2_prefetch;
+    c->run = run;
+    c->tune.l2_prefetch = run->l2_prefetch;
     CHECK(bsr_layout_init(&c->L, rows, cols, bs) == 0, "bs must divide the shape", "layout");
     bench_random_mask(&c->L, sp, rng);
     const int nnz = c->L.row_offsets[c->L.brows];
@@ -437,14 +444,14 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
         run_k(c, k, 0);
         CUDA_CHECK(cudaDeviceSynchronize());
         const int with_bias = !(k == K_ELL_FWD || k == K_BSR_FWD);
-        if (!validate_rows(kname[k], c->y, rows, rf, with_bias ? hb : NULL, samp)) valid[k] = 0;
+        if (!validate_rows(&c->run->invalid, kname[k], c->y, rows, rf, with_bias ? hb : NULL, samp)) valid[k] = 0;
     }
     const int dx_k[] = {K_SP_DX, K_CB_DX, K_XO_DX};
     for (int q = 0; q < 3; q++) {
         CUDA_CHECK(cudaMemset(c->dx, 0xff, nx * 2));
         run_k(c, dx_k[q], 0);
         CUDA_CHECK(cudaDeviceSynchronize());
-        if (!validate_rows(kname[dx_k[q]], c->dx, cols, rd, NULL, samp)) valid[dx_k[q]] = 0;
+        if (!validate_rows(&c->run->invalid, kname[dx_k[q]], c->dx, cols, rd, NULL, samp)) valid[dx_k[q]] = 0;
     }
     /* dW: the timed runs accumulate; validate an overwrite of the same kernel */
     CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
@@ -468,7 +475,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
     CUDA_CHECK(cudaDeviceSynchronize());
     if (!validate_dw(c, "xover dW bf16", c->dwb, 0, 1, nvb, vb)) valid[K_XO_DW16] = 0;
     /* ---- kernel variants (tuning): validate and time the sparse kernels under each */
-    if (g_variants) {
+    if (run->variants) {
         const int spmm_variants[] = BSR_SPMM_VARIANTS;
         const int n_spmm = (int)(sizeof spmm_variants / sizeof spmm_variants[0]);
         for (int q = 0; q < (n_spmm > BSR_DW_VARIANTS ? n_spmm : BSR_DW_VARIANTS); q++) {
@@ -478,11 +485,11 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
             CUDA_CHECK(cudaMemset(c->y, 0xff, ny * 2));
             run_k(c, K_SP_FWD, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
-            const int okf = validate_rows("variant fwd", c->y, rows, rf, hb, samp);
+            const int okf = validate_rows(&c->run->invalid, "variant fwd", c->y, rows, rf, hb, samp);
             CUDA_CHECK(cudaMemset(c->dx, 0xff, nx * 2));
             run_k(c, K_SP_DX, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
-            const int okx = validate_rows("variant dX", c->dx, cols, rd, NULL, samp);
+            const int okx = validate_rows(&c->run->invalid, "variant dX", c->dx, cols, rd, NULL, samp);
             CUDA_CHECK(cudaMemset(c->dwf, 0xff, nw * 4));
             bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, &c->tune, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
@@ -490,10 +497,10 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
             const float tf = okf ? time_k(c, K_SP_FWD, reps) : NAN, tx = okx ? time_k(c, K_SP_DX, reps) : NAN;
             const float tw = okw ? time_k(c, K_SP_DW, reps) : NAN;
             printf("  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, c->tune.dw, tf, tx, tw);
-            if (g_out) fprintf(g_out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, c->tune.dw, tf, tx, tw);
+            if (run->out) fprintf(run->out, "  variant %d (dW %d): fwd %7.1f  dX %7.1f  dW %7.1f us\n", v, c->tune.dw, tf, tx, tw);
         }
         c->tune = bsr_tune_default();
-        c->tune.l2_prefetch = g_l2_prefetch;
+        c->tune.l2_prefetch = run->l2_prefetch;
         const int splits[] = {1, 2, 3, 4, 6, 7, 8};
         /* the default, single blocks in a 5-stage ring, m64n64 column groups, m64n256 row groups,
          * m64n256 column groups in 5 and 4 stages, block pairs on 2-CTA clusters */
@@ -511,7 +518,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
                    okw ? time_k(c, K_SP_DW, reps) : NAN);
         }
         c->tune = bsr_tune_default();
-        c->tune.l2_prefetch = g_l2_prefetch;
+        c->tune.l2_prefetch = run->l2_prefetch;
     }
     free(hw); free(hb); free(rf); free(rd);
 
@@ -562,7 +569,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
              t[K_CB_DX], t[K_CB_DX] / t[K_SP_DX], 100.0 * f_dx / t[K_SP_DX], t[K_XO_DX], px, t[K_SP_DW], t[K_CB_DW],
              t[K_CB_DW] / t[K_SP_DW], 100.0 * f_dw / t[K_SP_DW], t[K_XO_DW], pw);
     printf("%s\n", line);
-    if (g_out) { fprintf(g_out, "%s\n", line); fflush(g_out); }
+    if (run->out) { fprintf(run->out, "%s\n", line); fflush(run->out); }
     { /* the whole layer as the trainer runs it (bf16 dW accumulated) against llm.c's cuBLAS calls */
         float xo = NAN, cb = NAN;
         if (valid[K_XO_FWD] && valid[K_XO_DX] && valid[K_XO_DW16] && valid[K_CB_FWD] && valid[K_CB_DX] &&
@@ -573,7 +580,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
                  "cuBLAS %7.1f us (dW alone %7.1f): %+.1f%%",
                  xo, t[K_XO_DW16], cb, t[K_CB_DW16], 100.0 * (xo / cb - 1.0));
         printf("%s\n", line);
-        if (g_out) { fprintf(g_out, "%s\n", line); fflush(g_out); }
+        if (run->out) { fprintf(run->out, "%s\n", line); fflush(run->out); }
     }
     if (target_out) {
         target_out[0] = t[K_CB_FWD] / t[K_SP_FWD]; target_out[1] = f_fwd / t[K_SP_FWD];
@@ -585,7 +592,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
     free_cfg(c);
 }
 
-static Roof measure_roof(BsrBlas *blas) {
+static Roof measure_roof(BsrBlas *blas, int hold_us) {
     Roof r;
     const int M = 8192;
     bf16 *a, *b, *cc;
@@ -599,11 +606,9 @@ static Roof measure_roof(BsrBlas *blas) {
     CUDA_CHECK(cudaEventCreate(&e1));
     float t[15];
     for (int i = 0; i < 18; i++) {
-        CUDA_CHECK(cudaEventRecord(e0, 0));
-        dense_forward(blas, cc, NULL, a, b, NULL, M, M, M, 0, 0);
-        CUDA_CHECK(cudaEventRecord(e1, 0));
-        CUDA_CHECK(cudaEventSynchronize(e1));
-        if (i >= 3) CUDA_CHECK(cudaEventElapsedTime(&t[i - 3], e0, e1));
+        const float ms = bench_event_ms(hold_us, e0, e1, [&] { dense_forward(blas, cc, NULL, a, b, NULL, M, M, M, 0, 0); },
+                                        NULL);
+        if (i >= 3) t[i - 3] = ms;
     }
     r.peak = 2.0 * M * (double)M * M / (bench_median(t, 15) * 1e-3);
     cudaFree(a); cudaFree(b); cudaFree(cc);
@@ -613,11 +618,9 @@ static Roof measure_roof(BsrBlas *blas) {
     CUDA_CHECK(cudaMalloc(&d, bytes));
     CUDA_CHECK(cudaMemset(s, 1, bytes));
     for (int i = 0; i < 18; i++) {
-        CUDA_CHECK(cudaEventRecord(e0, 0));
-        CUDA_CHECK(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, 0));
-        CUDA_CHECK(cudaEventRecord(e1, 0));
-        CUDA_CHECK(cudaEventSynchronize(e1));
-        if (i >= 3) CUDA_CHECK(cudaEventElapsedTime(&t[i - 3], e0, e1));
+        const float ms = bench_event_ms(hold_us, e0, e1,
+                                        [&] { CUDA_CHECK(cudaMemcpyAsync(d, s, bytes, cudaMemcpyDeviceToDevice, 0)); }, NULL);
+        if (i >= 3) t[i - 3] = ms;
     }
     r.bw = 2.0 * bytes / (bench_median(t, 15) * 1e-3);
     cudaFree(s); cudaFree(d);
@@ -628,7 +631,7 @@ static Roof measure_roof(BsrBlas *blas) {
 #define BENCH_MAX_MASKS 16
 /* --masks k: the forward against Blocked-ELL over the k draws of one configuration
  * (ell[d] = {ratio, ELL padding, our time, ELL time}) */
-static void print_ell_spread(const char *layer, int C, int bs, float sp, double (*ell)[4], int k) {
+static void print_ell_spread(FILE *out, const char *layer, int C, int bs, float sp, double (*ell)[4], int k) {
     float ratio[BENCH_MAX_MASKS];
     double lo[4], hi[4];
     for (int q = 0; q < 4; q++) lo[q] = hi[q] = ell[0][q];
@@ -642,11 +645,12 @@ static void print_ell_spread(const char *layer, int C, int bs, float sp, double 
              "fwd vs ELL median %.2fx (min %.2fx, max %.2fx)",
              layer, C, bs, sp, k, lo[2], hi[2], lo[3], hi[3], lo[1], hi[1], bench_median(ratio, k), lo[0], hi[0]);
     printf("%s\n", line);
-    if (g_out) { fprintf(g_out, "%s\n", line); fflush(g_out); }
+    if (out) { fprintf(out, "%s\n", line); fflush(out); }
 }
 
 int main(int argc, char **argv) {
-    int N = 8192, reps = 30, quick = 0, onlyC = 0, onlybs = 0, masks = 1;
+    int N = 8192, quick = 0, onlyC = 0, onlybs = 0, masks = 1;
+    BenchRun run = {30, 0, -1, 100, NULL, 0, 0, 0};
     float onlysp = -1.f;
     const char *outpath = NULL;
     for (int i = 1; i < argc; i++) {
@@ -655,17 +659,28 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--C") && i + 1 < argc) onlyC = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bs") && i + 1 < argc) onlybs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--sp") && i + 1 < argc) onlysp = (float)atof(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) run.reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) outpath = argv[++i];
-        else if (!strcmp(argv[i], "--variants")) g_variants = 1;
-        else if (!strcmp(argv[i], "--l2-prefetch") && i + 1 < argc) g_l2_prefetch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--variants")) run.variants = 1;
+        else if (!strcmp(argv[i], "--l2-prefetch") && i + 1 < argc) run.l2_prefetch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--hold-us") && i + 1 < argc) run.hold_us = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--masks") && i + 1 < argc) masks = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: %s [--quick] [--N n] [--C c] [--bs 32|64|128] [--sp s] [--reps n] [--out file] [--variants]\n"
-                            "       [--l2-prefetch n (token tiles ahead; 0 off; default: the rule)] [--masks k (mask draws per row, 1-%d)]\n",
+                            "       [--l2-prefetch n (token tiles ahead; 0 off; default: the rule)] [--masks k (mask draws per row, 1-%d)]\n"
+                            "       [--hold-us n (GPU held n us before each timed call so that host enqueue time stays out; 0: off;\n"
+                            "        default 100)]\n",
                     argv[0], BENCH_MAX_MASKS);
             return 2;
         }
+    }
+    if (run.hold_us < 0 || run.hold_us > 100000) {
+        fprintf(stderr, "bench_bsr: --hold-us %d: give 0 (no hold) to 100000 us\n", run.hold_us);
+        return 2;
+    }
+    if (run.reps < 1) {
+        fprintf(stderr, "bench_bsr: --reps %d: give at least 1 timed call per median\n", run.reps);
+        return 2;
     }
     if (masks < 1 || masks > BENCH_MAX_MASKS) {
         fprintf(stderr, "bench_bsr: --masks %d: give 1 to %d mask draws per configuration\n", masks, BENCH_MAX_MASKS);
@@ -676,7 +691,10 @@ int main(int argc, char **argv) {
         printf("bench_bsr: no CUDA device\n");
         return 1;
     }
-    if (outpath) g_out = fopen(outpath, "w");
+    if (outpath && !(run.out = fopen(outpath, "w"))) {
+        fprintf(stderr, "bench_bsr: --out %s: cannot open for writing (does its folder exist?)\n", outpath);
+        return 2;
+    }
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     BsrCtx ctx;
@@ -687,16 +705,17 @@ int main(int argc, char **argv) {
     BsrBlas peer;
     bsr_blas_init(&peer);
     peer.autotune = 0;
-    const Roof roof = measure_roof(&peer);
+    const Roof roof = measure_roof(&peer, run.hold_us);
     printf("device %s, %d SMs, L2 %d MB; measured bf16 peak %.0f TFLOP/s (cuBLASLt 8192^3), "
-           "bandwidth %.2f TB/s (D2D copy, read+write); N = %d, reps %d (median)\n",
-           prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20, roof.peak / 1e12, roof.bw / 1e12, N, reps);
+           "bandwidth %.2f TB/s (D2D copy, read+write); N = %d, reps %d (median); GPU held %d us before each timed "
+           "call (--hold-us)\n",
+           prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20, roof.peak / 1e12, roof.bw / 1e12, N, run.reps, run.hold_us);
     const char *hdr =
         "layer     C   out x in   bs   sp   nnz | fwd  sparse  cublas   x     ell    x_ell  pad  cusp-bsr roof  xover  | "
         "dX  sparse  cublas   x    roof  xover  | dW  sparse  cublas   x    roof  xover   (times in us; xover path "
         "S=sparse D=dense)";
     printf("%s\n", hdr);
-    if (g_out) fprintf(g_out, "%s\n", hdr);
+    if (run.out) fprintf(run.out, "%s\n", hdr);
     Rng rng;
     const int Cs[] = {768, 1024, 1280, 1600};
     const float sps_all[] = {0.f, 0.5f, 0.7f, 0.8f, 0.9f, 0.95f};
@@ -722,10 +741,10 @@ int main(int argc, char **argv) {
                     double tv[7], ell[BENCH_MAX_MASKS][4];
                     for (int d = 0; d < masks; d++) {
                         rng_seed(&rng, bench_mask_seed(C, li, bs, sp, d));
-                        bench_one(&ctx, &peer, &roof, li == 0 ? "fc" : "fcproj", C, rows, cols, bs, sp, N, reps, &rng,
+                        bench_one(&ctx, &peer, &roof, li == 0 ? "fc" : "fcproj", C, rows, cols, bs, sp, N, &run, &rng,
                                   is_tgt && d == 0 ? tv : NULL, ell[d]); /* target line: draw 0 */
                     }
-                    if (masks > 1) print_ell_spread(li == 0 ? "fc" : "fcproj", C, bs, sp, ell, masks);
+                    if (masks > 1) print_ell_spread(run.out, li == 0 ? "fc" : "fcproj", C, bs, sp, ell, masks);
                     if (is_tgt) {
                         printf("  target (%s, C 1600, bs 64, sp 0.9): fwd %.2fx cuBLAS %.0f%% roof %.2fx ELL | dX %.2fx "
                                "%.0f%% | dW %.2fx %.0f%%  (want >= 3.5x, >= 70%%, >= 2.5x ELL)\n",
@@ -741,7 +760,10 @@ int main(int argc, char **argv) {
     if (have_tgt) printf("target summary: fwd %.2fx %.0f%% | dX %.2fx %.0f%% | dW %.2fx %.0f%% | fwd vs ELL %.2fx (last target row)\n", tgt[0], 100 * tgt[1], tgt[2], 100 * tgt[3], tgt[4], 100 * tgt[5], tgt[6]);
     bsr_ctx_free(&ctx);
     bsr_blas_free(&peer);
-    if (g_out) fclose(g_out);
-    if (g_invalid) printf("bench_bsr: %d INVALID results (see above)\n", g_invalid);
-    return g_invalid ? 1 : 0;
+    if (run.late)
+        printf("bench_bsr: WARNING %ld of %ld timed calls were enqueued slower than the %d us hold: their times "
+               "include host time; raise --hold-us\n", run.late, run.timed, run.hold_us);
+    if (run.out) fclose(run.out);
+    if (run.invalid) printf("bench_bsr: %d INVALID results (see above)\n", run.invalid);
+    return run.invalid ? 1 : 0;
 }

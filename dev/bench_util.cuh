@@ -1,4 +1,5 @@
-/* bench_util.cuh - helpers shared by the dev/ benchmarks: random bf16 fill on the GPU and the median. */
+/* bench_util.cuh - helpers shared by the dev/ benchmarks: random bf16 fill on the GPU, the median,
+ * event timing with the GPU held ahead of the host, and the benchmarks' mask draws. */
 #ifndef DEV_BENCH_UTIL_CUH
 #define DEV_BENCH_UTIL_CUH
 
@@ -33,6 +34,42 @@ static inline int bench_cmp_float(const void *a, const void *b) {
 static inline float bench_median(float *a, int n) {
     qsort(a, n, sizeof(float), bench_cmp_float);
     return n % 2 ? a[n / 2] : 0.5f * (a[n / 2 - 1] + a[n / 2]);
+}
+
+/* Holding the GPU before a timed call (nvbench's "blocking kernel"). A call timed between two
+ * events on an idle GPU also counts the host's time to enqueue it: e0 is stamped at once, the
+ * kernel only once the host has encoded its tensor maps and launched it (several us against a
+ * 60 us kernel, and as much for cuBLASLt's and cuSPARSE's host paths). With one thread spinning
+ * on the GPU for hold_us before e0, the host enqueues e0, the call and e1 while the GPU is still
+ * busy, so the interval holds the GPU's time only (the trainer's case: its host runs ahead of
+ * the GPU). hold_us 0: the plain measurement. */
+__global__ void bench_hold_kernel(unsigned long long ns) {
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        __nanosleep(500);
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while (t - t0 < ns);
+}
+
+/* ms between two events on stream 0 around fn(), the GPU held hold_us before the first; *late
+ * (may be NULL) counts the calls whose host enqueue outlasted the hold (the interval then holds
+ * some host time again: raise the hold) */
+template <class F>
+static inline float bench_event_ms(int hold_us, cudaEvent_t e0, cudaEvent_t e1, F fn, long *late) {
+    if (hold_us > 0) {
+        bench_hold_kernel<<<1, 1>>>((unsigned long long)hold_us * 1000ull);
+        CUDA_CHECK(cudaGetLastError());
+    }
+    const double h0 = wall_clock_seconds();
+    CUDA_CHECK(cudaEventRecord(e0, 0));
+    fn();
+    CUDA_CHECK(cudaEventRecord(e1, 0));
+    if (late && hold_us > 0 && (wall_clock_seconds() - h0) * 1e6 > 0.8 * hold_us) (*late)++;
+    CUDA_CHECK(cudaEventSynchronize(e1));
+    float ms;
+    CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+    return ms;
 }
 
 /* the mask seed of one configuration (C, layer 0 = fc / 1 = fcproj, bs, sparsity, draw): a row is the
