@@ -3,7 +3,7 @@
  * cuSPARSE SpMM (Blocked-ELL, BSR) on the same matrices.
  *
  *   ./build/dev/bench_bsr [--quick] [--N 8192] [--C 1600] [--bs 64] [--sp 0.9] [--reps 30] [--out file]
- *                         [--variants] [--l2-prefetch n] [--masks k] [--hold-us 100]
+ *                         [--variants] [--l2-prefetch n] [--masks k] [--hold-us 300]
  *
  * For each GPT-2 width C (768, 1024, 1280, 1600), layer fc (out 4C, in C) and
  * fcproj (out C, in 4C), block size and sparsity: times (median of --reps runs,
@@ -650,7 +650,7 @@ static void print_ell_spread(FILE *out, const char *layer, int C, int bs, float 
 
 int main(int argc, char **argv) {
     int N = 8192, quick = 0, onlyC = 0, onlybs = 0, masks = 1;
-    BenchRun run = {30, 0, -1, 100, NULL, 0, 0, 0};
+    BenchRun run = {30, 0, -1, 300, NULL, 0, 0, 0};
     float onlysp = -1.f;
     const char *outpath = NULL;
     for (int i = 1; i < argc; i++) {
@@ -669,7 +669,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "usage: %s [--quick] [--N n] [--C c] [--bs 32|64|128] [--sp s] [--reps n] [--out file] [--variants]\n"
                             "       [--l2-prefetch n (token tiles ahead; 0 off; default: the rule)] [--masks k (mask draws per row, 1-%d)]\n"
                             "       [--hold-us n (GPU held n us before each timed call so that host enqueue time stays out; 0: off;\n"
-                            "        default 100)]\n",
+                            "        default 300)]\n",
                     argv[0], BENCH_MAX_MASKS);
             return 2;
         }

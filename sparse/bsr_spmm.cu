@@ -346,6 +346,14 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = WGS == 1 ? 0 : warp >> 2, wq = warp & 3;
     BSR_TL(0);
+#ifdef BSR_TMAP_PREFETCH
+    if (tid == 0) {
+        tma_prefetch_map(&mapA);
+        tma_prefetch_map(&mapW);
+        tma_prefetch_map(&mapO);
+        if (DG || has_pre) tma_prefetch_map(&mapP);
+    }
+#endif
     const int4 line = lines[blockIdx.x / TILES_N]; /* {block row / column, first entry, blocks, 0}, longest first */
     const int j = line.x, nt = blockIdx.x % TILES_N;
     const int m0 = blockIdx.y * BM;
