@@ -329,13 +329,6 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap *map
                  ::"r"(dst), "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(mbar) : "memory");
 #endif
 }
-/* a tensor map (a __grid_constant__ kernel parameter) pulled into the SM's descriptor cache ahead of
- * its first TMA, so that the fetch overlaps the CTA's index loads instead of its first stage */
-__device__ __forceinline__ void tma_prefetch_map(const CUtensorMap *map) {
-#ifdef BSR_WGMMA
-    asm volatile("prefetch.tensormap [%0];\n" ::"l"((uint64_t)map) : "memory");
-#endif
-}
 /* bulk L2 prefetch of one tensor-map box (nothing lands in shared memory, no completion) */
 __device__ __forceinline__ void tma_prefetch_l2(const CUtensorMap *map, int c0, int c1) {
 #ifdef BSR_WGMMA

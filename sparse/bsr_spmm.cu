@@ -346,14 +346,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = WGS == 1 ? 0 : warp >> 2, wq = warp & 3;
     BSR_TL(0);
-#ifdef BSR_TMAP_PREFETCH
-    if (tid == 0) {
-        tma_prefetch_map(&mapA);
-        tma_prefetch_map(&mapW);
-        tma_prefetch_map(&mapO);
-        if (DG || has_pre) tma_prefetch_map(&mapP);
-    }
-#endif
     const int4 line = lines[blockIdx.x / TILES_N]; /* {block row / column, first entry, blocks, 0}, longest first */
     const int j = line.x, nt = blockIdx.x % TILES_N;
     const int m0 = blockIdx.y * BM;
@@ -656,12 +648,12 @@ static void tma_launch(int v, int bs, TMA_PARAMS) {
     else tma_launch_bs<128, BT, DG, GELU_A>(v, TMA_ARGS);
 }
 
-/* The default TMA forward / input-gradient variant (measured equal or 1-10 % faster than the
+/* The default TMA variant of the fused GELU_A forward (measured equal or 1-10 % faster than the
  * cp.async kernels at every target shape, dev/NOTES_bsr.md): 1 stage (28) for short index lists,
  * <= 2 k-steps per output tile, that are not prefetched into L2 (pf_ahead 0), where 5 CTAs per SM
  * hide the per-tile latency better than 4 (d12 at 0.9: 2-3 % faster before the prefetch); else 2
  * stages (26): with the prefetch, 26 is 1-4 % faster than 28 on short lists (C 768-1600 0.9, run
- * 144). The fused GELU_A forward uses this choice too. */
+ * 144). The plain forward / input gradient no longer take 28 (spmm_default_variant). */
 static int tma_default_variant(int avg_steps, int pf_ahead) { return avg_steps <= 2 && pf_ahead == 0 ? 28 : 26; }
 
 /* L2 prefetch distance of the TMA kernels (token tiles ahead; BsrTune.l2_prefetch overrides).
@@ -685,12 +677,15 @@ static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps, long nnz, int 
  * weight tile (32) where the live FLOPs, not the dense activation traffic, set the time: density
  * >= 0.15 with >= 5 k-steps per output tile, and enough 256-token tiles for two waves at 2 CTAs per
  * SM. C 1600, N 8192 (run 35 of dev/NOTES_runs.md): 3-16 % faster than 26 at 0.5-0.8 (fcproj forward
- * 0.5: 224 vs 251 us; 0.8, 5 k-steps: 106 vs 109); at 0.9 equal with 10 k-steps, 7 % slower with 2.5. */
-static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_blocks, int nnz, int N, int pf_ahead) {
+ * 0.5: 224 vs 251 us; 0.8, 5 k-steps: 106 vs 109); at 0.9 equal with 10 k-steps, 7 % slower with 2.5.
+ * Else 2 stages (26), short lists included: where the L2 prefetch skips a short list (<= 2 k-steps;
+ * C 768 and 1024 at 0.95) 1 stage (28) had stayed the default, and there 26 ran 1-10 % faster on every
+ * kernel and draw measured with the GPU held (runs 177-178). */
+static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_blocks, int nnz, int N) {
     const long tiles256 = (long)n_out_blocks * ((N + 255) / 256);
     const int dense_bound = (long)nnz * 20 < (long)n_out_blocks * k_blocks * 3; /* density < 0.15 */
     if (bs == 64 && avg_steps >= 5 && !dense_bound && tiles256 >= 4L * bsr_num_sms()) return 32;
-    return tma_default_variant(avg_steps, pf_ahead);
+    return 26;
 }
 
 /* forward (BT = false) and input gradient (BT = true) through one dispatcher. Variants (kept
@@ -715,7 +710,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         return;
     }
     /* default: the TMA kernel; accumulate and non-sm_90a builds use the cp.async kernels */
-    if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N, pf_ahead);
+    if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N);
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !bsr_tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
         tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo,
