@@ -650,7 +650,11 @@ static void print_ell_spread(FILE *out, const char *layer, int C, int bs, float 
 
 int main(int argc, char **argv) {
     int N = 8192, quick = 0, onlyC = 0, onlybs = 0, masks = 1;
-    BenchRun run = {30, 0, -1, 300, NULL, 0, 0, 0};
+    BenchRun run;
+    memset(&run, 0, sizeof run);
+    run.reps = 30;
+    run.l2_prefetch = -1; /* the rule */
+    run.hold_us = 300;
     float onlysp = -1.f;
     const char *outpath = NULL;
     for (int i = 1; i < argc; i++) {

@@ -679,7 +679,7 @@ static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps, long nnz, int 
  * SM. C 1600, N 8192 (run 35 of dev/NOTES_runs.md): 3-16 % faster than 26 at 0.5-0.8 (fcproj forward
  * 0.5: 224 vs 251 us; 0.8, 5 k-steps: 106 vs 109); at 0.9 equal with 10 k-steps, 7 % slower with 2.5.
  * Else 2 stages (26), short lists included: where the L2 prefetch skips a short list (<= 2 k-steps;
- * C 768 and 1024 at 0.95) 1 stage (28) had stayed the default, and there 26 ran 1-10 % faster on every
+ * C 768 and 1024 at 0.95) 1 stage (28) had stayed the default, and there 26 ran 0-12 % faster on every
  * kernel and draw measured with the GPU held (runs 177-178). */
 static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_blocks, int nnz, int N) {
     const long tiles256 = (long)n_out_blocks * ((N + 255) / 256);
