@@ -1,5 +1,6 @@
 /* lt_tune.cu - see lt_tune.cuh */
 #include "lt_tune.cuh"
+#include "gpu_timing.cuh"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,8 @@ int lt_may_time(float beta, const void *D, size_t dbytes, const void *A, size_t 
            !ranges_overlap(aux, auxbytes, B, bbytes);
 }
 
-/* one candidate on the call's buffers: one warm-up, then the best of 3 runs (us); < 0 if it fails */
+/* one candidate on the call's buffers: one warm-up, then the best of 3 runs (us; GPU time, held:
+ * gpu_timing.cuh); < 0 if it fails */
 static float time_candidate(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes, cublasLtMatmulDesc_t op,
                             cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld,
                             const cublasLtMatmulAlgo_t *algo, const void *A, const void *B, void *D, cudaEvent_t e0,
@@ -24,6 +26,7 @@ static float time_candidate(cublasLtHandle_t lt, void *workspace, size_t workspa
     const float alpha = 1.0f, beta = 0.0f;
     float best = -1.0f;
     for (int r = 0; r < 4; r++) {
+        if (r > 0) gpu_hold(stream, GPU_HOLD_US);
         CUDA_CHECK(cudaEventRecord(e0, stream));
         const cublasStatus_t st = cublasLtMatmul(lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, workspace,
                                                  workspace_bytes, stream);

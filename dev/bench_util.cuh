@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "../core/cuda_common.cuh"
+#include "../core/gpu_timing.cuh"
 #include "../core/utils.h"  /* Rng, checked allocators */
 #include "../sparse/bsr.h"  /* BsrLayout */
 
@@ -36,31 +37,14 @@ static inline float bench_median(float *a, int n) {
     return n % 2 ? a[n / 2] : 0.5f * (a[n / 2 - 1] + a[n / 2]);
 }
 
-/* Holding the GPU before a timed call (nvbench's "blocking kernel"). A call timed between two
- * events on an idle GPU also counts the host's time to enqueue it: e0 is stamped at once, the
- * kernel only once the host has encoded its tensor maps and launched it (several us against a
- * 60 us kernel, and as much for cuBLASLt's and cuSPARSE's host paths). With one thread spinning
- * on the GPU for hold_us before e0, the host enqueues e0, the call and e1 while the GPU is still
- * busy, so the interval holds the GPU's time only (the trainer's case: its host runs ahead of
- * the GPU). hold_us 0: the plain measurement. */
-__global__ void bench_hold_kernel(unsigned long long ns) {
-    unsigned long long t0, t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
-    do {
-        __nanosleep(500);
-        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    } while (t - t0 < ns);
-}
-
-/* ms between two events on stream 0 around fn(), the GPU held hold_us before the first; *late
+/* ms between two events on stream 0 around fn(), the GPU held hold_us before the first (core/
+ * gpu_timing.cuh: the interval then holds the GPU's time only; hold_us 0: the plain measurement,
+ * host enqueue time included); *late
  * (may be NULL) counts the calls whose host enqueue outlasted the hold (the interval then holds
  * some host time again: raise the hold) */
 template <class F>
 static inline float bench_event_ms(int hold_us, cudaEvent_t e0, cudaEvent_t e1, F fn, long *late) {
-    if (hold_us > 0) {
-        bench_hold_kernel<<<1, 1>>>((unsigned long long)hold_us * 1000ull);
-        CUDA_CHECK(cudaGetLastError());
-    }
+    gpu_hold(0, hold_us);
     const double h0 = wall_clock_seconds();
     CUDA_CHECK(cudaEventRecord(e0, 0));
     fn();

@@ -7,6 +7,7 @@
 #include "bsr_common.cuh"
 #include "../core/utils.h"   /* realloc_check */
 #include "../core/lt_tune.cuh" /* the timed cuBLASLt algorithm choice of the dense paths */
+#include "../core/gpu_timing.cuh"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,12 +233,15 @@ static int fits_dense(const BsrCtx *ctx, const BsrDeviceLayout *L) {
 
 typedef void (*RunFn)(BsrCtx *ctx, int path, void *arg, cudaStream_t stream);
 
-/* the fastest of `runs` timed calls after one warm-up call */
+/* the fastest of `runs` timed calls after one warm-up call (GPU time: each held, gpu_timing.cuh;
+ * unheld, the dense path's longer host path had biased the choice toward the sparse one by up to
+ * ~10 us) */
 static float time_path_n(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream, int runs) {
     cudaEvent_t e0 = ctx->ev[0], e1 = ctx->ev[1];
     fn(ctx, path, arg, stream); /* warm-up */
     float best = 1e30f;
     for (int i = 0; i < runs; i++) {
+        gpu_hold(stream, GPU_HOLD_US); /* GPU time only, as in the trainer (core/gpu_timing.cuh) */
         CUDA_CHECK(cudaEventRecord(e0, stream));
         fn(ctx, path, arg, stream);
         CUDA_CHECK(cudaEventRecord(e1, stream));
