@@ -17,25 +17,32 @@ int lt_may_time(float beta, const void *D, size_t dbytes, const void *A, size_t 
            !ranges_overlap(aux, auxbytes, B, bbytes);
 }
 
-/* one candidate on the call's buffers: one warm-up, then the best of 3 runs (us; GPU time, held:
- * gpu_timing.cuh); < 0 if it fails */
+/* one candidate on the call's buffers: one warm-up, then the best of 3 runs (us; < 0 if it fails), in
+ * GPU time: the GPU is held (gpu_timing.cuh) while the host enqueues the runs back to back, an event
+ * between each two (ev: 4 events) */
 static float time_candidate(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes, cublasLtMatmulDesc_t op,
                             cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld,
-                            const cublasLtMatmulAlgo_t *algo, const void *A, const void *B, void *D, cudaEvent_t e0,
-                            cudaEvent_t e1, cudaStream_t stream) {
+                            const cublasLtMatmulAlgo_t *algo, const void *A, const void *B, void *D,
+                            const cudaEvent_t ev[4], cudaStream_t stream) {
     const float alpha = 1.0f, beta = 0.0f;
+    if (cublasLtMatmul(lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, workspace, workspace_bytes, stream) !=
+        CUBLAS_STATUS_SUCCESS)
+        return -1.0f; /* warm-up */
+    gpu_hold(stream, GPU_HOLD_US);
+    CUDA_CHECK(cudaEventRecord(ev[0], stream));
+    int ok = 1;
+    for (int r = 0; r < 3; r++) {
+        ok &= cublasLtMatmul(lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, workspace, workspace_bytes,
+                             stream) == CUBLAS_STATUS_SUCCESS;
+        CUDA_CHECK(cudaEventRecord(ev[r + 1], stream));
+    }
+    CUDA_CHECK(cudaEventSynchronize(ev[3]));
+    if (!ok) return -1.0f;
     float best = -1.0f;
-    for (int r = 0; r < 4; r++) {
-        if (r > 0) gpu_hold(stream, GPU_HOLD_US);
-        CUDA_CHECK(cudaEventRecord(e0, stream));
-        const cublasStatus_t st = cublasLtMatmul(lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, workspace,
-                                                 workspace_bytes, stream);
-        CUDA_CHECK(cudaEventRecord(e1, stream));
-        CUDA_CHECK(cudaEventSynchronize(e1));
-        if (st != CUBLAS_STATUS_SUCCESS) { best = -1.0f; break; }
+    for (int r = 0; r < 3; r++) {
         float ms;
-        CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-        if (r > 0 && (best < 0 || ms * 1000.0f < best)) best = ms * 1000.0f;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, ev[r], ev[r + 1]));
+        if (best < 0 || ms * 1000.0f < best) best = ms * 1000.0f;
     }
     return best;
 }
@@ -87,19 +94,17 @@ void lt_choose_algo(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes
     }
     CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
     if (found < 2) return;
-    cudaEvent_t e0, e1;
-    CUDA_CHECK(cudaEventCreate(&e0));
-    CUDA_CHECK(cudaEventCreate(&e1));
-    const float t0 = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[0].algo, A, B, D, e0, e1, stream);
+    cudaEvent_t ev[4];
+    for (int i = 0; i < 4; i++) CUDA_CHECK(cudaEventCreate(&ev[i]));
+    const float t0 = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[0].algo, A, B, D, ev, stream);
     float best = t0;
     int pick = 0;
     for (int i = 1; i < found; i++) {
-        const float t = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[i].algo, A, B, D, e0, e1,
+        const float t = time_candidate(lt, workspace, workspace_bytes, op, la, lb, ld, &cand[i].algo, A, B, D, ev,
                                        stream);
         if (t > 0 && (best <= 0 || t < best)) { best = t; pick = i; }
     }
-    CUDA_CHECK(cudaEventDestroy(e0));
-    CUDA_CHECK(cudaEventDestroy(e1));
+    for (int i = 0; i < 4; i++) CUDA_CHECK(cudaEventDestroy(ev[i]));
     if (t0 > 0 && best >= 0.95f * t0) pick = 0; /* keep the heuristic's pick unless clearly beaten */
     *algo = cand[pick].algo;
     if (first_us) *first_us = t0;

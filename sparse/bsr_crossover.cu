@@ -128,8 +128,7 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
     ctx->scratch_bytes = scratch_bytes ? scratch_bytes : (64u << 20);
     CUDA_CHECK(cudaMalloc(&ctx->scratch, ctx->scratch_bytes));
     ctx->tune = bsr_tune_default();
-    CUDA_CHECK(cudaEventCreate(&ctx->ev[0]));
-    CUDA_CHECK(cudaEventCreate(&ctx->ev[1]));
+    for (int i = 0; i <= BSR_TIME_RUNS_MAX; i++) CUDA_CHECK(cudaEventCreate(&ctx->ev[i]));
     const char *v = getenv("BSR_VERBOSE"); /* print each crossover measurement */
     ctx->verbose = v && atoi(v) > 0;
     const char *e = getenv("BSR_FORCE_PATH");
@@ -197,8 +196,7 @@ extern "C" void bsr_ctx_free(BsrCtx *ctx) {
     cudaFree(ctx->dense_w);
     cudaFree(ctx->dense_dw);
     cudaFree(ctx->scratch);
-    cudaEventDestroy(ctx->ev[0]);
-    cudaEventDestroy(ctx->ev[1]);
+    for (int i = 0; i <= BSR_TIME_RUNS_MAX; i++) cudaEventDestroy(ctx->ev[i]);
     memset(ctx, 0, sizeof(*ctx));
 }
 extern "C" void bsr_ctx_reset_decisions(BsrCtx *ctx) {
@@ -233,21 +231,25 @@ static int fits_dense(const BsrCtx *ctx, const BsrDeviceLayout *L) {
 
 typedef void (*RunFn)(BsrCtx *ctx, int path, void *arg, cudaStream_t stream);
 
-/* the fastest of `runs` timed calls after one warm-up call (GPU time: each held, gpu_timing.cuh;
- * unheld, the dense path's longer host path had biased the choice toward the sparse one by up to
- * ~10 us) */
+/* the fastest of `runs` (<= BSR_TIME_RUNS_MAX) calls after one warm-up call, in GPU time: the GPU is
+ * held (core/gpu_timing.cuh) while the host enqueues the runs back to back with an event between
+ * each two, so every interval holds one call's GPU time (from the second on the host stays ahead as
+ * the GPU works through the one before). Unheld, the dense path's longer host path (unpack +
+ * cuBLASLt) had tilted the choice toward the sparse one by up to ~10 us. */
 static float time_path_n(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream, int runs) {
-    cudaEvent_t e0 = ctx->ev[0], e1 = ctx->ev[1];
+    if (runs > BSR_TIME_RUNS_MAX) runs = BSR_TIME_RUNS_MAX;
     fn(ctx, path, arg, stream); /* warm-up */
+    gpu_hold(stream, GPU_HOLD_US);
+    CUDA_CHECK(cudaEventRecord(ctx->ev[0], stream));
+    for (int i = 0; i < runs; i++) {
+        fn(ctx, path, arg, stream);
+        CUDA_CHECK(cudaEventRecord(ctx->ev[i + 1], stream));
+    }
+    CUDA_CHECK(cudaEventSynchronize(ctx->ev[runs]));
     float best = 1e30f;
     for (int i = 0; i < runs; i++) {
-        gpu_hold(stream, GPU_HOLD_US); /* GPU time only, as in the trainer (core/gpu_timing.cuh) */
-        CUDA_CHECK(cudaEventRecord(e0, stream));
-        fn(ctx, path, arg, stream);
-        CUDA_CHECK(cudaEventRecord(e1, stream));
-        CUDA_CHECK(cudaEventSynchronize(e1));
         float ms;
-        CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        CUDA_CHECK(cudaEventElapsedTime(&ms, ctx->ev[i], ctx->ev[i + 1]));
         if (ms < best) best = ms;
     }
     return best;

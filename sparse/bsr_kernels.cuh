@@ -219,6 +219,7 @@ typedef struct {
 } BsrDenseWeight;
 
 #define BSR_MAX_DENSE_WEIGHTS 512
+#define BSR_TIME_RUNS_MAX 3 /* timed runs per crossover measurement (after one warm-up run) */
 typedef struct {
     BsrBlas blas;
     bf16 *dense_w;          /* [max_dense_elems] unpacked weight */
@@ -234,7 +235,7 @@ typedef struct {
                              * resumed run repeats an uninterrupted one bit for bit (BSR_FORCE_PATH=rule) */
     BsrTune tune;           /* kernel choice of the sparse path (bsr_tune_default() after init) */
     int verbose;
-    cudaEvent_t ev[2];      /* the crossover's timing events */
+    cudaEvent_t ev[BSR_TIME_RUNS_MAX + 1]; /* the crossover's timing events: one before and one after each run */
     BsrDenseWeight wcache[BSR_MAX_DENSE_WEIGHTS]; /* dense-path weight copies (0 of them unless enabled) */
     int n_wcache;
     size_t wcache_bytes, wcache_limit;
