@@ -649,12 +649,12 @@ static void tma_launch(int v, int bs, TMA_PARAMS) {
 }
 
 /* The default TMA variant of the fused GELU_A forward (measured equal or 1-10 % faster than the
- * cp.async kernels at every target shape, dev/NOTES_bsr.md): 1 stage (28) for short index lists,
- * <= 2 k-steps per output tile, that are not prefetched into L2 (pf_ahead 0), where 5 CTAs per SM
- * hide the per-tile latency better than 4 (d12 at 0.9: 2-3 % faster before the prefetch); else 2
- * stages (26): with the prefetch, 26 is 1-4 % faster than 28 on short lists (C 768-1600 0.9, run
- * 144). The plain forward / input gradient no longer take 28 (spmm_default_variant). */
-static int tma_default_variant(int avg_steps, int pf_ahead) { return avg_steps <= 2 && pf_ahead == 0 ? 28 : 26; }
+ * cp.async kernels at every target shape, dev/NOTES_bsr.md): 2 stages (26) everywhere. 1 stage (28,
+ * 5 CTAs per SM) had stayed the choice for short lists the L2 prefetch skips (d12 at 0.9: 2-3 %
+ * faster before the prefetch); with the GPU held, 26 is 9 % faster there (C 768 0.95, N 8192: 19.5
+ * vs 21.2 us, run 179; at C 1024 0.95, already on 26, 28 took 31.0 vs 27.8), as 26 was for the
+ * plain forward (runs 177-178). */
+static int tma_default_variant(void) { return 26; }
 
 /* L2 prefetch distance of the TMA kernels (token tiles ahead; BsrTune.l2_prefetch overrides).
  * 3 where the lists are short (<= 2 k-steps per output tile) and each prefetched box of the input
@@ -753,7 +753,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     const int pf = tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols);
     int v = tune_fwd(tune);
-    if (v < 0) v = tma_default_variant(steps, pf);
+    if (v < 0) v = tma_default_variant();
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
                                        L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL, pf);
