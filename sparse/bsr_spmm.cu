@@ -648,13 +648,14 @@ static void tma_launch(int v, int bs, TMA_PARAMS) {
     else tma_launch_bs<128, BT, DG, GELU_A>(v, TMA_ARGS);
 }
 
-/* The default TMA variant of the fused GELU_A forward (measured equal or 1-10 % faster than the
- * cp.async kernels at every target shape, dev/NOTES_bsr.md): 2 stages (26) everywhere. 1 stage (28,
+/* The default TMA variant where no rule picks another (the plain forward / input gradient: see
+ * spmm_default_variant; the fused GELU_A forward: everywhere; measured equal or 1-10 % faster than the
+ * cp.async kernels at every target shape, dev/NOTES_bsr.md): 2 stages (26). 1 stage (28,
  * 5 CTAs per SM) had stayed the choice for short lists the L2 prefetch skips (d12 at 0.9: 2-3 %
  * faster before the prefetch); with the GPU held, 26 is 9 % faster there (C 768 0.95, N 8192: 19.5
  * vs 21.2 us, run 179; at C 1024 0.95, already on 26, 28 took 31.0 vs 27.8), as 26 was for the
  * plain forward (runs 177-178). */
-static int tma_default_variant(void) { return 26; }
+enum { TMA_DEFAULT_VARIANT = 26 };
 
 /* L2 prefetch distance of the TMA kernels (token tiles ahead; BsrTune.l2_prefetch overrides).
  * 3 where the lists are short (<= 2 k-steps per output tile) and each prefetched box of the input
@@ -685,7 +686,7 @@ static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_b
     const long tiles256 = (long)n_out_blocks * ((N + 255) / 256);
     const int dense_bound = (long)nnz * 20 < (long)n_out_blocks * k_blocks * 3; /* density < 0.15 */
     if (bs == 64 && avg_steps >= 5 && !dense_bound && tiles256 >= 4L * bsr_num_sms()) return 32;
-    return 26;
+    return TMA_DEFAULT_VARIANT;
 }
 
 /* forward (BT = false) and input gradient (BT = true) through one dispatcher. Variants (kept
@@ -753,7 +754,7 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
     const int steps = L->brows ? (int)((long)L->nnz * (L->bs / 64) / L->brows) : 0;
     const int pf = tma_prefetch_ahead(tune, steps, L->nnz, L->bs, L->cols);
     int v = tune_fwd(tune);
-    if (v < 0) v = tma_default_variant();
+    if (v < 0) v = TMA_DEFAULT_VARIANT;
     if (is_tma_variant(v) && L->bs != 32 && bsr_have_wgmma() && bsr_tma_available()) {
         tma_launch<false, false, true>(v, L->bs, out, NULL, pre, w_packed, bias, L->lines_row, L->col_indices, NULL,
                                        L->brows, N, L->cols, L->rows, 0, L->nnz, stream, NULL, pf);
