@@ -678,7 +678,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (run.hold_us < 0 || run.hold_us > 100000) {
+    if (!bench_hold_us_ok(run.hold_us)) {
         fprintf(stderr, "bench_bsr: --hold-us %d: give 0 (no hold) to 100000 us\n", run.hold_us);
         return 2;
     }
@@ -764,9 +764,7 @@ int main(int argc, char **argv) {
     if (have_tgt) printf("target summary: fwd %.2fx %.0f%% | dX %.2fx %.0f%% | dW %.2fx %.0f%% | fwd vs ELL %.2fx (last target row)\n", tgt[0], 100 * tgt[1], tgt[2], 100 * tgt[3], tgt[4], 100 * tgt[5], tgt[6]);
     bsr_ctx_free(&ctx);
     bsr_blas_free(&peer);
-    if (run.late)
-        printf("bench_bsr: WARNING %ld of %ld timed calls were enqueued slower than the %d us hold: their times "
-               "include host time; raise --hold-us\n", run.late, run.timed, run.hold_us);
+    bench_warn_late("bench_bsr", run.late, run.timed, run.hold_us);
     if (run.out) fclose(run.out);
     if (run.invalid) printf("bench_bsr: %d INVALID results (see above)\n", run.invalid);
     return run.invalid ? 1 : 0;

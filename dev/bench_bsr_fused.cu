@@ -119,7 +119,7 @@ int main(int argc, char **argv) {
         printf("bench_bsr_fused: no CUDA device\n");
         return 1;
     }
-    if (C % 64 || N < 1 || reps < 1 || sp < 0.f || sp >= 1.f || hold_us < 0 || hold_us > 100000) {
+    if (C % 64 || N < 1 || reps < 1 || sp < 0.f || sp >= 1.f || !bench_hold_us_ok(hold_us)) {
         fprintf(stderr, "bench_bsr_fused: need C a multiple of 64, N >= 1, reps >= 1, 0 <= sp < 1, "
                         "0 <= hold-us <= 100000\n");
         return 2;
@@ -264,8 +264,6 @@ int main(int argc, char **argv) {
         CUDA_CHECK(cudaFree(y_ref));
     }
     printf("bench_bsr_fused: %s\n", bad ? "INVALID results above" : "fused outputs match the unfused ones");
-    if (b.late)
-        printf("bench_bsr_fused: WARNING %ld of %ld timed calls were enqueued slower than the %d us hold: their "
-               "times include host time; raise --hold-us\n", b.late, b.timed, b.hold_us);
+    bench_warn_late("bench_bsr_fused", b.late, b.timed, b.hold_us);
     return bad ? 1 : 0;
 }

@@ -56,6 +56,17 @@ static inline float bench_event_ms(int hold_us, cudaEvent_t e0, cudaEvent_t e1, 
     return ms;
 }
 
+/* the range of --hold-us: 0 (off) to 100 ms */
+static inline int bench_hold_us_ok(int hold_us) { return hold_us >= 0 && hold_us <= 100000; }
+
+/* the closing warning of a benchmark whose timed calls (bench_event_ms) were enqueued slower than the
+ * hold: those times hold host time again */
+static inline void bench_warn_late(const char *prog, long late, long timed, int hold_us) {
+    if (late)
+        printf("%s: WARNING %ld of %ld timed calls were enqueued slower than the %d us hold: their times include "
+               "host time; raise --hold-us\n", prog, late, timed, hold_us);
+}
+
 /* the mask seed of one configuration (C, layer 0 = fc / 1 = fcproj, bs, sparsity, draw): a row is the
  * same matrix in any sweep and in either benchmark (the draws of one shared generator had made a row
  * depend on the rows benched before it) */

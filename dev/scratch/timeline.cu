@@ -18,6 +18,12 @@
 #include <vector>
 #include <algorithm>
 
+static void *bsr_tl_ptr() {
+    void *p = NULL;
+    CUDA_CHECK(cudaGetSymbolAddress(&p, bsr_tl));
+    return p;
+}
+
 static void make_layout(BsrLayout *L, BsrDeviceLayout *D, int rows, int cols, float sp, Rng *rng) {
     bsr_layout_init(L, rows, cols, 64);
     bench_random_mask(L, sp, rng);
@@ -25,9 +31,11 @@ static void make_layout(BsrLayout *L, BsrDeviceLayout *D, int rows, int cols, fl
     bsr_device_layout_upload(D, L);
 }
 
-static void report(const char *what, int nctas, double ms) {
-    std::vector<long long> tl((size_t)nctas * 8);
+static void report(const char *what, int nmax, double ms) {
+    std::vector<long long> tl((size_t)nmax * 8);
     CUDA_CHECK(cudaMemcpyFromSymbol(tl.data(), bsr_tl, tl.size() * 8));
+    int nctas = 0; /* the CTAs that ran (the buffer is zeroed before the recorded launch; any tile height) */
+    while (nctas < nmax && tl[(size_t)nctas * 8] != 0) nctas++;
     double ph[5] = {0}, tot = 0, tsteps = 0;
     int nph[5] = {0};
     int nsm = 0;
@@ -56,6 +64,15 @@ static void report(const char *what, int nctas, double ms) {
         maxspan = std::max(maxspan, (double)(hi[s] - lo[s]));
         conc += busy[s] / (double)(hi[s] - lo[s]);
     }
+    /* the ragged end: SM spans sorted, the share of SMs still running at 90 / 95 / 99% of the longest */
+    {
+        std::vector<double> sp(nsm);
+        for (int s = 0; s < nsm; s++) sp[s] = (double)(hi[s] - lo[s]);
+        std::sort(sp.begin(), sp.end());
+        printf("  SM spans / longest: min %.3f p10 %.3f median %.3f p90 %.3f; mean %.3f (the tail's idle share %.1f%%)\n",
+               sp[0] / maxspan, sp[nsm / 10] / maxspan, sp[nsm / 2] / maxspan, sp[nsm * 9 / 10] / maxspan,
+               span / nsm / maxspan, 100.0 * (1.0 - span / nsm / maxspan));
+    }
     printf("%s: %d CTAs, %.1f us (event), mean SM span %.0f cycles (longest %.0f), mean steps %.2f\n", what, nctas,
            ms * 1000.0, span / nsm, maxspan, tsteps / nctas);
     printf("  mean CTA %.0f cycles: index+issue %.0f | first stage wait %.0f | rest of loop %.0f | epilogue to "
@@ -64,7 +81,7 @@ static void report(const char *what, int nctas, double ms) {
     printf("  CTAs resident per SM (mean over its span) %.2f; CTA-cycles per SM %.0f\n", conc / nsm,
            tot / nsm);
     /* by list length */
-    for (int T = 0; T <= 8; T++) {
+    for (int T = 0; T <= 64; T++) {
         double s = 0, w = 0;
         int n = 0;
         for (int c = 0; c < nctas; c++)
@@ -73,7 +90,7 @@ static void report(const char *what, int nctas, double ms) {
                 if (T) w += (double)(tl[c * 8 + 3] - tl[c * 8 + 1]);
                 n++;
             }
-        if (n) printf("    T=%d: %5d CTAs, mean %6.0f cycles, loads+loop %6.0f\n", T, n, s / n, T ? w / n : 0.0);
+        if (n && (T < 12 || T % 4 == 0)) printf("    T=%d: %5d CTAs, mean %6.0f cycles, loads+loop %6.0f\n", T, n, s / n, T ? w / n : 0.0);
     }
 }
 
@@ -108,6 +125,7 @@ int main(int argc, char **argv) {
     for (int which = 0; which < 4; which++) {
         float ms = 0;
         for (int rep = 0; rep < 5; rep++) {
+            if (rep == 4) CUDA_CHECK(cudaMemset(bsr_tl_ptr(), 0, sizeof(long long) * BSR_TL_MAX * 8));
             CUDA_CHECK(cudaEventRecord(e0));
             if (which == 0) bsr_forward(y, NULL, x, w, bias, &Dfc, N, 0, &tune, 0);
             else if (which == 1) bsr_backward_input(dx, dy, w, &Dpr, N, 0, &tune, 0);
@@ -117,7 +135,7 @@ int main(int argc, char **argv) {
             CUDA_CHECK(cudaEventSynchronize(e1));
             CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
         }
-        report(names[which], (which < 2 ? 4 * C / 64 : C / 64) * (N / 128), ms);
+        report(names[which], BSR_TL_MAX, ms);
     }
     return 0;
 }
