@@ -64,6 +64,13 @@ static void report(const char *what, int nmax, double ms) {
         maxspan = std::max(maxspan, (double)(hi[s] - lo[s]));
         conc += busy[s] / (double)(hi[s] - lo[s]);
     }
+    printf("%s: %d CTAs, %.1f us (event), mean SM span %.0f cycles (longest %.0f), mean steps %.2f\n", what, nctas,
+           ms * 1000.0, span / nsm, maxspan, tsteps / nctas);
+    printf("  mean CTA %.0f cycles: index+issue %.0f | first stage wait %.0f | rest of loop %.0f | epilogue to "
+           "store %.0f | store read %.0f\n",
+           tot / nctas, ph[0] / nph[0], ph[1] / nph[1], ph[2] / nph[2], ph[3] / nph[3], ph[4] / nph[4]);
+    printf("  CTAs resident per SM (mean over its span) %.2f; CTA-cycles per SM %.0f\n", conc / nsm,
+           tot / nsm);
     /* the ragged end: SM spans sorted, the share of SMs still running at 90 / 95 / 99% of the longest */
     {
         std::vector<double> sp(nsm);
@@ -73,13 +80,6 @@ static void report(const char *what, int nmax, double ms) {
                sp[0] / maxspan, sp[nsm / 10] / maxspan, sp[nsm / 2] / maxspan, sp[nsm * 9 / 10] / maxspan,
                span / nsm / maxspan, 100.0 * (1.0 - span / nsm / maxspan));
     }
-    printf("%s: %d CTAs, %.1f us (event), mean SM span %.0f cycles (longest %.0f), mean steps %.2f\n", what, nctas,
-           ms * 1000.0, span / nsm, maxspan, tsteps / nctas);
-    printf("  mean CTA %.0f cycles: index+issue %.0f | first stage wait %.0f | rest of loop %.0f | epilogue to "
-           "store %.0f | store read %.0f\n",
-           tot / nctas, ph[0] / nph[0], ph[1] / nph[1], ph[2] / nph[2], ph[3] / nph[3], ph[4] / nph[4]);
-    printf("  CTAs resident per SM (mean over its span) %.2f; CTA-cycles per SM %.0f\n", conc / nsm,
-           tot / nsm);
     /* by list length */
     for (int T = 0; T <= 64; T++) {
         double s = 0, w = 0;
