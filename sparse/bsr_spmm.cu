@@ -391,13 +391,14 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
      * faster at 0.9 (2.5 k-steps), 0.6% at 0.5, the others within 0.5% (run 184). Not in the GELU_A
      * instances, which launch bounds hold to 128 registers at 4 CTAs per SM (122-125 used) */
     constexpr bool EARLY_BIAS = !DG && !GELU_A;
+    const int g = lane >> 2, tq = lane & 3; /* the accumulator fragment's row in 8, column pair in 4 */
     uint32_t bias2[8];
-    if (EARLY_BIAS) {
-        const int tq0 = lane & 3;
+    auto load_bias2 = [&] {
 #pragma unroll
         for (int jn = 0; jn < 8; jn++)
-            bias2[jn] = bias ? __ldg((const unsigned int *)(bias + colbase + jn * 8 + 2 * tq0)) : 0u;
-    }
+            bias2[jn] = bias ? __ldg((const unsigned int *)(bias + colbase + jn * 8 + 2 * tq)) : 0u;
+    };
+    if (EARLY_BIAS) load_bias2();
 #ifdef BSR_TIMELINE
     if (tid == 0 && blockIdx.y * gridDim.x + blockIdx.x < BSR_TL_MAX) {
         unsigned smid;
@@ -428,7 +429,6 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     __syncthreads(); /* all wgmmas done: the stage memory becomes the output buffers */
     BSR_TL(3);
 
-    const int g = lane >> 2, tq = lane & 3;
     const int rb = wg * MH * 64; /* this warpgroup's first row in the tile */
     if (DG) {
         /* dinp = acc * gelu'(pre), written over the pre tile (same swizzled offsets, one owner each) */
@@ -492,11 +492,7 @@ bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_const
     /* the 8 bias pairs of this thread in one batch of loads (loaded inside the loop below, each
      * load's latency was paid 8 times over: 15% of the stall samples of the fc forward, run 65),
      * unless they came before the main loop */
-    if (!EARLY_BIAS) {
-#pragma unroll
-        for (int jn = 0; jn < 8; jn++)
-            bias2[jn] = bias ? __ldg((const unsigned int *)(bias + colbase + jn * 8 + 2 * tq)) : 0u;
-    }
+    if (!EARLY_BIAS) load_bias2();
 #pragma unroll
     for (int jn = 0; jn < 8; jn++) {
         const float b0 = __uint_as_float(bias2[jn] << 16), b1 = __uint_as_float(bias2[jn] & 0xffff0000u);
