@@ -654,7 +654,7 @@ int main(int argc, char **argv) {
     memset(&run, 0, sizeof run);
     run.reps = 30;
     run.l2_prefetch = -1; /* the rule */
-    run.hold_us = 300;
+    run.hold_us = BENCH_HOLD_US;
     float onlysp = -1.f;
     const char *outpath = NULL;
     for (int i = 1; i < argc; i++) {
@@ -673,8 +673,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "usage: %s [--quick] [--N n] [--C c] [--bs 32|64|128] [--sp s] [--reps n] [--out file] [--variants]\n"
                             "       [--l2-prefetch n (token tiles ahead; 0 off; default: the rule)] [--masks k (mask draws per row, 1-%d)]\n"
                             "       [--hold-us n (GPU held n us before each timed call so that host enqueue time stays out; 0: off;\n"
-                            "        default 300)]\n",
-                    argv[0], BENCH_MAX_MASKS);
+                            "        default %d)]\n",
+                    argv[0], BENCH_MAX_MASKS, BENCH_HOLD_US);
             return 2;
         }
     }

@@ -101,7 +101,7 @@ static double rel_l2_dev(const void *a, const void *ref, size_t n, int is_bf16) 
 }
 
 int main(int argc, char **argv) {
-    int C = 768, N = 65536, reps = 20, hold_us = 300;
+    int C = 768, N = 65536, reps = 20, hold_us = BENCH_HOLD_US;
     float sp = 0.9f;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--C") && i + 1 < argc) C = atoi(argv[++i]);
@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--hold-us") && i + 1 < argc) hold_us = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--C 768] [--N 65536] [--sp 0.9] [--reps 20] [--hold-us 300 (0: off)]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--C 768] [--N 65536] [--sp 0.9] [--reps 20] [--hold-us %d (0: off)]\n", argv[0], BENCH_HOLD_US);
             return 2;
         }
     }

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     printf("bench_layers on %s: B=%d T=%d C=%d NH=%d\n", prop.name, B, T, C, NH);
-    int hold_us = 300; /* TIME holds the GPU this long before each timed call */
+    int hold_us = BENCH_HOLD_US; /* TIME holds the GPU this long before each timed call */
     cudaEvent_t e0, e1;
     CUDA_CHECK(cudaEventCreate(&e0));
     CUDA_CHECK(cudaEventCreate(&e1));

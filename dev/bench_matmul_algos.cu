@@ -27,7 +27,7 @@ static float time_algo(cublasLtHandle_t lt, cublasLtMatmulDesc_t op, cublasLtMat
     CUDA_CHECK(cudaEventCreate(&e1));
     std::vector<float> t;
     for (int r = 0; r < 23; r++) {
-        gpu_hold(s, 300); /* GPU time only: core/gpu_timing.cuh */
+        gpu_hold(s, BENCH_HOLD_US); /* GPU time only: core/gpu_timing.cuh */
         CUDA_CHECK(cudaEventRecord(e0, s));
         cublasStatus_t st = cublasLtMatmul(lt, op, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, ws, ws_bytes, s);
         if (st != CUBLAS_STATUS_SUCCESS) return -1.0f;

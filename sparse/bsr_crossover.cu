@@ -237,7 +237,11 @@ typedef void (*RunFn)(BsrCtx *ctx, int path, void *arg, cudaStream_t stream);
  * the GPU works through the one before). Unheld, the dense path's longer host path (unpack +
  * cuBLASLt) had tilted the choice toward the sparse one by up to ~10 us. */
 static float time_path_n(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream, int runs) {
-    if (runs > BSR_TIME_RUNS_MAX) runs = BSR_TIME_RUNS_MAX;
+    if (runs < 1 || runs > BSR_TIME_RUNS_MAX) { /* ctx->ev holds BSR_TIME_RUNS_MAX + 1 events */
+        fprintf(stderr, "%s:%d: time_path_n: %d runs, not 1-%d (raise BSR_TIME_RUNS_MAX in sparse/bsr_kernels.cuh)\n", __FILE__,
+                __LINE__, runs, BSR_TIME_RUNS_MAX);
+        exit(1);
+    }
     fn(ctx, path, arg, stream); /* warm-up */
     gpu_hold(stream, GPU_HOLD_US);
     CUDA_CHECK(cudaEventRecord(ctx->ev[0], stream));
