@@ -691,11 +691,18 @@ static int tma_prefetch_ahead(const BsrTune *tune, int avg_steps, long nnz, int 
  * 0.5: 224 vs 251 us; 0.8, 5 k-steps: 106 vs 109); at 0.9 equal with 10 k-steps, 7 % slower with 2.5.
  * Else 2 stages (26), short lists included: where the L2 prefetch skips a short list (<= 2 k-steps;
  * C 768 and 1024 at 0.95) 1 stage (28) had stayed the default, and there 26 ran 0-12 % faster on every
- * kernel and draw measured with the GPU held (runs 177-178). */
-static int spmm_default_variant(int avg_steps, int bs, int n_out_blocks, int k_blocks, int nnz, int N) {
+ * kernel and draw measured with the GPU held (runs 177-178). The forward's 4-7-step lists below
+ * density 0.15 take 3 stages (27; see below). */
+static int spmm_default_variant(int bt, int avg_steps, int bs, int n_out_blocks, int k_blocks, int nnz, int N) {
     const long tiles256 = (long)n_out_blocks * ((N + 255) / 256);
     const int dense_bound = (long)nnz * 20 < (long)n_out_blocks * k_blocks * 3; /* density < 0.15 */
     if (bs == 64 && avg_steps >= 5 && !dense_bound && tiles256 >= 4L * bsr_num_sms()) return 32;
+    /* the forward's 4-7-step lists below density 0.15 (fcproj at 0.95 for C 1280-1600, at 0.9 for C
+     * 768-1024): 3 stages
+     * (27) were faster than 26 on all 16 draws measured, by 0.7-4.7% (runs 177-178: C 1600 0.95 on 7
+     * draws, C 1280 0.95, C 1024 0.9 and C 768 0.9 on 3 each). Not the input gradient (27 mixed there,
+     * -2.2 to +3.0%), nor 3 or 8 steps (mixed / equal) */
+    if (!bt && bs == 64 && dense_bound && avg_steps >= 4 && avg_steps <= 7) return 27;
     return TMA_DEFAULT_VARIANT;
 }
 
@@ -721,7 +728,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
         return;
     }
     /* default: the TMA kernel; accumulate and non-sm_90a builds use the cp.async kernels */
-    if (variant < 0) variant = spmm_default_variant(avg_steps, bs, n_out_blocks, lda / bs, nnz, N);
+    if (variant < 0) variant = spmm_default_variant(BT, avg_steps, bs, n_out_blocks, lda / bs, nnz, N);
     if (is_tma_variant(variant) && (!bsr_have_wgmma() || !bsr_tma_available() || (flags & EPI_ACCUM))) variant = -1;
     if (is_tma_variant(variant)) {
         tma_launch<BT, false, false>(variant, bs, out, pre_out, A, W, bias, lines, acol, blk, n_out_blocks, N, lda, ldo,
