@@ -238,8 +238,8 @@ typedef void (*RunFn)(BsrCtx *ctx, int path, void *arg, cudaStream_t stream);
  * cuBLASLt) had tilted the choice toward the sparse one by up to ~10 us. */
 static float time_path_n(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t stream, int runs) {
     if (runs < 1 || runs > BSR_TIME_RUNS_MAX) { /* ctx->ev holds BSR_TIME_RUNS_MAX + 1 events */
-        fprintf(stderr, "%s:%d: time_path_n: %d runs, not 1-%d (raise BSR_TIME_RUNS_MAX in sparse/bsr_kernels.cuh)\n", __FILE__,
-                __LINE__, runs, BSR_TIME_RUNS_MAX);
+        fprintf(stderr, "%s:%d: time_path_n: %d runs, not 1-%d (raise BSR_TIME_RUNS_MAX in sparse/bsr_kernels.cuh)\n",
+                __FILE__, __LINE__, runs, BSR_TIME_RUNS_MAX);
         exit(1);
     }
     fn(ctx, path, arg, stream); /* warm-up */

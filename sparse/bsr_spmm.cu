@@ -698,10 +698,9 @@ static int spmm_default_variant(int bt, int avg_steps, int bs, int n_out_blocks,
     const int dense_bound = (long)nnz * 20 < (long)n_out_blocks * k_blocks * 3; /* density < 0.15 */
     if (bs == 64 && avg_steps >= 5 && !dense_bound && tiles256 >= 4L * bsr_num_sms()) return 32;
     /* the forward's 4-7-step lists below density 0.15 (fcproj at 0.95 for C 1280-1600, at 0.9 for C
-     * 768-1024): 3 stages
-     * (27) were faster than 26 on all 16 draws measured, by 0.7-4.7% (runs 177-178: C 1600 0.95 on 7
-     * draws, C 1280 0.95, C 1024 0.9 and C 768 0.9 on 3 each). Not the input gradient (27 mixed there,
-     * -2.2 to +3.0%), nor 3 or 8 steps (mixed / equal) */
+     * 768-1024): 3 stages (27) were faster than 26 on all 16 draws measured, by 0.7-4.7% (runs
+     * 177-178: C 1600 0.95 on 7 draws, C 1280 0.95, C 1024 0.9 and C 768 0.9 on 3 each). Not the
+     * input gradient (27 mixed there, -2.2 to +3.0%), nor 3 or 8 steps (mixed / equal) */
     if (!bt && bs == 64 && dense_bound && avg_steps >= 4 && avg_steps <= 7) return 27;
     return TMA_DEFAULT_VARIANT;
 }
