@@ -679,7 +679,7 @@ int main(int argc, char **argv) {
         }
     }
     if (!bench_hold_us_ok(run.hold_us)) {
-        fprintf(stderr, "bench_bsr: --hold-us %d: give 0 (no hold) to 100000 us\n", run.hold_us);
+        fprintf(stderr, "bench_bsr: --hold-us %d: give 0 (no hold) to %d us\n", run.hold_us, BENCH_HOLD_US_MAX);
         return 2;
     }
     if (run.reps < 1) {

@@ -121,7 +121,7 @@ int main(int argc, char **argv) {
     }
     if (C % 64 || N < 1 || reps < 1 || sp < 0.f || sp >= 1.f || !bench_hold_us_ok(hold_us)) {
         fprintf(stderr, "bench_bsr_fused: need C a multiple of 64, N >= 1, reps >= 1, 0 <= sp < 1, "
-                        "0 <= hold-us <= 100000\n");
+                        "0 <= hold-us <= %d\n", BENCH_HOLD_US_MAX);
         return 2;
     }
     const int rows = C, cols = 4 * C, bs = 64;

@@ -57,7 +57,8 @@ static inline float bench_event_ms(int hold_us, cudaEvent_t e0, cudaEvent_t e1, 
 }
 
 /* the range of --hold-us: 0 (off) to 100 ms */
-static inline int bench_hold_us_ok(int hold_us) { return hold_us >= 0 && hold_us <= 100000; }
+#define BENCH_HOLD_US_MAX 100000
+static inline int bench_hold_us_ok(int hold_us) { return hold_us >= 0 && hold_us <= BENCH_HOLD_US_MAX; }
 
 /* the closing warning of a benchmark whose timed calls (bench_event_ms) were enqueued slower than the
  * hold: those times hold host time again */
