@@ -114,15 +114,23 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    /* the flags first, so that a bad one is reported on a machine without a GPU too */
+    char hold_range[48];
+    snprintf(hold_range, sizeof hold_range, "--hold-us (0-%d us)", BENCH_HOLD_US_MAX);
+    const char *bad_flag = C < 64 || C % 64            ? "--C (a positive multiple of 64)"
+                           : N < 1                     ? "--N (>= 1 tokens)"
+                           : reps < 1                  ? "--reps (>= 1)"
+                           : sp < 0.f || sp >= 1.f     ? "--sp (0 <= sparsity < 1)"
+                           : !bench_hold_us_ok(hold_us) ? hold_range
+                                                       : NULL;
+    if (bad_flag) {
+        fprintf(stderr, "bench_bsr_fused: bad %s\n", bad_flag);
+        return 2;
+    }
     int ndev = 0;
     if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
         printf("bench_bsr_fused: no CUDA device\n");
         return 1;
-    }
-    if (C % 64 || N < 1 || reps < 1 || sp < 0.f || sp >= 1.f || !bench_hold_us_ok(hold_us)) {
-        fprintf(stderr, "bench_bsr_fused: need C a multiple of 64, N >= 1, reps >= 1, 0 <= sp < 1, "
-                        "0 <= hold-us <= %d\n", BENCH_HOLD_US_MAX);
-        return 2;
     }
     const int rows = C, cols = 4 * C, bs = 64;
     BsrLayout L;
