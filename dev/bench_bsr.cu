@@ -15,7 +15,9 @@
  *   dW   dW (+)= dY^T X  sparse kernel (fp32, accumulate) | cuBLASLt dense fp32 dW
  * (cuBLASLt: its heuristic's first pick, as llm.c calls it; the crossover's dense paths time the
  * candidates instead)
- *   xo   the crossover dispatch (bsr_linear_*) after its measurement, with the path it chose;
+ *   xo   the crossover dispatch (bsr_linear_*) after its measurement, with the path it chose
+ *        (S / D) and, for the forward and dX, the kernel variant it measured faster than the
+ *        default rule's pick (S27: variant 27; S alone: the default's);
  *        its dense path keeps the unpacked W between calls as the trainer does (unpacked once
  *        per weight update, bsr_ctx_cache_dense_weights)
  * and each sparse kernel's fraction of its roofline floor
@@ -552,6 +554,10 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
     char pf = dfw ? (dfw->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
     char px = ddx ? (ddx->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
     char pw = ddw ? (ddw->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
+    /* the forward / input-gradient kernel variant the crossover measured fastest (blank: the default rule's) */
+    char vf[12] = "", vx[12] = "";
+    if (dfw && dfw->path == BSR_PATH_SPARSE && dfw->spmm_variant >= 0) snprintf(vf, sizeof vf, "%d", dfw->spmm_variant);
+    if (ddx && ddx->path == BSR_PATH_SPARSE && ddx->spmm_variant >= 0) snprintf(vx, sizeof vx, "%d", ddx->spmm_variant);
     /* Blocked-ELL's stored blocks over the live ones: its padding to the longest block row */
     const double ell_pad = nnz > 0 ? (double)c->ell_blocks * c->L.brows / nnz : NAN;
     if (ell_out) {
@@ -562,11 +568,12 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
     }
     char line[512];
     snprintf(line, sizeof line,
-             "%-6s %4d %5dx%-5d %3d %4.2f %5d | fwd %7.1f %7.1f %5.2fx %7.1f %5.2fx %4.2f %8.1f %4.0f%% %7.1f%c | "
-             "dX %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c | dW %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c",
+             "%-6s %4d %5dx%-5d %3d %4.2f %5d | fwd %7.1f %7.1f %5.2fx %7.1f %5.2fx %4.2f %8.1f %4.0f%% %7.1f%c%-2s | "
+             "dX %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c%-2s | dW %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c",
              layer, C, rows, cols, bs, sp, nnz, t[K_SP_FWD], t[K_CB_FWD], t[K_CB_FWD] / t[K_SP_FWD], t[K_ELL_FWD],
-             t[K_ELL_FWD] / t[K_SP_FWD], ell_pad, t[K_BSR_FWD], 100.0 * f_fwd / t[K_SP_FWD], t[K_XO_FWD], pf, t[K_SP_DX],
-             t[K_CB_DX], t[K_CB_DX] / t[K_SP_DX], 100.0 * f_dx / t[K_SP_DX], t[K_XO_DX], px, t[K_SP_DW], t[K_CB_DW],
+             t[K_ELL_FWD] / t[K_SP_FWD], ell_pad, t[K_BSR_FWD], 100.0 * f_fwd / t[K_SP_FWD], t[K_XO_FWD], pf, vf,
+             t[K_SP_DX], t[K_CB_DX], t[K_CB_DX] / t[K_SP_DX], 100.0 * f_dx / t[K_SP_DX], t[K_XO_DX], px, vx, t[K_SP_DW],
+             t[K_CB_DW],
              t[K_CB_DW] / t[K_SP_DW], 100.0 * f_dw / t[K_SP_DW], t[K_XO_DW], pw);
     printf("%s\n", line);
     if (run->out) { fprintf(run->out, "%s\n", line); fflush(run->out); }

@@ -262,71 +262,123 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
     return time_path_n(ctx, fn, path, arg, stream, 3);
 }
 
-/* dw: NULL, or the measure argument's {variant, split} fields of the weight gradient: the sparse
- * path is then timed with the kernels' defaults and with single blocks (4) and column groups (10,
- * bs 64) in 1-8 splits, and the fastest is kept. The best choice moves with wave quantization, the
- * partials' traffic and (GELU input) the GELU recomputed per slab in ways the defaults' rules
- * missed by up to 40% (run 52: C 1600 N 8192 fc at 0.7 best in 1 split, at 0.8 in 3, at 0.85
- * in 2; run 58: fused-GELU d48 at 0.9 206 us in column groups, 6 splits, against 240) */
+/* The forward / input-gradient kernel variants the crossover times for a layer (sm_90a TMA kernels,
+ * block 64 or 128): 2 stages (26), 3 (27), 1 (28) and, block 64 without a fused GELU, 256-token
+ * tiles over two warpgroups (32). The default rule (spmm_default_variant) picks among these from the
+ * mean list length; the best one also moves with how the live blocks spread over the lines (the
+ * longest line sets the tail), which magnitude-pruned masks do not share with random ones: on the
+ * 7 random C 1600 0.9 masks of run 177 the rule's 26 for fc dX was 0.9-1.9% slower than 27 on 6 of
+ * them (59.8 vs 58.7 us on one), and the fused dX's 28 is 1.5-5% behind 26 at C 1600 0.5-0.7
+ * (run 139). Returns the count written to v (0: nothing to choose on this build / GPU). */
+static int spmm_candidates(const BsrCtx *ctx, const BsrDeviceLayout *L, int op, int fused, int *v) {
+    const int forced = op == BSR_OP_FWD ? ctx->tune.fwd : ctx->tune.dinp;
+    if (forced >= 0 || L->bs == 32 || !bsr_have_wgmma() || !bsr_tma_available()) return 0;
+    int n = 0;
+    v[n++] = 26;
+    v[n++] = 27;
+    v[n++] = 28;
+    if (!fused && L->bs == 64) v[n++] = 32;
+    return n;
+}
+
+/* What the sparse path's measurement also chooses: nothing, the weight gradient's {variant, split}
+ * (the measure argument's choice fields), or the forward / input gradient's variant (choice[0];
+ * SPMM_FUSED: a fused GELU form, which has no 256-token two-warpgroup instance) */
+enum { CHOOSE_NONE = 0, CHOOSE_DW = 1, CHOOSE_SPMM = 2, CHOOSE_SPMM_FUSED = 3 };
+
+/* the fastest of n candidates of the sparse path: each once after a warm-up, then the best `finalists`
+ * of them three times more; set(arg, i) installs candidate i in the measure argument. Returns the
+ * index of a candidate faster than *best_ms (which it lowers), or -1. */
+static int time_candidates(BsrCtx *ctx, RunFn fn, void *measure_arg, int *choice, const int (*cand)[2], int n,
+                           int finalists, float *best_ms, cudaStream_t stream) {
+    enum { NC = 24 };
+    float ms[NC];
+    int order[NC];
+    if (n > NC) n = NC;
+    for (int c = 0; c < n; c++) {
+        choice[0] = cand[c][0];
+        choice[1] = cand[c][1];
+        ms[c] = time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 1);
+        order[c] = c;
+    }
+    for (int i = 0; i < n && i < finalists; i++) /* partial selection sort: the fastest first */
+        for (int k = i + 1; k < n; k++)
+            if (ms[order[k]] < ms[order[i]]) { const int x = order[i]; order[i] = order[k]; order[k] = x; }
+    int best = -1;
+    for (int i = 0; i < n && i < finalists; i++) {
+        const int c = order[i];
+        choice[0] = cand[c][0];
+        choice[1] = cand[c][1];
+        const float t = fminf(ms[c], time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 3));
+        if (t < *best_ms) { *best_ms = t; best = c; }
+    }
+    return best;
+}
+
+/* choose: what the sparse path's measurement also picks (CHOOSE_*), into choice[2] (the measure
+ * argument's fields; on return: the decision's, also for a decision made before).
+ * CHOOSE_DW: the sparse path is timed with the kernels' defaults and with single blocks (4), column
+ * groups (10, bs 64) and block pairs (12, bs 64, no GELU) in 1-8 splits, and the fastest is kept. The
+ * best choice moves with wave quantization, the partials' traffic and (GELU input) the GELU recomputed
+ * per slab in ways the defaults' rules missed by up to 40% (run 52: C 1600 N 8192 fc at 0.7 best in 1
+ * split, at 0.8 in 3, at 0.85 in 2; run 58: fused-GELU d48 at 0.9 206 us in column groups, 6 splits,
+ * against 240). CHOOSE_SPMM(_FUSED): the candidates of spmm_candidates. */
 static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags, RunFn fn, void *measure_arg,
-                  int *dw, cudaStream_t stream) {
+                  int *choice, int choose, cudaStream_t stream) {
     if (ctx->force_path) return ctx->force_path;
     BsrDecision *d = find_dec(ctx, op, L, N, flags);
-    if (d) return d->path;
+    if (d) {
+        if (choose == CHOOSE_DW) { choice[0] = d->dw_variant; choice[1] = d->dw_split; }
+        else if (choose != CHOOSE_NONE) choice[0] = d->spmm_variant;
+        return d->path;
+    }
     BsrDecision nd;
     nd.op = op; nd.rows = L->rows; nd.cols = L->cols; nd.bs = L->bs; nd.nnz = L->nnz; nd.N = N; nd.flags = flags;
     nd.dw_variant = -1;
     nd.dw_split = 0;
+    nd.spmm_variant = -1;
+    if (choose != CHOOSE_NONE) { choice[0] = -1; choice[1] = 0; } /* the defaults first */
     if (ctx->by_rule) { /* no timing: the same choice in every process (bit-exact resume) */
         nd.sparse_ms = nd.dense_ms = NAN;
         nd.path = (long)L->nnz * BSR_RULE_DENSITY_DEN <= (long)L->brows * L->bcols * BSR_RULE_DENSITY_NUM ||
                           !fits_dense(ctx, L)
                       ? BSR_PATH_SPARSE
                       : BSR_PATH_DENSE;
-        if (dw) {
-            dw[0] = -1;
-            dw[1] = 0;
-        }
     } else {
         nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
-        if (dw && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0 && bsr_have_wgmma()) {
+        if (choose == CHOOSE_DW && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0 && bsr_have_wgmma()) {
             /* two rounds (a decision per mask update and density band; with global pruning that is
-             * dozens per update, and the weight gradient's are most of their cost): every candidate
-             * once after a warm-up, then the best three of them (with the default's time so far)
-             * three times more */
+             * dozens per update, and the weight gradient's are most of their cost) */
             static const int variants[] = {-1, 4, 10, 12}, splits[] = {1, 2, 3, 4, 6, 8};
             const int nv = L->bs == 64 ? (flags & 2 ? 3 : 4) : 1; /* bs 128 has one weight-gradient kernel;
                                                                    * block pairs (12) have no GELU form */
-            enum { NC = 24, FINALISTS = 3 };
-            float ms[NC];
-            int order[NC], nc = 0;
+            int cand[24][2], nc = 0;
             for (int v = 0; v < nv; v++)
-                for (int q = 0; q < 6; q++, nc++) {
-                    dw[0] = variants[v];
-                    dw[1] = splits[q];
-                    ms[nc] = time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 1);
-                    order[nc] = nc;
-                }
-            for (int i = 0; i < nc && i < FINALISTS; i++) /* partial selection sort: the fastest first */
-                for (int k = i + 1; k < nc; k++)
-                    if (ms[order[k]] < ms[order[i]]) { const int x = order[i]; order[i] = order[k]; order[k] = x; }
-            for (int i = 0; i < nc && i < FINALISTS; i++) {
-                const int c = order[i];
-                dw[0] = variants[c / 6];
-                dw[1] = splits[c % 6];
-                const float t = fminf(ms[c], time_path_n(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream, 3));
-                if (t < nd.sparse_ms) { nd.sparse_ms = t; nd.dw_variant = dw[0]; nd.dw_split = dw[1]; }
-            }
-            dw[0] = nd.dw_variant;
-            dw[1] = nd.dw_split;
+                for (int q = 0; q < 6; q++, nc++) { cand[nc][0] = variants[v]; cand[nc][1] = splits[q]; }
+            const int c = time_candidates(ctx, fn, measure_arg, choice, cand, nc, 3, &nd.sparse_ms, stream);
+            if (c >= 0) { nd.dw_variant = cand[c][0]; nd.dw_split = cand[c][1]; }
+            choice[0] = nd.dw_variant;
+            choice[1] = nd.dw_split;
+        } else if (choose == CHOOSE_SPMM || choose == CHOOSE_SPMM_FUSED) {
+            int v[4], cand[4][2];
+            const int nc = spmm_candidates(ctx, L, op, choose == CHOOSE_SPMM_FUSED, v);
+            for (int i = 0; i < nc; i++) { cand[i][0] = v[i]; cand[i][1] = 0; }
+            /* one of them is the default, timed above; two finalists */
+            const int c = nc ? time_candidates(ctx, fn, measure_arg, choice, cand, nc, 2, &nd.sparse_ms, stream) : -1;
+            if (c >= 0) nd.spmm_variant = cand[c][0];
+            choice[0] = nd.spmm_variant;
         }
         nd.dense_ms = fits_dense(ctx, L) ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
         nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
     }
-    if (ctx->verbose)
-        printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms (dW variant %d split %d) dense %.3f ms "
-               "-> %s\n", op, L->rows, L->cols, L->bs, L->nnz, N, nd.sparse_ms, nd.dw_variant, nd.dw_split,
-               nd.dense_ms, nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
+    if (ctx->verbose) {
+        char what[48] = "";
+        if (choose == CHOOSE_DW) snprintf(what, sizeof what, " (dW variant %d split %d)", nd.dw_variant, nd.dw_split);
+        else if (choose != CHOOSE_NONE) snprintf(what, sizeof what, " (variant %d)", nd.spmm_variant);
+        printf("bsr crossover: op %d %dx%d bs %d nnz %d N %d: sparse %.3f ms%s dense %.3f ms -> %s\n", op, L->rows,
+               L->cols, L->bs, L->nnz, N, nd.sparse_ms, what, nd.dense_ms,
+               nd.path == BSR_PATH_SPARSE ? "sparse" : "dense");
+    }
     if (ctx->n_dec == ctx->cap_dec) {
         ctx->cap_dec = ctx->cap_dec ? 2 * ctx->cap_dec : 64;
         ctx->dec = (BsrDecision *)realloc_check(ctx->dec, ctx->cap_dec * sizeof(BsrDecision));
@@ -338,14 +390,25 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
 typedef struct {
     bf16 *out, *pre_out; const bf16 *inp, *w, *bias; const BsrDeviceLayout *L; int N, gelu;
     bf16 *gelu_scratch; /* non-NULL: inp is a pre-activation, the operand gelu(inp) */
+    int choice[2];      /* [0]: the measured kernel variant (decide), or -1: the default rule */
 } FwdArgs;
+/* the context's kernel choice with a measured forward / input-gradient variant (if any) in place */
+static BsrTune tune_with(const BsrCtx *ctx, int op, int variant) {
+    BsrTune t = ctx->tune;
+    if (variant >= 0) {
+        if (op == BSR_OP_FWD) t.fwd = variant;
+        else t.dinp = variant;
+    }
+    return t;
+}
 static void run_fwd(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     FwdArgs *a = (FwdArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
+        const BsrTune t = tune_with(ctx, BSR_OP_FWD, a->choice[0]);
         if (a->gelu_scratch)
-            bsr_forward_gelu_input(a->out, a->inp, a->w, a->bias, a->gelu_scratch, a->L, a->N, &ctx->tune, s);
+            bsr_forward_gelu_input(a->out, a->inp, a->w, a->bias, a->gelu_scratch, a->L, a->N, &t, s);
         else
-            bsr_forward(a->out, a->pre_out, a->inp, a->w, a->bias, a->L, a->N, a->gelu, &ctx->tune, s);
+            bsr_forward(a->out, a->pre_out, a->inp, a->w, a->bias, a->L, a->N, a->gelu, &t, s);
     } else {
         const bf16 *x = a->inp;
         if (a->gelu_scratch) {
@@ -363,27 +426,29 @@ extern "C" void bsr_linear_forward_gelu_input(BsrCtx *ctx, bf16 *out, const bf16
         fprintf(stderr, "bsr_linear_forward_gelu_input: gelu_scratch (bf16 [N, cols]) is required\n");
         exit(1);
     }
-    FwdArgs a = {out, NULL, pre, w_packed, bias, L, N, 0, gelu_scratch};
+    FwdArgs a = {out, NULL, pre, w_packed, bias, L, N, 0, gelu_scratch, {-1, 0}};
     const int flags = BSR_FWD_GELU_INPUT | (bias ? BSR_FWD_BIAS : 0);
-    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, NULL, stream);
+    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, a.choice, CHOOSE_SPMM_FUSED, stream);
     run_fwd(ctx, path, &a, stream);
 }
 extern "C" void bsr_linear_forward(BsrCtx *ctx, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *w_packed,
                                    const bf16 *bias, const BsrDeviceLayout *L, int N, int gelu, cudaStream_t stream) {
-    FwdArgs a = {out, pre_out, inp, w_packed, bias, L, N, gelu, NULL};
+    FwdArgs a = {out, pre_out, inp, w_packed, bias, L, N, gelu, NULL, {-1, 0}};
     const int flags = (gelu ? BSR_FWD_GELU : 0) | (bias ? BSR_FWD_BIAS : 0) | (pre_out ? BSR_FWD_PRE_OUT : 0);
     /* the forward overwrites its outputs, so the measurement can use them */
-    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, NULL, stream);
+    const int path = decide(ctx, BSR_OP_FWD, L, N, flags, run_fwd, &a, a.choice, CHOOSE_SPMM, stream);
     run_fwd(ctx, path, &a, stream);
 }
 
 typedef struct {
     bf16 *dinp; const bf16 *dout, *w; const BsrDeviceLayout *L; int N, accumulate;
+    int choice[2]; /* as FwdArgs' */
 } DinpArgs;
 static void run_dinp(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     DinpArgs *a = (DinpArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
-        bsr_backward_input(a->dinp, a->dout, a->w, a->L, a->N, a->accumulate, &ctx->tune, s);
+        const BsrTune t = tune_with(ctx, BSR_OP_DINP, a->choice[0]);
+        bsr_backward_input(a->dinp, a->dout, a->w, a->L, a->N, a->accumulate, &t, s);
     } else {
         dense_backward_input(&ctx->blas, a->dinp, a->dout, dense_weight(ctx, a->w, a->L, s), a->N, a->L->cols,
                              a->L->rows, a->accumulate, s);
@@ -391,18 +456,22 @@ static void run_dinp(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
 }
 extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *dout, const bf16 *w_packed,
                                           const BsrDeviceLayout *L, int N, int accumulate, cudaStream_t stream) {
-    DinpArgs a = {dinp, dout, w_packed, L, N, accumulate};
+    DinpArgs a = {dinp, dout, w_packed, L, N, accumulate, {-1, 0}};
+    /* accumulating runs the cp.async kernels whatever the variant: nothing to choose */
+    const int choose = accumulate ? CHOOSE_NONE : CHOOSE_SPMM;
     int path = ctx->force_path;
     if (!path) {
         BsrDecision *d = find_dec(ctx, BSR_OP_DINP, L, N, 0);
-        if (d) path = d->path;
+        if (d) { path = d->path; a.choice[0] = d->spmm_variant; }
     }
-    if (!path && ctx->by_rule) path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &a, NULL, stream); /* runs nothing */
+    if (!path && ctx->by_rule) /* runs nothing */
+        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &a, a.choice, choose, stream);
     if (!path) { /* measure on a scratch output (the real one may be accumulated into) */
         bf16 *tmp;
         CUDA_CHECK(cudaMalloc(&tmp, (size_t)N * L->cols * sizeof(bf16)));
-        DinpArgs m = {tmp, dout, w_packed, L, N, 0};
-        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &m, NULL, stream);
+        DinpArgs m = {tmp, dout, w_packed, L, N, 0, {-1, 0}};
+        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &m, m.choice, choose, stream);
+        a.choice[0] = m.choice[0];
         CUDA_CHECK(cudaStreamSynchronize(stream));
         CUDA_CHECK(cudaFree(tmp));
     }
@@ -411,11 +480,13 @@ extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *d
 
 typedef struct {
     bf16 *dinp; float *colsum; const bf16 *dout, *w, *pre; const BsrDeviceLayout *L; int N;
+    int choice[2]; /* as FwdArgs' */
 } DgeluArgs;
 static void run_dinp_dgelu(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
     DgeluArgs *a = (DgeluArgs *)arg;
     if (path == BSR_PATH_SPARSE || !fits_dense(ctx, a->L)) {
-        bsr_backward_input_dgelu(a->dinp, a->colsum, a->dout, a->w, a->pre, a->L, a->N, &ctx->tune, s);
+        const BsrTune t = tune_with(ctx, BSR_OP_DINP, a->choice[0]);
+        bsr_backward_input_dgelu(a->dinp, a->colsum, a->dout, a->w, a->pre, a->L, a->N, &t, s);
     } else {
         /* GELU' in cuBLASLt's epilogue (as the dense trainer does), then the column sums alone:
          * one pass over dinp fewer than a separate GELU'-and-sum pass */
@@ -427,9 +498,9 @@ static void run_dinp_dgelu(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
 extern "C" void bsr_linear_backward_input_dgelu(BsrCtx *ctx, bf16 *dinp, float *colsum, const bf16 *dout,
                                                 const bf16 *w_packed, const bf16 *pre, const BsrDeviceLayout *L,
                                                 int N, cudaStream_t stream) {
-    DgeluArgs a = {dinp, colsum, dout, w_packed, pre, L, N};
+    DgeluArgs a = {dinp, colsum, dout, w_packed, pre, L, N, {-1, 0}};
     /* overwrites its outputs, so the measurement can use them */
-    const int path = decide(ctx, BSR_OP_DINP, L, N, 1, run_dinp_dgelu, &a, NULL, stream);
+    const int path = decide(ctx, BSR_OP_DINP, L, N, 1, run_dinp_dgelu, &a, a.choice, CHOOSE_SPMM_FUSED, stream);
     run_dinp_dgelu(ctx, path, &a, stream);
 }
 
@@ -478,13 +549,13 @@ static void linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, int accum
         if (d) { path = d->path; a.choice[0] = d->dw_variant; a.choice[1] = d->dw_split; }
     }
     if (!path && L->nnz > 0 && ctx->by_rule) /* runs nothing: no scratch output */
-        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &a, a.choice, stream);
+        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &a, a.choice, CHOOSE_DW, stream);
     if (!path && L->nnz > 0) { /* measure on a scratch output (the real one is accumulated into) */
         void *tmp;
         const size_t bytes = (size_t)L->nnz * L->bs * L->bs * (dw_fp32 ? 4 : 2);
         CUDA_CHECK(cudaMalloc(&tmp, bytes));
         DwArgs m = {tmp, dw_fp32, 0, dout, inp, L, N, gelu_scratch, {-1, 0}};
-        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &m, m.choice, stream);
+        path = decide(ctx, BSR_OP_DW, L, N, flags, run_dw, &m, m.choice, CHOOSE_DW, stream);
         a.choice[0] = m.choice[0];
         a.choice[1] = m.choice[1];
         CUDA_CHECK(cudaStreamSynchronize(stream));

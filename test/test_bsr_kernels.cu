@@ -367,9 +367,10 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         bsr_matmul_backward_cpu(dxg, dwgref, dbg2, dy, xg, &L, w, N);
         float *ygref = (float *)malloc_check(ny * 4);
         bsr_matmul_forward_cpu(ygref, xg, &L, w, bias, N);
-        for (int variant = 0; variant < 11; variant++) {
+        for (int variant = 0; variant < 12; variant++) {
             /* 0: default kernels (fused), 1: cp.async / mma.sync kernels (unfused fallbacks),
-             * 2, 3: fused with a 3- and a 1-stage ring (and dW split in 8 / in 2),
+             * 2, 3: fused with a 3- and a 1-stage ring (and dW split in 8 / in 2), 11: forward on 3
+             * stages, dX on 2 (with 2 and 3: every fused variant the crossover may measure),
              * 4-6: the crossover forced dense, forced sparse, measured,
              * 7, 8: fused with 256-token tiles (one warpgroup, 2 stages / two warpgroups, 1 stage),
              * 9, 10: dW in row / column groups with one m64n256 product per k16 (10: GELU on the
@@ -382,9 +383,10 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             if (variant == 8) { tune.fwd = 31; tune.dinp = 31; }
             if (variant == 9) tune.dw = 9;
             if (variant == 10) tune.dw = 10;
+            if (variant == 11) { tune.fwd = 27; tune.dinp = 26; }
             const char *vn[] = {"fused", "unfused", "fused 3 stages", "fused 1 stage", "linear dense", "linear sparse",
                                 "linear measured", "fused 256 rows 1 wg", "fused 256 rows 2 wg", "fused dW n256 rows",
-                                "fused dW n256 columns"};
+                                "fused dW n256 columns", "fused fwd 3 stages dX 2"};
             const int direct = variant < 4 || variant > 6; /* the kernels, not the crossover */
             char what[96];
             ctx->force_path = variant == 4 ? BSR_PATH_DENSE : variant == 5 ? BSR_PATH_SPARSE : 0;
@@ -489,6 +491,22 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         dev_bf16_to_float(hout, d_dx, nx);
         snprintf(what, sizeof what, "linear dinp (%s)", pn);
         check(what, desc, hout, dxref, nx, 1);
+        if (p >= 2) { /* the forward / input-gradient decisions: measured, a variant the crossover may
+                       * time (or -1, the default rule); by rule, none */
+            const BsrDecision *dd[2] = {
+                bsr_crossover_lookup(ctx, BSR_OP_FWD, &D, N, BSR_FWD_GELU | BSR_FWD_BIAS | BSR_FWD_PRE_OUT),
+                bsr_crossover_lookup(ctx, BSR_OP_DINP, &D, N, 0)};
+            for (int o = 0; o < 2; o++) {
+                const int v = dd[o] ? dd[o]->spmm_variant : -9;
+                const int known = v == -1 || (D.bs != 32 && (v == 26 || v == 27 || v == 28 || (v == 32 && D.bs == 64)));
+                g_checks++;
+                if (!dd[o] || (p == 3 ? v != -1 : !known)) {
+                    g_fail++;
+                    printf("  FAIL %s decision (%s): %s variant %d %s\n", o ? "dinp" : "fwd", pn,
+                           dd[o] ? "kernel" : "missing,", v, desc);
+                }
+            }
+        }
         if (p == 0 && nw) {
             /* the dense path's cached copy of W: it must exist, and be refreshed after
              * bsr_ctx_weights_changed (weights negated: dX must negate exactly) */
