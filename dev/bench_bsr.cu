@@ -565,6 +565,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
         ell_out[1] = ell_pad;
         ell_out[2] = t[K_SP_FWD];
         ell_out[3] = t[K_ELL_FWD];
+        ell_out[4] = t[K_ELL_FWD] / t[K_XO_FWD];
     }
     char line[512];
     snprintf(line, sizeof line,
@@ -637,20 +638,22 @@ static Roof measure_roof(BsrBlas *blas, int hold_us) {
 
 #define BENCH_MAX_MASKS 16
 /* --masks k: the forward against Blocked-ELL over the k draws of one configuration
- * (ell[d] = {ratio, ELL padding, our time, ELL time}) */
-static void print_ell_spread(FILE *out, const char *layer, int C, int bs, float sp, double (*ell)[4], int k) {
-    float ratio[BENCH_MAX_MASKS];
-    double lo[4], hi[4];
-    for (int q = 0; q < 4; q++) lo[q] = hi[q] = ell[0][q];
+ * (ell[d] = {ratio, ELL padding, our time, ELL time, ELL time / the crossover's forward}) */
+static void print_ell_spread(FILE *out, const char *layer, int C, int bs, float sp, double (*ell)[5], int k) {
+    float ratio[BENCH_MAX_MASKS], xratio[BENCH_MAX_MASKS];
+    double lo[5], hi[5];
+    for (int q = 0; q < 5; q++) lo[q] = hi[q] = ell[0][q];
     for (int d = 0; d < k; d++) {
         ratio[d] = (float)ell[d][0];
-        for (int q = 0; q < 4; q++) { lo[q] = fmin(lo[q], ell[d][q]); hi[q] = fmax(hi[q], ell[d][q]); }
+        xratio[d] = (float)ell[d][4];
+        for (int q = 0; q < 5; q++) { lo[q] = fmin(lo[q], ell[d][q]); hi[q] = fmax(hi[q], ell[d][q]); }
     }
-    char line[512];
+    char line[640];
     snprintf(line, sizeof line,
              "  %s C %d bs %d sp %.2f over %d masks: fwd %.1f-%.1f us, Blocked-ELL %.1f-%.1f us (pad %.2f-%.2f); "
-             "fwd vs ELL median %.2fx (min %.2fx, max %.2fx)",
-             layer, C, bs, sp, k, lo[2], hi[2], lo[3], hi[3], lo[1], hi[1], bench_median(ratio, k), lo[0], hi[0]);
+             "fwd vs ELL median %.2fx (min %.2fx, max %.2fx); crossover vs ELL median %.2fx (min %.2fx, max %.2fx)",
+             layer, C, bs, sp, k, lo[2], hi[2], lo[3], hi[3], lo[1], hi[1], bench_median(ratio, k), lo[0], hi[0],
+             bench_median(xratio, k), lo[4], hi[4]);
     printf("%s\n", line);
     if (out) { fprintf(out, "%s\n", line); fflush(out); }
 }
@@ -749,7 +752,7 @@ int main(int argc, char **argv) {
                 for (int si = 0; si < nsp; si++) {
                     const float sp = onlysp >= 0 ? onlysp : quick ? sps_quick[si] : sps_all[si];
                     const int is_tgt = C == 1600 && bs == 64 && fabsf(sp - 0.9f) < 1e-4f;
-                    double tv[7], ell[BENCH_MAX_MASKS][4];
+                    double tv[7], ell[BENCH_MAX_MASKS][5];
                     for (int d = 0; d < masks; d++) {
                         rng_seed(&rng, bench_mask_seed(C, li, bs, sp, d));
                         bench_one(&ctx, &peer, &roof, li == 0 ? "fc" : "fcproj", C, rows, cols, bs, sp, N, &run, &rng,
