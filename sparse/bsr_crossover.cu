@@ -287,8 +287,8 @@ static int spmm_candidates(const BsrCtx *ctx, const BsrDeviceLayout *L, int op, 
 enum { CHOOSE_NONE = 0, CHOOSE_DW = 1, CHOOSE_SPMM = 2, CHOOSE_SPMM_FUSED = 3 };
 
 /* the fastest of n candidates of the sparse path: each once after a warm-up, then the best `finalists`
- * of them three times more; set(arg, i) installs candidate i in the measure argument. Returns the
- * index of a candidate faster than *best_ms (which it lowers), or -1. */
+ * of them three times more; candidate c runs with cand[c] written into choice (the measure argument's
+ * fields). Returns the index of the fastest candidate if it beat *best_ms (which it lowers), or -1. */
 static int time_candidates(BsrCtx *ctx, RunFn fn, void *measure_arg, int *choice, const int (*cand)[2], int n,
                            int finalists, float *best_ms, cudaStream_t stream) {
     enum { NC = 24 };
