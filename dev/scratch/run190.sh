@@ -11,3 +11,8 @@ for cfg in "1280 0.95" "1024 0.9" "768 0.9"; do
   echo "C $1 sp $2 rc $?"
   awk '/variant (26|27) /{v[$2]=$6} /^fcproj /{printf "  fcproj fwd default %s | 26 %s 27 %s | ELL %s %s | xover %s\n", $9, v[26], v[27], $12, $13, $17}' $OUT/variants3_$1_$2_run190.txt
 done
+SECONDS=0; for t in test_gpt2 test_layers; do timeout 150 ./build/test/$t > $OUT/$t.txt 2>&1; echo "$t rc $?"; tail -1 $OUT/$t.txt; done
+echo "tests took $SECONDS s"
+# the trainer's steps with the measured variants (d48 at 0.5 / 0.9 beside dense); BSR_VERBOSE lists the picks
+CONFIGS="48:16" SPARSITIES="0.5 0.9" DENSE_START=0 DATA=.cache/smoke STEPS=12 timeout 240 scripts/bench_sparse_step.sh 2>&1 | tee $OUT/step_d48_run190.txt
+echo "step done at $SECONDS s"
