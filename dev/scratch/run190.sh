@@ -1,18 +1,14 @@
 # session 19, run 190: the forward's 4-7-step lists on 3 stages (27) by rule (621345d), and the
-# crossover's measured forward / dX variant (xover column, S27 = variant 27 chosen).
+# crossover's measured forward / dX variant (xover column, S27 = variant 27 chosen); the trainer's
+# tests and a d48 step with the measured variants.
 nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader
+SECONDS=0
 timeout 120 ./build/test/test_bsr_kernels --quick > $OUT/test.txt 2>&1; echo "test rc $?"; tail -1 $OUT/test.txt
 grep -E "FAIL" $OUT/test.txt | head -5
-timeout 300 ./build/dev/bench_bsr --C 1600 --bs 64 --masks 7 --reps 20 --out $OUT/c1600_masks7_run190.txt > /dev/null 2>&1
-echo "c1600 7 draws rc $?"; grep "over 7" $OUT/c1600_masks7_run190.txt
-for cfg in "1280 0.95" "1024 0.9" "768 0.9"; do
-  set -- $cfg
-  timeout 120 ./build/dev/bench_bsr --C $1 --bs 64 --sp $2 --masks 3 --reps 20 --variants --out $OUT/variants3_$1_$2_run190.txt > /dev/null 2>&1
-  echo "C $1 sp $2 rc $?"
-  awk '/variant (26|27) /{v[$2]=$6} /^fcproj /{printf "  fcproj fwd default %s | 26 %s 27 %s | ELL %s %s | xover %s\n", $9, v[26], v[27], $12, $13, $17}' $OUT/variants3_$1_$2_run190.txt
-done
-SECONDS=0; for t in test_gpt2 test_layers; do timeout 150 ./build/test/$t > $OUT/$t.txt 2>&1; echo "$t rc $?"; tail -1 $OUT/$t.txt; done
-echo "tests took $SECONDS s"
-# the trainer's steps with the measured variants (d48 at 0.5 / 0.9 beside dense); BSR_VERBOSE lists the picks
-CONFIGS="48:16" SPARSITIES="0.5 0.9" DENSE_START=0 DATA=.cache/smoke STEPS=12 timeout 240 scripts/bench_sparse_step.sh 2>&1 | tee $OUT/step_d48_run190.txt
+timeout 200 ./build/dev/bench_bsr --C 1600 --bs 64 --masks 7 --reps 20 --out $OUT/c1600_masks7_run190.txt > /dev/null 2>&1
+echo "c1600 7 draws rc $? at $SECONDS s"; grep "over 7" $OUT/c1600_masks7_run190.txt
+for t in test_gpt2 test_layers; do timeout 150 ./build/test/$t > $OUT/$t.txt 2>&1; echo "$t rc $?"; tail -1 $OUT/$t.txt; done
+echo "tests done at $SECONDS s"
+# the trainer's steps with the measured variants (d48 at 0.5 / 0.9 beside dense)
+CONFIGS="48:16" SPARSITIES="0.5 0.9" DENSE_START=0 DATA=.cache/smoke STEPS=12 timeout 220 scripts/bench_sparse_step.sh 2>&1 | tee $OUT/step_d48_run190.txt
 echo "step done at $SECONDS s"
