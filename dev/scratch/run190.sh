@@ -3,12 +3,12 @@
 # tests and a d48 step with the measured variants.
 nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader
 SECONDS=0
-timeout 120 ./build/test/test_bsr_kernels --quick > $OUT/test.txt 2>&1; echo "test rc $?"; tail -1 $OUT/test.txt
+timeout 90 ./build/test/test_bsr_kernels --quick > $OUT/test.txt 2>&1; echo "test rc $?"; tail -1 $OUT/test.txt
 grep -E "FAIL" $OUT/test.txt | head -5
-timeout 200 ./build/dev/bench_bsr --C 1600 --bs 64 --masks 7 --reps 20 --out $OUT/c1600_masks7_run190.txt > /dev/null 2>&1
+timeout 150 ./build/dev/bench_bsr --C 1600 --bs 64 --masks 7 --reps 20 --out $OUT/c1600_masks7_run190.txt > /dev/null 2>&1
 echo "c1600 7 draws rc $? at $SECONDS s"; grep "over 7" $OUT/c1600_masks7_run190.txt
-for t in test_gpt2 test_layers; do timeout 150 ./build/test/$t > $OUT/$t.txt 2>&1; echo "$t rc $?"; tail -1 $OUT/$t.txt; done
+for t in test_gpt2 test_layers; do timeout 90 ./build/test/$t > $OUT/$t.txt 2>&1; echo "$t rc $?"; tail -1 $OUT/$t.txt; done
 echo "tests done at $SECONDS s"
 # the trainer's steps with the measured variants (d48 at 0.5 / 0.9 beside dense)
-CONFIGS="48:16" SPARSITIES="0.5 0.9" DENSE_START=0 DATA=.cache/smoke STEPS=12 timeout 220 scripts/bench_sparse_step.sh 2>&1 | tee $OUT/step_d48_run190.txt
+CONFIGS="48:16" SPARSITIES="0.5 0.9" DENSE_START=0 DATA=.cache/smoke STEPS=12 timeout 160 scripts/bench_sparse_step.sh 2>&1 | tee $OUT/step_d48_run190.txt
 echo "step done at $SECONDS s"
