@@ -139,6 +139,13 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
         fprintf(stderr, "BSR_FORCE_PATH=%s: unknown value (sparse, dense or rule; unset: measure)\n", e);
         exit(1);
     }
+    const char *mv = getenv("BSR_MEASURE_VARIANTS");
+    if (mv && strcmp(mv, "0") && strcmp(mv, "1")) {
+        fprintf(stderr, "BSR_MEASURE_VARIANTS=%s: unknown value (1: time the forward / input-gradient kernel "
+                        "variants in the crossover's measurement; 0 or unset: the default rule's)\n", mv);
+        exit(1);
+    }
+    ctx->measure_spmm_variants = mv && !strcmp(mv, "1");
 }
 static void drop_dense_weights(BsrCtx *ctx) {
     for (int i = 0; i < ctx->n_wcache; i++) CUDA_CHECK(cudaFree(ctx->wcache[i].dense));
@@ -262,9 +269,12 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
     return time_path_n(ctx, fn, path, arg, stream, 3);
 }
 
-/* The forward / input-gradient kernel variants the crossover times for a layer (sm_90a TMA kernels,
- * block 64 or 128): 2 stages (26), 3 (27), 1 (28) and, block 64 without a fused GELU, 256-token
- * tiles over two warpgroups (32). The default rule (spmm_default_variant) picks among these from the
+/* The forward / input-gradient kernel variants the crossover times for a layer when
+ * ctx->measure_spmm_variants is on (BSR_MEASURE_VARIANTS=1; sm_90a TMA kernels, block 64 or 128):
+ * 2 stages (26), 3 (27), 1 (28) and, block 64 without a fused GELU, 256-token tiles over two
+ * warpgroups (32). Off by default: written in session 19, when no GPU could be had, so neither the
+ * choice nor two of its kernel instances (the fused GELU-operand forward on 3 stages, the fused
+ * GELU' input gradient on 2; test_bsr_kernels' fused pass 11 covers them) have run yet. The default rule (spmm_default_variant) picks among these from the
  * mean list length; the best one also moves with how the live blocks spread over the lines (the
  * longest line sets the tail), which magnitude-pruned masks do not share with random ones: on the
  * 7 random C 1600 0.9 masks of run 177 the rule's 26 for fc dX was 0.9-1.9% slower than 27 on 6 of
@@ -272,7 +282,8 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
  * (run 139). Returns the count written to v (0: nothing to choose on this build / GPU). */
 static int spmm_candidates(const BsrCtx *ctx, const BsrDeviceLayout *L, int op, int fused, int *v) {
     const int forced = op == BSR_OP_FWD ? ctx->tune.fwd : ctx->tune.dinp;
-    if (forced >= 0 || L->bs == 32 || !bsr_have_wgmma() || !bsr_tma_available()) return 0;
+    if (!ctx->measure_spmm_variants || forced >= 0 || L->bs == 32 || !bsr_have_wgmma() || !bsr_tma_available())
+        return 0;
     int n = 0;
     v[n++] = 26;
     v[n++] = 27;
