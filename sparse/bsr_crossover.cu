@@ -272,14 +272,15 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
 /* The forward / input-gradient kernel variants the crossover times for a layer when
  * ctx->measure_spmm_variants is on (BSR_MEASURE_VARIANTS=1; sm_90a TMA kernels, block 64 or 128):
  * 2 stages (26), 3 (27), 1 (28) and, block 64 without a fused GELU, 256-token tiles over two
- * warpgroups (32). Off by default: written in session 19, when no GPU could be had, so neither the
- * choice nor two of its kernel instances (the fused GELU-operand forward on 3 stages, the fused
- * GELU' input gradient on 2; test_bsr_kernels' fused pass 11 covers them) have run yet. The default rule (spmm_default_variant) picks among these from the
- * mean list length; the best one also moves with how the live blocks spread over the lines (the
- * longest line sets the tail), which magnitude-pruned masks do not share with random ones: on the
- * 7 random C 1600 0.9 masks of run 177 the rule's 26 for fc dX was 0.9-1.9% slower than 27 on 6 of
- * them (59.8 vs 58.7 us on one), and the fused dX's 28 is 1.5-5% behind 26 at C 1600 0.5-0.7
- * (run 139). Returns the count written to v (0: nothing to choose on this build / GPU). */
+ * warpgroups (32). The default rule (spmm_default_variant) picks among these from the mean list
+ * length, but the longest line sets the tail, so the best one moves with the mask: on the 7 random
+ * C 1600 0.9 masks of run 177 the rule's 26 for fc dX was 0.9-1.9% slower than 27 on 6 of them (59.8
+ * vs 58.7 us on one), the fused dX's 28 is 1.5-5% behind 26 at C 1600 0.5-0.7 (run 139), and the
+ * masks magnitude pruning makes need not be as even as the random ones the rule was fitted on.
+ * Off by default: written in session 19, when no GPU could be had, so neither the choice nor two of
+ * the kernel instances it may pick (the fused GELU-operand forward on 3 stages, the fused GELU' input
+ * gradient on 2; test_bsr_kernels' fused pass 11 covers them) have run yet.
+ * Returns the count written to v (0: nothing to choose on this build / GPU / setting). */
 static int spmm_candidates(const BsrCtx *ctx, const BsrDeviceLayout *L, int op, int fused, int *v) {
     const int forced = op == BSR_OP_FWD ? ctx->tune.fwd : ctx->tune.dinp;
     if (!ctx->measure_spmm_variants || forced >= 0 || L->bs == 32 || !bsr_have_wgmma() || !bsr_tma_available())
