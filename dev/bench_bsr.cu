@@ -725,8 +725,8 @@ int main(int argc, char **argv) {
            "call (--hold-us)\n",
            prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20, roof.peak / 1e12, roof.bw / 1e12, N, run.reps, run.hold_us);
     const char *hdr =
-        "layer     C   out x in   bs   sp   nnz | fwd  sparse  cublas   x     ell    x_ell  pad  cusp-bsr roof  xover  | "
-        "dX  sparse  cublas   x    roof  xover  | dW  sparse  cublas   x    roof  xover   (times in us; xover path "
+        "layer     C   out x in   bs   sp   nnz | fwd  sparse  cublas   x     ell    x_ell  pad  cusp-bsr roof  xover    | "
+        "dX  sparse  cublas   x    roof  xover    | dW  sparse  cublas   x    roof  xover   (times in us; xover path "
         "S=sparse D=dense)";
     printf("%s\n", hdr);
     if (run.out) fprintf(run.out, "%s\n", hdr);
