@@ -17,7 +17,7 @@
  * candidates instead)
  *   xo   the crossover dispatch (bsr_linear_*) after its measurement, with the path it chose
  *        (S / D) and, for the forward and dX with BSR_MEASURE_VARIANTS=1, the kernel variant it
- *        measured faster than the default rule's pick (S27: variant 27; S alone: the default's);
+ *        measured fastest (S27: variant 27; S alone: not measured, the default rule's pick);
  *        its dense path keeps the unpacked W between calls as the trainer does (unpacked once
  *        per weight update, bsr_ctx_cache_dense_weights)
  * and each sparse kernel's fraction of its roofline floor
@@ -554,7 +554,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
     char pf = dfw ? (dfw->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
     char px = ddx ? (ddx->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
     char pw = ddw ? (ddw->path == BSR_PATH_SPARSE ? 'S' : 'D') : '?';
-    /* the forward / input-gradient kernel variant the crossover measured fastest (blank: the default rule's) */
+    /* the forward / input-gradient kernel variant the crossover measured fastest (blank: not measured) */
     char vf[12] = "", vx[12] = "";
     if (dfw && dfw->path == BSR_PATH_SPARSE && dfw->spmm_variant >= 0) snprintf(vf, sizeof vf, "%d", dfw->spmm_variant);
     if (ddx && ddx->path == BSR_PATH_SPARSE && ddx->spmm_variant >= 0) snprintf(vx, sizeof vx, "%d", ddx->spmm_variant);
@@ -574,8 +574,7 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
              layer, C, rows, cols, bs, sp, nnz, t[K_SP_FWD], t[K_CB_FWD], t[K_CB_FWD] / t[K_SP_FWD], t[K_ELL_FWD],
              t[K_ELL_FWD] / t[K_SP_FWD], ell_pad, t[K_BSR_FWD], 100.0 * f_fwd / t[K_SP_FWD], t[K_XO_FWD], pf, vf,
              t[K_SP_DX], t[K_CB_DX], t[K_CB_DX] / t[K_SP_DX], 100.0 * f_dx / t[K_SP_DX], t[K_XO_DX], px, vx, t[K_SP_DW],
-             t[K_CB_DW],
-             t[K_CB_DW] / t[K_SP_DW], 100.0 * f_dw / t[K_SP_DW], t[K_XO_DW], pw);
+             t[K_CB_DW], t[K_CB_DW] / t[K_SP_DW], 100.0 * f_dw / t[K_SP_DW], t[K_XO_DW], pw);
     printf("%s\n", line);
     if (run->out) { fprintf(run->out, "%s\n", line); fflush(run->out); }
     { /* the whole layer as the trainer runs it (bf16 dW accumulated) against llm.c's cuBLAS calls */

@@ -334,7 +334,8 @@ static int time_candidates(BsrCtx *ctx, RunFn fn, void *measure_arg, int *choice
  * best choice moves with wave quantization, the partials' traffic and (GELU input) the GELU recomputed
  * per slab in ways the defaults' rules missed by up to 40% (run 52: C 1600 N 8192 fc at 0.7 best in 1
  * split, at 0.8 in 3, at 0.85 in 2; run 58: fused-GELU d48 at 0.9 206 us in column groups, 6 splits,
- * against 240). CHOOSE_SPMM(_FUSED): the candidates of spmm_candidates. */
+ * against 240). CHOOSE_SPMM(_FUSED): the candidates of spmm_candidates, in place of the default's timing (the
+ * rule's pick is one of them). */
 static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags, RunFn fn, void *measure_arg,
                   int *choice, int choose, cudaStream_t stream) {
     if (ctx->force_path) return ctx->force_path;
@@ -357,7 +358,12 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
                       ? BSR_PATH_SPARSE
                       : BSR_PATH_DENSE;
     } else {
-        nd.sparse_ms = time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
+        int spmm_v[4];
+        const int n_spmm = choose == CHOOSE_SPMM || choose == CHOOSE_SPMM_FUSED
+                               ? spmm_candidates(ctx, L, op, choose == CHOOSE_SPMM_FUSED, spmm_v)
+                               : 0;
+        /* the defaults' time; with forward / dX candidates the rule's pick is one of them, timed there */
+        nd.sparse_ms = n_spmm ? INFINITY : time_path(ctx, fn, BSR_PATH_SPARSE, measure_arg, stream);
         if (choose == CHOOSE_DW && ctx->tune.dw < 0 && ctx->tune.dw_split <= 0 && bsr_have_wgmma()) {
             /* two rounds (a decision per mask update and density band; with global pruning that is
              * dozens per update, and the weight gradient's are most of their cost) */
@@ -371,13 +377,11 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
             if (c >= 0) { nd.dw_variant = cand[c][0]; nd.dw_split = cand[c][1]; }
             choice[0] = nd.dw_variant;
             choice[1] = nd.dw_split;
-        } else if (choose == CHOOSE_SPMM || choose == CHOOSE_SPMM_FUSED) {
-            int v[4], cand[4][2];
-            const int nc = spmm_candidates(ctx, L, op, choose == CHOOSE_SPMM_FUSED, v);
-            for (int i = 0; i < nc; i++) { cand[i][0] = v[i]; cand[i][1] = 0; }
-            /* one of them is the default, timed above; two finalists */
-            const int c = nc ? time_candidates(ctx, fn, measure_arg, choice, cand, nc, 2, &nd.sparse_ms, stream) : -1;
-            if (c >= 0) nd.spmm_variant = cand[c][0];
+        } else if (n_spmm) { /* two finalists */
+            int cand[4][2];
+            for (int i = 0; i < n_spmm; i++) { cand[i][0] = spmm_v[i]; cand[i][1] = 0; }
+            const int c = time_candidates(ctx, fn, measure_arg, choice, cand, n_spmm, 2, &nd.sparse_ms, stream);
+            nd.spmm_variant = c >= 0 ? cand[c][0] : -1; /* c >= 0: every finite time beats INFINITY */
             choice[0] = nd.spmm_variant;
         }
         nd.dense_ms = fits_dense(ctx, L) ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;

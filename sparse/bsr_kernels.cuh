@@ -208,7 +208,7 @@ typedef struct {
     int dw_variant, dw_split; /* weight gradient: the BsrTune.dw variant and split-N count measured
                                * fastest (-1 / 0: the kernels' defaults) */
     int spmm_variant;         /* forward / input gradient: the BsrTune.fwd / dinp TMA variant measured
-                               * fastest (-1: the kernels' default rule) */
+                               * fastest (-1: not measured, the kernels' default rule) */
 } BsrDecision;
 
 /* the unpacked dense copy of one weight on the dense path (bsr_ctx_cache_dense_weights) */
