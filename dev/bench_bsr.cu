@@ -16,8 +16,8 @@
  * (cuBLASLt: its heuristic's first pick, as llm.c calls it; the crossover's dense paths time the
  * candidates instead)
  *   xo   the crossover dispatch (bsr_linear_*) after its measurement, with the path it chose
- *        (S / D) and, for the forward and dX with BSR_MEASURE_VARIANTS=1, the kernel variant it
- *        measured fastest (S27: variant 27; S alone: not measured, the default rule's pick);
+ *        (S / D) and, for the forward and dX, the kernel variant it measured fastest (S27:
+ *        variant 27; S alone: not measured, e.g. with BSR_MEASURE_VARIANTS=0: the rule's pick);
  *        its dense path keeps the unpacked W between calls as the trainer does (unpacked once
  *        per weight update, bsr_ctx_cache_dense_weights)
  * and each sparse kernel's fraction of its roofline floor

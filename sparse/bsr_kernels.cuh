@@ -236,9 +236,9 @@ typedef struct {
                              * kernels' default variants; the same choices in every process, so that a
                              * resumed run repeats an uninterrupted one bit for bit (BSR_FORCE_PATH=rule) */
     BsrTune tune;           /* kernel choice of the sparse path (bsr_tune_default() after init) */
-    int measure_spmm_variants; /* 1: the measurement also times the forward / input-gradient kernel
-                                * variants and keeps the fastest (BSR_MEASURE_VARIANTS=1; off by default
-                                * until it has run on a GPU: sparse/bsr_crossover.cu spmm_candidates) */
+    int measure_spmm_variants; /* 1 (default): the measurement also times the forward / input-gradient
+                                * kernel variants and keeps the fastest (BSR_MEASURE_VARIANTS=0 turns it
+                                * off: sparse/bsr_crossover.cu spmm_candidates) */
     int verbose;
     cudaEvent_t ev[BSR_TIME_RUNS_MAX + 1]; /* the crossover's timing events: one before and one after each run */
     BsrDenseWeight wcache[BSR_MAX_DENSE_WEIGHTS]; /* dense-path weight copies (0 of them unless enabled) */
