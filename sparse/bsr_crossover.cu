@@ -269,6 +269,10 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
     return time_path_n(ctx, fn, path, arg, stream, 3);
 }
 
+int bsr_ctx_times_spmm_variants(const BsrCtx *ctx, int bs) {
+    return ctx->measure_spmm_variants && bs != 32 && bsr_have_wgmma() && bsr_tma_available();
+}
+
 /* The forward / input-gradient kernel variants the crossover times for a layer when
  * ctx->measure_spmm_variants is on (the default; sm_90a TMA kernels, block 64 or 128):
  * 2 stages (26), 3 (27), 1 (28) and, block 64 without a fused GELU, 256-token tiles over two
@@ -283,8 +287,7 @@ static float time_path(BsrCtx *ctx, RunFn fn, int path, void *arg, cudaStream_t 
  * Returns the count written to v (0: nothing to choose on this build / GPU / setting). */
 static int spmm_candidates(const BsrCtx *ctx, const BsrDeviceLayout *L, int op, int fused, int *v) {
     const int forced = op == BSR_OP_FWD ? ctx->tune.fwd : ctx->tune.dinp;
-    if (!ctx->measure_spmm_variants || forced >= 0 || L->bs == 32 || !bsr_have_wgmma() || !bsr_tma_available())
-        return 0;
+    if (forced >= 0 || !bsr_ctx_times_spmm_variants(ctx, L->bs)) return 0;
     int n = 0;
     v[n++] = 26;
     v[n++] = 27;

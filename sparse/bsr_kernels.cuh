@@ -275,6 +275,10 @@ void bsr_ctx_weights_changed(BsrCtx *ctx);
 #define BSR_RULE_DENSITY_DEN 2
 enum { BSR_FWD_GELU = 1, BSR_FWD_BIAS = 2, BSR_FWD_PRE_OUT = 4, BSR_FWD_GELU_INPUT = 8 };
 const BsrDecision *bsr_crossover_lookup(const BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flags);
+/* 1 when the crossover's measurement times the forward / input-gradient kernel variants at block size
+ * bs (measure_spmm_variants on, block 64 or 128, an sm_90a TMA build and GPU) unless ctx->tune forces
+ * that op's variant: its decisions then carry the variant measured fastest, else -1 (the rule's pick) */
+int bsr_ctx_times_spmm_variants(const BsrCtx *ctx, int bs);
 
 /* Dispatching entry points: same semantics as the kernels above. The first call for a key
  * times both paths (on scratch outputs) and caches the faster; later calls run it. */

@@ -492,13 +492,16 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
         snprintf(what, sizeof what, "linear dinp (%s)", pn);
         check(what, desc, hout, dxref, nx, 1);
         if (p >= 2) { /* the forward / input-gradient decisions: measured, a variant the crossover may
-                       * time (or -1, the default rule); by rule, none */
+                       * time (-1, the default rule, only where it has none to time: block 32 or no
+                       * TMA / wgmma); by rule, none */
             const BsrDecision *dd[2] = {
                 bsr_crossover_lookup(ctx, BSR_OP_FWD, &D, N, BSR_FWD_GELU | BSR_FWD_BIAS | BSR_FWD_PRE_OUT),
                 bsr_crossover_lookup(ctx, BSR_OP_DINP, &D, N, 0)};
             for (int o = 0; o < 2; o++) {
                 const int v = dd[o] ? dd[o]->spmm_variant : -9;
-                const int known = v == -1 || (D.bs != 32 && (v == 26 || v == 27 || v == 28 || (v == 32 && D.bs == 64)));
+                const int timed = bsr_ctx_times_spmm_variants(ctx, D.bs); /* ctx->tune forces none here;
+                                                                           * timed whichever path wins */
+                const int known = timed ? v == 26 || v == 27 || v == 28 || (v == 32 && D.bs == 64) : v == -1;
                 g_checks++;
                 if (!dd[o] || (p == 3 ? v != -1 : !known)) {
                     g_fail++;
