@@ -641,8 +641,9 @@ static Roof measure_roof(BsrBlas *blas, int hold_us) {
 
 #define BENCH_MAX_MASKS 16
 #define BENCH_SPREAD_N 11 /* per-draw figures bench_one hands to print_ell_spread (see ell_out) */
-/* --masks k: the forward against Blocked-ELL over the k draws of one configuration
- * (ell[d] = {ratio, ELL padding, our time, ELL time, ELL time / the crossover's forward}) */
+/* --masks k: the forward against Blocked-ELL and each kernel's fraction of its floor over the k draws
+ * of one configuration (ell[d] = {ratio, ELL padding, our time, ELL time, ELL time / the crossover's
+ * forward, floor fractions of the default fwd / dX / dW, then of the crossover's fwd / dX / dW}) */
 static void print_ell_spread(FILE *out, const char *layer, int C, int bs, float sp, double (*ell)[BENCH_SPREAD_N], int k) {
     float ratio[BENCH_MAX_MASKS], xratio[BENCH_MAX_MASKS];
     double lo[BENCH_SPREAD_N], hi[BENCH_SPREAD_N];

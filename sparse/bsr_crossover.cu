@@ -141,8 +141,8 @@ extern "C" void bsr_ctx_init(BsrCtx *ctx, size_t max_dense_elems, size_t scratch
     }
     const char *mv = getenv("BSR_MEASURE_VARIANTS");
     if (mv && strcmp(mv, "0") && strcmp(mv, "1")) {
-        fprintf(stderr, "BSR_MEASURE_VARIANTS=%s: unknown value (1: time the forward / input-gradient kernel "
-                        "variants in the crossover's measurement, the default; 0: the default rule's pick)\n", mv);
+        fprintf(stderr, "BSR_MEASURE_VARIANTS=%s: unknown value (1, the default: time the forward / input-gradient "
+                        "kernel variants in the crossover's measurement; 0: run the rule's pick)\n", mv);
         exit(1);
     }
     ctx->measure_spmm_variants = !(mv && !strcmp(mv, "0")); /* on unless 0 (run 190: tests clean, d48 step equal) */
