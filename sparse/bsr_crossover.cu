@@ -476,20 +476,21 @@ static void run_dinp(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
 extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *dout, const bf16 *w_packed,
                                           const BsrDeviceLayout *L, int N, int accumulate, cudaStream_t stream) {
     DinpArgs a = {dinp, dout, w_packed, L, N, accumulate, {-1, 0}};
-    /* accumulating runs the cp.async kernels whatever the variant: nothing to choose */
-    const int choose = accumulate ? CHOOSE_NONE : CHOOSE_SPMM;
+    /* an accumulating run takes the cp.async kernels whatever the variant (spmm_dispatch); the
+     * decision still carries the variant measured on the scratch output below, for the plain calls
+     * that share its key */
     int path = ctx->force_path;
     if (!path) {
         BsrDecision *d = find_dec(ctx, BSR_OP_DINP, L, N, 0);
         if (d) { path = d->path; a.choice[0] = d->spmm_variant; }
     }
     if (!path && ctx->by_rule) /* runs nothing */
-        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &a, a.choice, choose, stream);
-    if (!path) { /* measure on a scratch output (the real one may be accumulated into) */
+        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &a, a.choice, CHOOSE_SPMM, stream);
+    if (!path) { /* measure on a scratch output, not accumulating (the real one may be accumulated into) */
         bf16 *tmp;
         CUDA_CHECK(cudaMalloc(&tmp, (size_t)N * L->cols * sizeof(bf16)));
         DinpArgs m = {tmp, dout, w_packed, L, N, 0, {-1, 0}};
-        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &m, m.choice, choose, stream);
+        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &m, m.choice, CHOOSE_SPMM, stream);
         a.choice[0] = m.choice[0];
         CUDA_CHECK(cudaStreamSynchronize(stream));
         CUDA_CHECK(cudaFree(tmp));

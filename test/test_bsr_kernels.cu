@@ -109,6 +109,14 @@ static float *upload_random_plus(Rng *rng, bf16 *d_buf, const float *add, size_t
     return v;
 }
 
+/* A measured forward / dX decision's variant: one of spmm_candidates' (bsr_crossover.cu, written
+ * again here as the test's oracle) where the crossover times them (ctx->tune forces none in these
+ * tests; timed whichever path wins), else -1 (the default rule: block 32, no TMA / wgmma) */
+static int spmm_decision_variant_ok(const BsrCtx *ctx, int v, int bs) {
+    if (!bsr_ctx_times_spmm_variants(ctx, bs)) return v == -1;
+    return v == 26 || v == 27 || v == 28 || (v == 32 && bs == 64);
+}
+
 static void make_mask(Rng *rng, uint8_t *m, int brows, int bcols, int kind, float density) {
     const int g = brows * bcols;
     for (int i = 0; i < g; i++) m[i] = 0;
@@ -499,15 +507,33 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                 bsr_crossover_lookup(ctx, BSR_OP_DINP, &D, N, 0)};
             for (int o = 0; o < 2; o++) {
                 const int v = dd[o] ? dd[o]->spmm_variant : -9;
-                const int timed = bsr_ctx_times_spmm_variants(ctx, D.bs); /* ctx->tune forces none here;
-                                                                           * timed whichever path wins */
-                const int known = timed ? v == 26 || v == 27 || v == 28 || (v == 32 && D.bs == 64) : v == -1;
+                const int known = spmm_decision_variant_ok(ctx, v, D.bs);
                 g_checks++;
                 if (!dd[o] || (p == 3 ? v != -1 : !known)) {
                     g_fail++;
                     printf("  FAIL %s decision (%s): %s variant %d %s\n", o ? "dinp" : "fwd", pn,
                            dd[o] ? "kernel" : "missing,", v, desc);
                 }
+            }
+        }
+        if (p == 2) { /* a dX decision first made by an accumulating call (onto random values): measured
+                       * on a scratch output, it carries a timed variant as a plain call's would, since
+                       * later plain calls with its key reuse it */
+            bsr_ctx_reset_decisions(ctx);
+            float *ref3 = upload_random_plus(rng, d_dx, dxref, nx);
+            bsr_linear_backward_input(ctx, d_dx, d_dy, d_w, &D, N, 1, 0);
+            CUDA_CHECK(cudaDeviceSynchronize());
+            dev_bf16_to_float(hout, d_dx, nx);
+            check("linear dinp acc (measured)", desc, hout, ref3, nx, 1);
+            free(ref3);
+            const BsrDecision *dd = bsr_crossover_lookup(ctx, BSR_OP_DINP, &D, N, 0);
+            const int v = dd ? dd->spmm_variant : -9;
+            const int known = spmm_decision_variant_ok(ctx, v, D.bs);
+            g_checks++;
+            if (!dd || !known) {
+                g_fail++;
+                printf("  FAIL dinp decision made by an accumulating call: %s variant %d %s\n",
+                       dd ? "kernel" : "missing,", v, desc);
             }
         }
         if (p == 0 && nw) {
