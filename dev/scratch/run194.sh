@@ -1,11 +1,10 @@
 # session 21, run 194 (written, not run: no machine could be started). First `git apply
-# dev/scratch/deep_a_run194.patch && make -j2 build/dev/bench_bsr build/test/test_bsr_kernels`, carry those
-# two binaries. Variants 33 / 34. 33: (32 with a 3-slot activation ring beside its 2-slot weight ring,
-# 2 CTAs per SM in exactly 228 KB) against 32; 34: 32 walking each list
-# from a start spread by its line's place, so that the CTAs of a token tile do not all read one
-# activation tile at once. Correctness (the variant pass of test_bsr_kernels runs
-# 33), then every variant at C 1600 0.5 / 0.8, 2 draws, then 7 draws at 0.5 and 0.8 with 33 / 34 among
-# the crossover's candidates.
+# dev/scratch/deep_a_run194.patch && make -j2 build/dev/bench_bsr build/test/test_bsr_kernels`, then
+# carry those two binaries. Variants against 32: 33 gives the activation tiles a 3-slot ring beside
+# the 2-slot weight ring (2 CTAs per SM in 228 KB); 34 walks each list from a start spread by its
+# line's place, so that the CTAs of a token tile do not all read one activation tile at once.
+# Correctness (the variant pass of test_bsr_kernels runs 33 / 34), then every variant at C 1600
+# 0.5 / 0.8 on 2 draws, then 7 draws at 0.5 and 0.8 with 33 / 34 among the crossover's candidates.
 nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader
 SECONDS=0
 timeout 120 ./build/test/test_bsr_kernels --quick > $OUT/test.txt 2>&1; echo "test rc $?"; tail -1 $OUT/test.txt
