@@ -5,16 +5,7 @@
 # line's place, so that the CTAs of a token tile do not all read one activation tile at once;
 # 35 is 33 with 34's walk. Correctness (the variant pass of test_bsr_kernels runs 33-35), then every variant at C 1600
 # 0.5 / 0.8 on 2 draws, then 7 draws at 0.5 and 0.8 with 33-35 among the crossover's candidates.
-nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader
-SECONDS=0
-timeout 120 ./build/test/test_bsr_kernels --quick > $OUT/test.txt 2>&1; echo "test rc $?"; tail -1 $OUT/test.txt
-grep FAIL $OUT/test.txt | head -8
-for sp in 0.5 0.8; do
-  timeout 90 ./build/dev/bench_bsr --C 1600 --bs 64 --sp $sp --variants --reps 20 --masks 2 --out $OUT/var_$sp.txt > /dev/null 2>&1
-  echo "sp $sp rc $? at $SECONDS s"
-  grep -E "^(fc|fcproj) |variant (26|32|33|34|35) " $OUT/var_$sp.txt | cut -c1-60
-  grep -E "over 2 masks:" $OUT/var_$sp.txt | cut -c1-200
-done
+bash dev/scratch/test_and_variants.sh "26|32|33|34|35" "0.5 0.8"
 # the 7-draw table with 33-35 among the crossover's candidates (the default kernel stays the rule's)
 if grep -q " 0 failed" $OUT/test.txt; then
   for sp in 0.5 0.8; do
