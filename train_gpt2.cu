@@ -687,6 +687,10 @@ typedef struct {
     int start_step;
     Rng rng;
     int *inputs, *targets;
+    double peak_flops;                 /* bf16 peak per GPU for the MFU figures (BF16_PEAK_TFLOPS) */
+    cudaEvent_t step_start, step_end;  /* each optimizer step's GPU time */
+    double timed_ms;                   /* sum over the steps after the first */
+    int timed_steps;
 } Run;
 
 /* Mean validation loss over every rank's share of up to val_max_steps batches. */
@@ -816,36 +820,29 @@ static void setup_processes(Run *r) {
                prop.major, prop.minor, env.world_size);
 }
 
-/* ------------------------------------------------------------------ main */
-
 #ifndef TRAIN_GPT2_NO_MAIN /* test/test_gpt2.cu includes this file for its model code */
-int main(int argc, char **argv) {
-    Run run;
-    memset(&run, 0, sizeof(run));
-    Run *r = &run;
-    TrainArgs *a = &r->args;
-    train_args_parse(a, argc, argv, TRAINER_GPU);
-    setup_processes(r);
-    const int rank = r->dist.env.rank, world = r->dist.env.world_size;
-    if (r->master) train_args_print(a, TRAINER_GPU);
 
+/* ------------------------------------------------------------------ the training loop */
+
+/* The model, the data (each rank reads its share), the pruning schedule (restored when resuming),
+ * the output folder and the log: everything the loop needs, identical masks on every rank. */
+static void setup_run(Run *r) {
+    TrainArgs *a = &r->args;
+    const int rank = r->dist.env.rank, world = r->dist.env.world_size;
     /* the model: the newest checkpoint (-y 1), a model file or a descriptor (-e) */
     InitialModel im;
     init_model(r, &im);
     GPT2 *g = &r->model;
     g->dist = r->dist.active ? &r->dist : NULL;
     const GPT2Config *c = &g->p.config;
-    const int B = a->batch_size, T = a->seq_len;
     if (r->master)
         printf("model: L=%d C=%d NH=%d V=%d maxT=%d, %zu parameters (%zu dense), %.1f MiB on the GPU\n", c->num_layers, c->channels,
                c->num_heads, c->vocab_size, c->max_seq_len, g->p.P.total, gpt2_num_dense_params(c), g->device_bytes / 1048576.0);
 
-    /* the data (each rank reads its share) and the pruning schedule (restored when resuming) */
     train_data_open(&r->data, a, c->vocab_size, rank, world, r->master, r->master);
-    const int total = r->data.tokens_per_step, max_steps = r->data.max_steps;
-    r->inputs = (int *)malloc_check(sizeof(int) * B * T);
-    r->targets = (int *)malloc_check(sizeof(int) * B * T);
-    train_resume_setup(&r->prune, &r->rng, a, max_steps, &im, r->data.train);
+    r->inputs = (int *)malloc_check(sizeof(int) * a->batch_size * a->seq_len);
+    r->targets = (int *)malloc_check(sizeof(int) * a->batch_size * a->seq_len);
+    train_resume_setup(&r->prune, &r->rng, a, r->data.max_steps, &im, r->data.train);
     initial_model_free(&im);
     const PruneSchedule *S = &r->prune.schedule;
     r->pruning = g->p.layouts && S->s_final > 0;
@@ -860,92 +857,148 @@ int main(int argc, char **argv) {
     dist_barrier(&r->dist, "start-up");
     if (r->master) logger_open(&r->logger, a->output_dir, r->start_step > 0);
     const char *peak_env = getenv("BF16_PEAK_TFLOPS");
-    const double peak_flops = 1e12 * (peak_env ? atof(peak_env) : DEFAULT_BF16_PEAK_TFLOPS);
-    CUDA_CHECK(cudaMemsetAsync(g->a.losses, 0, sizeof(float) * B * T, g->stream));
+    r->peak_flops = 1e12 * (peak_env ? atof(peak_env) : DEFAULT_BF16_PEAK_TFLOPS);
+    CUDA_CHECK(cudaMemsetAsync(g->a.losses, 0, sizeof(float) * a->batch_size * a->seq_len, g->stream));
+    CUDA_CHECK(cudaEventCreate(&r->step_start));
+    CUDA_CHECK(cudaEventCreate(&r->step_end));
+}
 
-    /* the training loop: step counts completed optimizer steps */
-    cudaEvent_t ev_start, ev_end;
-    CUDA_CHECK(cudaEventCreate(&ev_start));
-    CUDA_CHECK(cudaEventCreate(&ev_end));
-    double loop_start = wall_clock_seconds(), timed_ms = 0;
-    int timed_steps = 0;
-    for (int step = r->start_step; step <= max_steps; step++) {
-        int last = step == max_steps;
-        if (r->data.val && ((a->val_every > 0 && step % a->val_every == 0) || last)) {
-            double vl = evaluate(r);
-            if (r->master) printf("step %5d | val loss %.6f\n", step, vl);
-            logger_val(&r->logger, step, vl);
-        }
-        if (r->data.tokenizer && a->sample_every > 0 && (step % a->sample_every == 0 || last) && step > 0) sample_and_print(r, step);
-        if (last) break;
-
-        if (r->pruning && gpt2_prune(g, S, step, r->prune.score, r->prune.global)) {
-            r->prune.last_prune_step = step;
-            /* masks come from identical weights with deterministic ties; prove it */
-            uint64_t checksum = gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse);
-            /* fault injection for scripts/multi_gpu_checks.sh: this rank's masks look different */
-            const char *fault = getenv("TRAIN_GPT2_TEST_MASK_MISMATCH_RANK");
-            if (fault && atoi(fault) == rank) checksum ^= 1;
-            dist_check_equal_u64(&r->dist, checksum, "the mask checksum");
-            char what[160];
-            snprintf(what, sizeof(what), "prune sparsity %.4f params %zu", parameters_sparsity(&g->p), g->p.P.total);
-            if (r->master) printf("step %5d | %s%s\n", step, what, world > 1 ? ", masks identical on every rank" : "");
-            logger_event(&r->logger, step, what);
-        }
-        CUDA_CHECK(cudaEventRecord(ev_start, g->stream));
-        CUDA_CHECK(cudaMemsetAsync(g->p.grads, 0, sizeof(bf16) * g->p.P.total, g->stream));
-        const float dloss = 1.0f / (float)(B * T * r->data.grad_accum_steps);
-        for (int micro = 0; micro < r->data.grad_accum_steps; micro++) {
-            dataloader_next_batch(r->data.train, r->inputs, r->targets);
-            gpt2_set_batch(g, r->inputs, r->targets);
-            gpt2_forward(g, 1, dloss, 1);
-            /* on the last micro-step the backward pass averages each layer's live
-             * gradients over the ranks as soon as they are final (bytes shrink with density) */
-            g->reduce_grads = g->dist != NULL && micro == r->data.grad_accum_steps - 1;
-            gpt2_backward(g);
-        }
-        g->reduce_grads = 0;
-        dist_wait(&r->dist, g->stream, "the gradient all-reduce");
-        double loss = dist_sum_host(&r->dist, gpt2_take_loss_sum(g)) / ((double)B * T * r->data.grad_accum_steps * world);
-        float norm = gpt2_grad_norm(g);
-        float scale = (a->grad_clip > 0 && norm > a->grad_clip) ? a->grad_clip / norm : 1.0f;
-        float lr = lr_schedule_value(a->lr_schedule, a->learning_rate, step, a->warmup_iters, max_steps, a->final_lr_frac);
-        gpt2_update(g, lr, a->weight_decay, scale, step + 1, (uint64_t)a->seed);
-        CUDA_CHECK(cudaEventRecord(ev_end, g->stream));
-        CUDA_CHECK(cudaEventSynchronize(ev_end));
-        float ms;
-        CUDA_CHECK(cudaEventElapsedTime(&ms, ev_start, ev_end));
-        if (step > r->start_step) { timed_ms += ms; timed_steps++; } /* the first step includes warm-up and crossover timing */
-        if (step == r->start_step && r->master) print_matmul_choices(&g->mm);
-        double sp = parameters_sparsity(&g->p);
-        double live_flops = gpt2_flops_per_token(c, T, &g->p.P, 1) * total, dense_flops = gpt2_flops_per_token(c, T, &g->p.P, 0) * total;
-        double per_gpu = (ms / 1000.0) * peak_flops * world;
-        if (r->master)
-            printf("step %5d/%d | loss %.6f | norm %.4f | lr %.2e | sparsity %.3f | %.1f ms | %.0f tok/s | MFU %.1f%% (dense-equiv %.1f%%)\n",
-                   step + 1, max_steps, loss, norm, lr, sp, ms, total / (ms / 1000.0), 100.0 * live_flops / per_gpu,
-                   100.0 * dense_flops / per_gpu);
-        logger_train(&r->logger, step + 1, loss, sp, lr, norm, ms);
-        if (a->output_dir[0] && a->checkpoint_every > 0 && ((step + 1) % a->checkpoint_every == 0 || step + 1 == max_steps))
-            save_checkpoint(r, step + 1);
+/* Validation loss and samples at their intervals and after the last step. */
+static void evaluate_and_sample(Run *r, int step, int last) {
+    const TrainArgs *a = &r->args;
+    if (r->data.val && ((a->val_every > 0 && step % a->val_every == 0) || last)) {
+        double vl = evaluate(r);
+        if (r->master) printf("step %5d | val loss %.6f\n", step, vl);
+        logger_val(&r->logger, step, vl);
     }
+    if (r->data.tokenizer && a->sample_every > 0 && (step % a->sample_every == 0 || last) && step > 0) sample_and_print(r, step);
+}
+
+/* New masks when the schedule says so. They come from identical weights with deterministic ties,
+ * so every rank must reach the same ones: the checksums prove it. */
+static void prune_if_due(Run *r, int step) {
+    GPT2 *g = &r->model;
+    if (!gpt2_prune(g, &r->prune.schedule, step, r->prune.score, r->prune.global)) return;
+    r->prune.last_prune_step = step;
+    uint64_t checksum = gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse);
+    /* fault injection for scripts/multi_gpu_checks.sh: this rank's masks look different */
+    const char *fault = getenv("TRAIN_GPT2_TEST_MASK_MISMATCH_RANK");
+    if (fault && atoi(fault) == r->dist.env.rank) checksum ^= 1;
+    dist_check_equal_u64(&r->dist, checksum, "the mask checksum");
+    char what[160];
+    snprintf(what, sizeof(what), "prune sparsity %.4f params %zu", parameters_sparsity(&g->p), g->p.P.total);
+    if (r->master) printf("step %5d | %s%s\n", step, what, r->dist.env.world_size > 1 ? ", masks identical on every rank" : "");
+    logger_event(&r->logger, step, what);
+}
+
+typedef struct {
+    double loss; /* mean over every rank's tokens */
+    float norm, lr, ms;
+} StepStats;
+
+/* One optimizer step: grad_accum_steps micro-batches forward and backward, the gradient clip and the
+ * AdamW update, timed by events on the model's stream. */
+static StepStats train_step(Run *r, int step) {
+    GPT2 *g = &r->model;
+    const TrainArgs *a = &r->args;
+    const int B = a->batch_size, T = a->seq_len, accum = r->data.grad_accum_steps;
+    StepStats st;
+    CUDA_CHECK(cudaEventRecord(r->step_start, g->stream));
+    CUDA_CHECK(cudaMemsetAsync(g->p.grads, 0, sizeof(bf16) * g->p.P.total, g->stream));
+    const float dloss = 1.0f / (float)(B * T * accum);
+    for (int micro = 0; micro < accum; micro++) {
+        dataloader_next_batch(r->data.train, r->inputs, r->targets);
+        gpt2_set_batch(g, r->inputs, r->targets);
+        gpt2_forward(g, 1, dloss, 1);
+        /* on the last micro-step the backward pass averages each layer's live
+         * gradients over the ranks as soon as they are final (bytes shrink with density) */
+        g->reduce_grads = g->dist != NULL && micro == accum - 1;
+        gpt2_backward(g);
+    }
+    g->reduce_grads = 0;
+    dist_wait(&r->dist, g->stream, "the gradient all-reduce");
+    st.loss = dist_sum_host(&r->dist, gpt2_take_loss_sum(g)) / ((double)B * T * accum * r->dist.env.world_size);
+    st.norm = gpt2_grad_norm(g);
+    float scale = (a->grad_clip > 0 && st.norm > a->grad_clip) ? a->grad_clip / st.norm : 1.0f;
+    st.lr = lr_schedule_value(a->lr_schedule, a->learning_rate, step, a->warmup_iters, r->data.max_steps, a->final_lr_frac);
+    gpt2_update(g, st.lr, a->weight_decay, scale, step + 1, (uint64_t)a->seed);
+    CUDA_CHECK(cudaEventRecord(r->step_end, g->stream));
+    CUDA_CHECK(cudaEventSynchronize(r->step_end));
+    CUDA_CHECK(cudaEventElapsedTime(&st.ms, r->step_start, r->step_end));
+    return st;
+}
+
+/* The step's line (loss, throughput, MFU on live and on dense-equivalent FLOPs) and its log entry. */
+static void report_step(Run *r, int step, const StepStats *st) {
+    GPT2 *g = &r->model;
+    const GPT2Config *c = &g->p.config;
+    const int world = r->dist.env.world_size, total = r->data.tokens_per_step;
+    if (step > r->start_step) { r->timed_ms += st->ms; r->timed_steps++; } /* the first step includes warm-up and crossover timing */
+    if (step == r->start_step && r->master) print_matmul_choices(&g->mm);
+    double sp = parameters_sparsity(&g->p);
+    double live_flops = gpt2_flops_per_token(c, r->args.seq_len, &g->p.P, 1) * total;
+    double dense_flops = gpt2_flops_per_token(c, r->args.seq_len, &g->p.P, 0) * total;
+    double per_gpu = (st->ms / 1000.0) * r->peak_flops * world;
+    if (r->master)
+        printf("step %5d/%d | loss %.6f | norm %.4f | lr %.2e | sparsity %.3f | %.1f ms | %.0f tok/s | MFU %.1f%% (dense-equiv %.1f%%)\n",
+               step + 1, r->data.max_steps, st->loss, st->norm, st->lr, sp, st->ms, total / (st->ms / 1000.0),
+               100.0 * live_flops / per_gpu, 100.0 * dense_flops / per_gpu);
+    logger_train(&r->logger, step + 1, st->loss, sp, st->lr, st->norm, st->ms);
+}
+
+/* The summary line, the optional dense export, and the release of what setup_run opened. */
+static void finish_run(Run *r, double loop_start) {
+    GPT2 *g = &r->model;
+    const TrainArgs *a = &r->args;
+    const int total = r->data.tokens_per_step;
     size_t free_b, total_b;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    double mean_ms = r->timed_steps ? r->timed_ms / r->timed_steps : 0.0;
     if (r->master)
         printf("done: %d steps in %.1f s; mean step %.2f ms (%.0f tok/s) after the first; GPU memory in use %.1f MiB\n",
-               max_steps - r->start_step, wall_clock_seconds() - loop_start, timed_steps ? timed_ms / timed_steps : 0.0,
-               timed_steps ? total / (timed_ms / timed_steps / 1000.0) : 0.0, (total_b - free_b) / 1048576.0);
+               r->data.max_steps - r->start_step, wall_clock_seconds() - loop_start, mean_ms,
+               mean_ms > 0 ? total / (mean_ms / 1000.0) : 0.0, (total_b - free_b) / 1048576.0);
     if (a->export_dense[0] && r->master) {
         float *flat = gpt2_download(g, g->p.master);
         char cerr[CKPT_ERR_LEN];
-        if (model_file_export_dense(a->export_dense, c, g->p.layouts, flat, cerr, sizeof(cerr)) != 0) DIE("check the --export-dense path", "%s", cerr);
+        if (model_file_export_dense(a->export_dense, &g->p.config, g->p.layouts, flat, cerr, sizeof(cerr)) != 0)
+            DIE("check the --export-dense path", "%s", cerr);
         printf("exported the model as a dense llm.c file: %s\n", a->export_dense);
         free(flat);
     }
+    CUDA_CHECK(cudaEventDestroy(r->step_start));
+    CUDA_CHECK(cudaEventDestroy(r->step_end));
     logger_close(&r->logger);
     train_data_close(&r->data);
     free(r->inputs);
     free(r->targets);
     dist_finalize(&r->dist);
+}
+
+/* ------------------------------------------------------------------ main */
+
+int main(int argc, char **argv) {
+    Run run;
+    memset(&run, 0, sizeof(run));
+    Run *r = &run;
+    train_args_parse(&r->args, argc, argv, TRAINER_GPU);
+    setup_processes(r);
+    if (r->master) train_args_print(&r->args, TRAINER_GPU);
+    setup_run(r);
+
+    /* step counts completed optimizer steps; the last pass only evaluates and samples */
+    const int max_steps = r->data.max_steps, every = r->args.checkpoint_every;
+    double loop_start = wall_clock_seconds();
+    for (int step = r->start_step; step <= max_steps; step++) {
+        int last = step == max_steps;
+        evaluate_and_sample(r, step, last);
+        if (last) break;
+        if (r->pruning) prune_if_due(r, step);
+        StepStats st = train_step(r, step);
+        report_step(r, step, &st);
+        if (r->args.output_dir[0] && every > 0 && ((step + 1) % every == 0 || step + 1 == max_steps)) save_checkpoint(r, step + 1);
+    }
+    finish_run(r, loop_start);
     return 0;
 }
 #endif /* TRAIN_GPT2_NO_MAIN */
