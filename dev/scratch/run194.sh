@@ -1,6 +1,7 @@
-# session 21, run 194 (written, not run: no machine could be started). First `git apply
-# dev/scratch/deep_a_run194.patch && make -j2 build/dev/bench_bsr build/test/test_bsr_kernels`, then
-# carry those two binaries. Variants against 32: 33 gives the activation tiles a 3-slot ring beside
+# session 21, run 194 (written, not run: no machine could be started in sessions 21 and 22). First
+# `bash dev/scratch/prep_run194.sh` here (applies dev/scratch/deep_a_run194.patch, builds), then carry
+# build/dev/bench_bsr, build/test/test_bsr_kernels, train_gpt2cu, build/old/train_gpt2cu_pre_b369529
+# and .cache/smoke. Variants against 32: 33 gives the activation tiles a 3-slot ring beside
 # the 2-slot weight ring (2 CTAs per SM in 228 KB); 34 walks each list from a start spread by its
 # line's place, so that the CTAs of a token tile do not all read one activation tile at once;
 # 35 is 33 with 34's walk. Correctness (the variant pass of test_bsr_kernels runs 33-35), then every variant at C 1600
@@ -14,3 +15,20 @@ if grep -q " 0 failed" $OUT/test.txt; then
     grep -E "over 7 masks:" $OUT/masks7_$sp.txt | cut -c1-260
   done
 fi
+# session 22's trainer refactor (b369529: main split into setup_run / train_step / report_step ...,
+# code moved, not changed): the trainer before and after it, kernel choices pinned, must print the same
+# losses, validation losses, prune events and samples; then a resume from the step-4 checkpoint must
+# replay steps 5-8 of the uninterrupted run.
+D=.cache/smoke
+targs=(-e d12 -i "$D/train_*.bin" -j "$D/val_*.bin" -b 16 -t 1024 -x 8 -v 4 -m 2 -s 4 -g 16 --gemm-tune 0
+       --sparsity 0.9 --prune-start 2 --prune-end 6 --prune-every 2 -n 4)
+strip() { grep -vE "^(device|model|attention|done|  m=|matmul)" "$1" | sed -E 's/ \| [0-9.]+ ms \|.*//; s#/tmp/ck_[a-z0-9_]+#/tmp/ck#' | tr -s ' '; }
+for v in pre_b369529 new; do
+  bin=./train_gpt2cu; [ $v = new ] || bin=build/old/train_gpt2cu_$v
+  BSR_FORCE_PATH=rule timeout 120 $bin "${targs[@]}" -o /tmp/ck_$v > $OUT/trainer_$v.txt 2>&1; echo "trainer $v rc $? at $SECONDS s"
+done
+grep -E "^step +8/8" $OUT/trainer_new.txt
+diff <(strip $OUT/trainer_pre_b369529.txt) <(strip $OUT/trainer_new.txt) > /tmp/trainer_diff.txt && echo "trainer: same output before and after b369529" || head -20 /tmp/trainer_diff.txt
+rm -f /tmp/ck_new/DONE_00000008 /tmp/ck_new/model_00000008.bin /tmp/ck_new/state_00000008_*.bin
+BSR_FORCE_PATH=rule timeout 120 ./train_gpt2cu "${targs[@]}" -o /tmp/ck_new -y 1 > $OUT/trainer_resume.txt 2>&1; echo "resume rc $?"
+diff <(strip $OUT/trainer_new.txt | grep -E "^step +[5-8]/8") <(strip $OUT/trainer_resume.txt | grep -E "^step +[5-8]/8") && echo "resume: steps 5-8 identical"

@@ -1,0 +1,19 @@
+# Run on this (CPU) machine before run 194: applies the variant-33..35 patch, builds the two kernel
+# binaries and the trainer, and links the trainer as it was before b369529 (main split into
+# setup_run / train_step / ...) against the same objects, so run194.sh can check the two trainers
+# print the same losses. Then call the device with run194.sh, carrying build/dev/bench_bsr,
+# build/test/test_bsr_kernels, train_gpt2cu, build/old/train_gpt2cu_pre_b369529 and .cache/smoke.
+set -e
+cd "$(dirname "$0")/../.."
+git apply --check dev/scratch/deep_a_run194.patch 2>/dev/null && git apply dev/scratch/deep_a_run194.patch
+make -j2 build/dev/bench_bsr build/test/test_bsr_kernels train_gpt2cu
+mkdir -p build/old
+git show b369529~1:train_gpt2.cu > build/old/train_gpt2_pre_b369529.cu
+# the trainer's own link line, with the old source and output
+link=$(touch train_gpt2.cu && make -n train_gpt2cu | tail -1)
+link=${link/train_gpt2.cu /build/old/train_gpt2_pre_b369529.cu -I. }
+link=${link/-o train_gpt2cu/-o build/old/train_gpt2cu_pre_b369529}
+eval "$link"
+make train_gpt2cu
+ls -la build/old/train_gpt2cu_pre_b369529 train_gpt2cu
+[ -f .cache/smoke/train_000000.bin ] || echo "warning: .cache/smoke is missing (tokenized smoke shards; see run191.sh)"
