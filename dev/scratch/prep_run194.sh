@@ -5,15 +5,15 @@
 # build/test/test_bsr_kernels, train_gpt2cu, build/old/train_gpt2cu_pre_b369529 and .cache/smoke.
 set -e
 cd "$(dirname "$0")/../.."
-git apply --check dev/scratch/deep_a_run194.patch 2>/dev/null && git apply dev/scratch/deep_a_run194.patch
+# applied once: a second call finds it applied; a patch that no longer applies stops here
+git apply -R --check dev/scratch/deep_a_run194.patch 2>/dev/null || git apply dev/scratch/deep_a_run194.patch
 make -j2 build/dev/bench_bsr build/test/test_bsr_kernels train_gpt2cu
 mkdir -p build/old
 git show b369529~1:train_gpt2.cu > build/old/train_gpt2_pre_b369529.cu
-# the trainer's own link line, with the old source and output
-link=$(touch train_gpt2.cu && make -n train_gpt2cu | tail -1)
+# the trainer's own link line (printed by make as if train_gpt2.cu were new), with the old source and output
+link=$(make -n -W train_gpt2.cu train_gpt2cu | tail -1)
 link=${link/train_gpt2.cu /build/old/train_gpt2_pre_b369529.cu -I. }
 link=${link/-o train_gpt2cu/-o build/old/train_gpt2cu_pre_b369529}
 eval "$link"
-make train_gpt2cu
 ls -la build/old/train_gpt2cu_pre_b369529 train_gpt2cu
 [ -f .cache/smoke/train_000000.bin ] || echo "warning: .cache/smoke is missing (tokenized smoke shards; see run191.sh)"
