@@ -632,13 +632,13 @@ static void print_matmul_choices(const MatmulContext *mm) {
     int changed = 0;
     double saved = 0;
     for (int i = 0; i < mm->nchoices; i++) {
-        const MatmulAlgoChoice *c = &mm->choices[i];
+        const LtGemmChoice *c = &mm->choices[i];
         if (c->chosen_us > 0 && c->chosen_us < c->heuristic_us) { changed++; saved += c->heuristic_us - c->chosen_us; }
     }
     printf("matmul: %d GEMM problem(s); %d run on a faster algorithm than cuBLASLt's first pick (%.0f us less per call "
            "of each)\n", mm->nchoices, changed, saved);
     for (int i = 0; i < mm->nchoices; i++) {
-        const MatmulAlgoChoice *c = &mm->choices[i];
+        const LtGemmChoice *c = &mm->choices[i];
         if (c->chosen_us > 0 && c->chosen_us < c->heuristic_us)
             printf("  m=%d n=%d k=%d epilogue %d: %.1f us -> %.1f us\n", c->m, c->n, c->k, c->epilogue, c->heuristic_us,
                    c->chosen_us);

@@ -727,7 +727,7 @@ int main(int argc, char **argv) {
     bsr_ctx_init(&ctx, (size_t)6400 * 1600, 256u << 20);
     bsr_ctx_cache_dense_weights(&ctx, (size_t)6400 * 1600 * 2);
     /* the cuBLAS peer: cuBLASLt's heuristic pick, as llm.c calls it (the crossover's own dense paths
-     * time cuBLASLt's candidates, core/lt_tune.cuh) */
+     * time cuBLASLt's candidates, core/lt_gemm.cuh) */
     BsrBlas peer;
     bsr_blas_init(&peer);
     peer.autotune = 0;

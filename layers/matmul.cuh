@@ -8,38 +8,15 @@
 #define LAYERS_MATMUL_CUH
 #include <cublasLt.h>
 #include "common.cuh"
-#include "../core/lt_tune.cuh" /* the timed algorithm choice */
+#include "../core/lt_gemm.cuh" /* the cuBLASLt call and its timed algorithm choice */
 
-/* The algorithm chosen for one GEMM problem (shapes, transposes, epilogue), on first use. */
-typedef struct {
-    int m, n, k, transa, transb, lda, ldb, ldd, epilogue, has_bias, accumulate;
-    cublasLtMatmulAlgo_t algo;
-    float heuristic_us, chosen_us; /* timed candidates (0 when the problem was not timed) */
-} MatmulAlgoChoice;
+/* A cuBLASLt handle, its persistent workspace and the per-problem algorithm choices (see
+ * core/lt_gemm.cuh for how a problem's algorithm is chosen: timed on its first call when that call
+ * overwrites its output; the weight gradient, which accumulates, takes the heuristic's pick).
+ * Create once, pass to every call. */
+typedef LtGemm MatmulContext;
 
-#define MATMUL_MAX_CHOICES 64
-
-/* A cuBLASLt handle, its persistent workspace and the per-problem algorithm choices.
- * Create once, pass to every call.
- *
- * Algorithm choice: cuBLASLt's heuristic is right most of the time but not always (on H100,
- * the DGELU input-gradient GEMM of d24 at N = 32768 tokens gets a single sm80 candidate that
- * runs at 380 TFLOP/s, while the same problem at N/2 gets an sm90 kernel at 600). So on the
- * first call of each problem that overwrites its output (beta = 0), the candidates of the
- * heuristic for N tokens and for N/2 tokens (checked to support N) are timed on the call's own
- * buffers, and one replaces the heuristic's pick only if it is at least 5% faster (a margin,
- * so that a re-run on the same machine picks the same algorithm: same numerics). Accumulating
- * GEMMs (beta = 1) take the heuristic's pick untimed. */
-typedef struct {
-    cublasLtHandle_t lt;
-    void *workspace;
-    size_t workspace_bytes;
-    int autotune; /* 1 (default): time candidates as above; 0: always the heuristic's first pick */
-    int nchoices;
-    MatmulAlgoChoice choices[MATMUL_MAX_CHOICES];
-} MatmulContext;
-
-/* workspace_bytes: 32 MiB is what Hopper kernels want (0 picks that). Autotuning on. */
+/* workspace_bytes: 0 picks 32 MiB (what Hopper kernels want). Autotuning on. */
 void matmul_context_init(MatmulContext *ctx, size_t workspace_bytes);
 void matmul_context_free(MatmulContext *ctx);
 

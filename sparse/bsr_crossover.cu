@@ -6,7 +6,6 @@
  */
 #include "bsr_common.cuh"
 #include "../core/utils.h"   /* realloc_check */
-#include "../core/lt_tune.cuh" /* the timed cuBLASLt algorithm choice of the dense paths */
 #include "../core/gpu_timing.cuh"
 #include <math.h>
 #include <stdio.h>
@@ -17,77 +16,21 @@
 /* host: cuBLASLt dense paths                                                    */
 /* ============================================================================ */
 
-extern "C" void bsr_blas_init(BsrBlas *b) {
-    memset(b, 0, sizeof(*b));
-    CUBLAS_CHECK(cublasLtCreate(&b->lt));
-    b->autotune = 1;
-    b->workspace_bytes = 32u << 20;
-    CUDA_CHECK(cudaMalloc(&b->workspace, b->workspace_bytes));
-}
-extern "C" void bsr_blas_free(BsrBlas *b) {
-    cublasLtDestroy(b->lt);
-    cudaFree(b->workspace);
-    memset(b, 0, sizeof(*b));
-}
+extern "C" void bsr_blas_init(BsrBlas *b) { lt_gemm_init(b, 32u << 20); }
+extern "C" void bsr_blas_free(BsrBlas *b) { lt_gemm_free(b); }
 
-/* Column-major D[m, n] = op(A) op(B) (+ beta D), bf16 inputs, fp32 compute. */
+/* Column-major D[m, n] = op(A) op(B) (+ beta D), bf16 inputs, fp32 compute, through core/lt_gemm.cu.
+ * gelu: 0 none, 1 GELU (aux: the pre-activation written, may be NULL), 2 DGELU (D *= GELU'(aux), aux read) */
 static void lt_matmul(BsrBlas *b, void *D, cudaDataType dtype, const bf16 *A, int lda, int transA, const bf16 *B,
                       int ldb, int transB, int m, int n, int k, int ldd, float beta, const bf16 *bias, int gelu,
                       bf16 *aux, cudaStream_t stream) {
-    cublasLtMatmulDesc_t desc;
-    cublasLtMatrixLayout_t la, lb, ld;
-    CUBLAS_CHECK(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    cublasOperation_t ta = transA ? CUBLAS_OP_T : CUBLAS_OP_N, tb = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-    /* gelu: 0 none, 1 GELU (aux: the pre-activation written), 2 DGELU (D *= GELU'(aux), aux read) */
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_DEFAULT;
     if (gelu == 2) epi = CUBLASLT_EPILOGUE_DGELU;
     else if (gelu) epi = bias ? (aux ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_BIAS)
                               : (aux ? CUBLASLT_EPILOGUE_GELU_AUX : CUBLASLT_EPILOGUE_GELU);
     else if (bias) epi = CUBLASLT_EPILOGUE_BIAS;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
-    if (bias) {
-        cudaDataType bt = CUDA_R_16BF;
-        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
-        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
-    }
-    if (gelu && aux) {
-        int64_t ald = ldd;
-        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
-        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ald, sizeof(ald)));
-    }
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, transA ? k : m, transA ? m : k, lda));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, transB ? n : k, transB ? k : n, ldb));
-    CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&ld, dtype, m, n, ldd));
-    /* the choice depends on the shape, types and epilogue, not on the pointers */
-    const int key[11] = {(int)dtype, transA, transB, m, n, k, lda, ldb, ldd, (int)epi, bias != NULL};
-    const cublasLtMatmulAlgo_t *algo = NULL;
-    for (int i = 0; i < b->n_algos && !algo; i++)
-        if (!memcmp(b->algos[i].key, key, sizeof(key))) algo = &b->algos[i].algo;
-    cublasLtMatmulAlgo_t chosen;
-    if (!algo) {
-        /* timed only when the call overwrites an output that none of its inputs share (aux: read by
-         * DGELU, written by GELU_AUX), and not past the table's end (it would be timed on each call) */
-        const size_t dbytes = (size_t)ldd * n * (dtype == CUDA_R_32F ? 4 : 2), abytes = (size_t)lda * (transA ? m : k) * 2,
-                     bbytes = (size_t)ldb * (transB ? k : n) * 2, auxbytes = gelu && aux ? (size_t)ldd * n * 2 : 0;
-        const int timed = b->autotune && b->n_algos < BSR_LT_ALGOS &&
-                          lt_may_time(beta, D, dbytes, A, abytes, B, bbytes, aux, auxbytes);
-        lt_choose_algo(b->lt, b->workspace, b->workspace_bytes, desc, la, lb, ld, dtype, m, n, k, transB, ldb, ldd,
-                       (int)epi, A, B, D, timed, &chosen, NULL, NULL, stream, "bsr dense path");
-        algo = &chosen;
-        if (b->n_algos < BSR_LT_ALGOS) {
-            memcpy(b->algos[b->n_algos].key, key, sizeof(key));
-            b->algos[b->n_algos++].algo = chosen;
-        }
-    }
-    const float alpha = 1.f;
-    CUBLAS_CHECK(cublasLtMatmul(b->lt, desc, &alpha, A, la, B, lb, &beta, D, ld, D, ld, algo, b->workspace,
-                                b->workspace_bytes, stream));
-    cublasLtMatrixLayoutDestroy(la);
-    cublasLtMatrixLayoutDestroy(lb);
-    cublasLtMatrixLayoutDestroy(ld);
-    cublasLtMatmulDescDestroy(desc);
+    lt_gemm(b, D, dtype, A, B, m, n, k, transA, transB, lda, ldb, ldd, 1.0f, beta, epi, bias, gelu ? aux : NULL, ldd,
+            stream, "bsr dense path");
 }
 
 extern "C" void dense_forward(BsrBlas *b, bf16 *out, bf16 *pre_out, const bf16 *inp, const bf16 *W, const bf16 *bias,

@@ -40,6 +40,7 @@
 #include "bsr.h"
 
 #include "../core/cuda_common.cuh" /* bf16, CUDA_CHECK, CUBLAS_CHECK */
+#include "../core/lt_gemm.cuh"     /* BsrBlas: the cuBLASLt GEMM of the dense paths */
 
 /* Device copy of a BsrLayout's index arrays (capacity brows*bcols entries). */
 typedef struct {
@@ -161,22 +162,11 @@ void bsr_pack_add_bf16(bf16 *dw, int accumulate, const bf16 *dense, const BsrDev
 
 /* ---- dense cuBLASLt paths (on an unpacked weight) --------------------------------- */
 
-/* the algorithm chosen for one GEMM shape and epilogue (on its first call, not per call) */
-typedef struct {
-    int key[11];
-    cublasLtMatmulAlgo_t algo;
-} BsrLtAlgo;
-#define BSR_LT_ALGOS 64
-typedef struct {
-    cublasLtHandle_t lt;
-    void *workspace;
-    size_t workspace_bytes;
-    BsrLtAlgo algos[BSR_LT_ALGOS]; /* past BSR_LT_ALGOS shapes the heuristic is asked on each call */
-    int n_algos;
-    int autotune; /* 1 (bsr_blas_init): on a shape's first call that overwrites its output, time
-                   * cuBLASLt's candidates (core/lt_tune.cuh: d24's DGELU input gradient 720 -> 442 us);
-                   * 0: the heuristic's first pick */
-} BsrBlas;
+/* the crossover's cuBLASLt handle, workspace and per-problem algorithm choices: the project's one
+ * cuBLASLt GEMM (core/lt_gemm.cuh), shared with the dense layers; autotune (on after bsr_blas_init)
+ * times cuBLASLt's candidates on a problem's first call that overwrites its output (d24's DGELU
+ * input gradient 720 -> 442 us), 0 takes the heuristic's first pick */
+typedef LtGemm BsrBlas;
 
 void bsr_blas_init(BsrBlas *b);
 void bsr_blas_free(BsrBlas *b);

@@ -548,14 +548,14 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
             CUDA_CHECK(cudaMemcpy(d_w, neg, nw * 2, cudaMemcpyHostToDevice));
             bsr_ctx_weights_changed(ctx);
             CUDA_CHECK(cudaMemset(d_dx, 0xff, nx * 2));
-            const int n_algos = ctx->blas.n_algos; /* this GEMM shape's cuBLASLt pick is cached */
+            const int n_algos = ctx->blas.nchoices; /* this GEMM shape's cuBLASLt pick is cached */
             bsr_linear_backward_input(ctx, d_dx, d_dy, d_w, &D, N, 0, 0);
             CUDA_CHECK(cudaDeviceSynchronize());
             g_checks++;
-            if (n_algos < 1 || ctx->blas.n_algos != n_algos) {
+            if (n_algos < 1 || ctx->blas.nchoices != n_algos) {
                 g_fail++;
                 printf("  FAIL cuBLASLt algorithm cache: %d entries before a repeated GEMM, %d after %s\n", n_algos,
-                       ctx->blas.n_algos, desc);
+                       ctx->blas.nchoices, desc);
             }
             dev_bf16_to_float(hout, d_dx, nx);
             check("linear dinp, weights changed (dense)", desc, hout, negref, nx, 1);

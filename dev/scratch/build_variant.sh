@@ -18,5 +18,5 @@ L="build/libhost_f32.a -lcublas -lcublasLt -lcudnn -lcusparse -lgomp -lm $MPI"
 nvcc $F -Xcompiler -fopenmp dev/bench_bsr.cu $OBJS $KOBJS $L -o build/dev/bench_bsr_$SUF &
 nvcc $F -Xcompiler -fopenmp test/test_bsr_kernels.cu $OBJS $KOBJS $L -o build/test/test_bsr_kernels_$SUF &
 wait
-nvcc $F $DEFS -DBSR_TIMELINE -I. dev/scratch/timeline.cu core/lt_tune.cu core/gpu_timing.cu build/libhost_f32.a -lcublas -lcublasLt -lcuda -lgomp -lm -o build/dev/timeline_$SUF 2>&1 | grep -v C7512 || true
+nvcc $F $DEFS -DBSR_TIMELINE -I. dev/scratch/timeline.cu core/lt_gemm.cu core/gpu_timing.cu build/libhost_f32.a -lcublas -lcublasLt -lcuda -lgomp -lm -o build/dev/timeline_$SUF 2>&1 | grep -v C7512 || true
 ls -la build/dev/*_$SUF build/test/*_$SUF

@@ -2,14 +2,16 @@
 # binaries and the trainer, and links the trainer as it was before b369529 (main split into
 # setup_run / train_step / ...) against the same objects, so run194.sh can check the two trainers
 # print the same losses. Then call the device with run194.sh, carrying build/dev/bench_bsr,
-# build/test/test_bsr_kernels, train_gpt2cu, build/old/train_gpt2cu_pre_b369529 and .cache/smoke.
+# build/test/test_bsr_kernels, build/test/test_layers, build/test/test_gpt2, train_gpt2cu,
+# build/old/train_gpt2cu_pre_b369529 and .cache/smoke (~57 MB of the 64 allowed).
 set -e
 cd "$(dirname "$0")/../.."
 # applied once: a second call finds it applied; a patch that no longer applies stops here
 git apply -R --check dev/scratch/deep_a_run194.patch 2>/dev/null || git apply dev/scratch/deep_a_run194.patch
-make -j2 build/dev/bench_bsr build/test/test_bsr_kernels train_gpt2cu
+make -j2 build/dev/bench_bsr build/test/test_bsr_kernels build/test/test_layers build/test/test_gpt2 train_gpt2cu
 mkdir -p build/old
-git show b369529~1:train_gpt2.cu > build/old/train_gpt2_pre_b369529.cu
+# (the cuBLASLt choice type was renamed when layers/ and sparse/ came to share core/lt_gemm.cu)
+git show b369529~1:train_gpt2.cu | sed 's/MatmulAlgoChoice/LtGemmChoice/g' > build/old/train_gpt2_pre_b369529.cu
 # the trainer's own link line (printed by make as if train_gpt2.cu were new), with the old source and output
 link=$(make -n -W train_gpt2.cu train_gpt2cu | tail -1)
 link=${link/train_gpt2.cu /build/old/train_gpt2_pre_b369529.cu -I. }

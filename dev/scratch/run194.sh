@@ -1,7 +1,7 @@
 # session 21, run 194 (written, not run: no machine could be started in sessions 21 and 22). First
 # `bash dev/scratch/prep_run194.sh` here (applies dev/scratch/deep_a_run194.patch, builds), then carry
-# build/dev/bench_bsr, build/test/test_bsr_kernels, train_gpt2cu, build/old/train_gpt2cu_pre_b369529
-# and .cache/smoke. Variants against 32: 33 gives the activation tiles a 3-slot ring beside
+# build/dev/bench_bsr, build/test/test_bsr_kernels, build/test/test_layers, build/test/test_gpt2,
+# train_gpt2cu, build/old/train_gpt2cu_pre_b369529 and .cache/smoke (timeout ~560 s). Variants against 32: 33 gives the activation tiles a 3-slot ring beside
 # the 2-slot weight ring (2 CTAs per SM in 228 KB); 34 walks each list from a start spread by its
 # line's place, so that the CTAs of a token tile do not all read one activation tile at once;
 # 35 is 33 with 34's walk. Correctness (the variant pass of test_bsr_kernels runs 33-35), then every variant at C 1600
@@ -32,3 +32,9 @@ diff <(strip $OUT/trainer_pre_b369529.txt) <(strip $OUT/trainer_new.txt) > /tmp/
 rm -f /tmp/ck_new/DONE_00000008 /tmp/ck_new/model_00000008.bin /tmp/ck_new/state_00000008_*.bin
 BSR_FORCE_PATH=rule timeout 120 ./train_gpt2cu "${targs[@]}" -o /tmp/ck_new -y 1 > $OUT/trainer_resume.txt 2>&1; echo "resume rc $?"
 diff <(strip $OUT/trainer_new.txt | grep -E "^step +[5-8]/8") <(strip $OUT/trainer_resume.txt | grep -E "^step +[5-8]/8") && echo "resume: steps 5-8 identical"
+# session 23: layers/ and sparse/ share one cuBLASLt GEMM (core/lt_gemm.cu, replacing lt_tune.cu and
+# the crossover's own copy): the dense layers' tests (the timed algorithm choice included) and the
+# whole model against the CPU
+for t in test_layers test_gpt2; do
+  timeout 200 ./build/test/$t > $OUT/$t.txt 2>&1; echo "$t rc $? at $SECONDS s"; tail -n 1 $OUT/$t.txt; grep -i "fail" $OUT/$t.txt | head -5
+done

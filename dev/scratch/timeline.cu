@@ -5,7 +5,7 @@
  * sparsity; prints, per kernel, the mean cycles of each phase, the CTAs resident per SM over the
  * kernel's span and the idle share of the CTA slots.
  *   nvcc -O3 --use_fast_math -std=c++17 -gencode arch=compute_90a,code=sm_90a -DBSR_TIMELINE -I. \
- *        dev/scratch/timeline.cu core/lt_tune.cu build/libhost_f32.a -lcublas -lcublasLt -lcuda -lgomp -lm -o build/dev/timeline
+ *        dev/scratch/timeline.cu core/lt_gemm.cu build/libhost_f32.a -lcublas -lcublasLt -lcuda -lgomp -lm -o build/dev/timeline
  *   ./build/dev/timeline [sparsity 0.9] [variant -1]
  */
 /* the whole library of sparse/ in this translation unit (the kernels' statics, BSR_TIMELINE) */
