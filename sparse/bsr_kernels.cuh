@@ -96,7 +96,7 @@ typedef struct {
 } BsrTune;
 /* the forward / input-gradient variants that exist (bsr_spmm.cu's spmm_dispatch), and the
  * weight-gradient variants 0 .. BSR_DW_VARIANTS-1 (dw_mode) */
-#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 29, 30, 31, 32}
+#define BSR_SPMM_VARIANTS {0, 5, 11, 26, 27, 28, 32}
 #define BSR_DW_VARIANTS 13
 BsrTune bsr_tune_default(void);
 

@@ -287,7 +287,7 @@ bsr_spmm_wgmma_kernel(bf16 *__restrict__ out, bf16 *__restrict__ pre_out, const 
     }
 }
 
-/* ---- TMA (bulk tensor copy) version of the forward / input gradient (variants 26-32) ----
+/* ---- TMA (bulk tensor copy) version of the forward / input gradient (variants 26-28, 32) ----
  * Same tiles as bsr_spmm_wgmma_kernel, but one thread issues each stage as two 2D bulk tensor
  * copies (activation tile BM x 64, weight tile 64 x 64, 128B swizzle = the wgmma layout)
  * completing on an mbarrier, and the output tile leaves through a bulk tensor store: far fewer
@@ -326,7 +326,7 @@ __device__ long long bsr_tl[BSR_TL_MAX][8];
  * faster at C 1600 0.9, equal at C 768 (run 138). The others keep the compiler's choice (they need
  * no more than 93 registers; a bound of 4 on them changed nothing, run 148). */
 template <int BS, int BM, int WGS, int STAGES, bool BT, bool DG, bool GELU_A = false>
-static __global__ void __launch_bounds__(128 * WGS, BM / WGS == 256 ? 3 : BM != 128 ? 1 : GELU_A ? 4 : DG && STAGES == 1 ? 5 : 1)
+static __global__ void __launch_bounds__(128 * WGS, BM != 128 ? 1 : GELU_A ? 4 : DG && STAGES == 1 ? 5 : 1)
 bsr_spmm_tma_kernel(const __grid_constant__ CUtensorMap mapA, const __grid_constant__ CUtensorMap mapW,
                     const __grid_constant__ CUtensorMap mapO, const __grid_constant__ CUtensorMap mapP,
                     const bf16 *__restrict__ bias, const int4 *__restrict__ lines, const int *__restrict__ acol,
@@ -630,11 +630,13 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
 
 /* TMA variants: number -> token rows per CTA (BM), warpgroups, ring stages.
  *   26 / 27 / 28: BM 128, 1 warpgroup, 2 / 3 / 1 stages
- *   29 / 30: BM 256, 1 warpgroup (4 m64 row groups), 1 / 2 stages
- *   31 / 32: BM 256, 2 warpgroups sharing each weight tile, 1 / 2 stages
- * (33-35, a warp-specialized persistent kernel, lost everywhere and was removed: runs 33-34 of
- * dev/NOTES_runs.md; its code is in commit e690a79) */
-static int is_tma_variant(int v) { return v >= 26 && v <= 32; }
+ *   32: BM 256, 2 warpgroups sharing each weight tile, 2 stages
+ * Removed after they lost: 29 / 30 (BM 256 on 1 warpgroup, 1 / 2 stages) and 31 (32 with 1 stage) in
+ * session 23: in every --variants table and bench_bsr_fused run kept in dev/scratch (runs 35-186) none
+ * of them beat the best of 26 / 27 / 28 / 32 by more than 1%, and neither the rule nor the crossover
+ * ever picked them; 33-35, a warp-specialized persistent kernel, in session 5 (runs 33-34 of
+ * dev/NOTES_runs.md; its code is in commit e690a79). */
+static int is_tma_variant(int v) { return (v >= 26 && v <= 28) || v == 32; }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum, \
@@ -646,9 +648,6 @@ static void tma_launch_bs(int v, TMA_PARAMS) {
     case 26: launch_spmm_tma<BS, 128, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     case 27: launch_spmm_tma<BS, 128, 1, 3, BT, DG, GELU_A>(TMA_ARGS); break;
     case 28: launch_spmm_tma<BS, 128, 1, 1, BT, DG, GELU_A>(TMA_ARGS); break;
-    case 29: launch_spmm_tma<BS, 256, 1, 1, BT, DG, GELU_A>(TMA_ARGS); break;
-    case 30: launch_spmm_tma<BS, 256, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
-    case 31: launch_spmm_tma<BS, 256, 2, 1, BT, DG, GELU_A>(TMA_ARGS); break;
     default: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     }
 }
@@ -710,7 +709,7 @@ static int spmm_default_variant(int bt, int avg_steps, int bs, int n_out_blocks,
  * dev/NOTES_bsr.md keeps their timings, git history before this comment has their code):
  *   0: mma.sync, per-tile CTAs, BM 128, 4 warps, 3 stages (GPUs / builds without sm_90a wgmma)
  *   5, 11: wgmma, one warpgroup, BM 128 x BN 64, 3 / 2 cp.async stages (with accumulate)
- *   26-32: TMA loads (mbarrier) + TMA store (tma_launch_bs; no accumulate: falls back) */
+ *   26-28, 32: TMA loads (mbarrier) + TMA store (tma_launch_bs; no accumulate: falls back) */
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
@@ -718,7 +717,7 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
                           int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, int pf_ahead,
                           cudaStream_t st) {
     if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
-        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26-32; "
+        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26 27 28 32; "
                         "dev/NOTES_bsr.md)\n", variant);
         exit(1);
     }

@@ -380,20 +380,20 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
              * 2, 3: fused with a 3- and a 1-stage ring (and dW split in 8 / in 2), 11: forward on 3
              * stages, dX on 2 (with 2 and 3: every fused variant the crossover may measure),
              * 4-6: the crossover forced dense, forced sparse, measured,
-             * 7, 8: fused with 256-token tiles (one warpgroup, 2 stages / two warpgroups, 1 stage),
+             * 7, 8: fused with 256-token tiles over two warpgroups (8: with the L2 prefetch, one token tile ahead),
              * 9, 10: dW in row / column groups with one m64n256 product per k16 (10: GELU on the
              * A operand, the transposed write) */
             BsrTune tune = bsr_tune_default();
             if (variant == 1) { tune.fwd = 11; tune.dinp = 11; tune.dw = 7; }
             if (variant == 2) { tune.fwd = 26; tune.dinp = 27; tune.dw_split = 8; }
             if (variant == 3) { tune.fwd = 28; tune.dinp = 28; tune.dw_split = 2; tune.l2_prefetch = 1; }
-            if (variant == 7) { tune.fwd = 30; tune.dinp = 30; }
-            if (variant == 8) { tune.fwd = 31; tune.dinp = 31; }
+            if (variant == 7) { tune.fwd = 32; tune.dinp = 32; }
+            if (variant == 8) { tune.fwd = 32; tune.dinp = 32; tune.l2_prefetch = 1; }
             if (variant == 9) tune.dw = 9;
             if (variant == 10) tune.dw = 10;
             if (variant == 11) { tune.fwd = 27; tune.dinp = 26; }
             const char *vn[] = {"fused", "unfused", "fused 3 stages", "fused 1 stage", "linear dense", "linear sparse",
-                                "linear measured", "fused 256 rows 1 wg", "fused 256 rows 2 wg", "fused dW n256 rows",
+                                "linear measured", "fused 256 rows", "fused 256 rows prefetch", "fused dW n256 rows",
                                 "fused dW n256 columns", "fused fwd 3 stages dX 2"};
             const int direct = variant < 4 || variant > 6; /* the kernels, not the crossover */
             char what[96];
