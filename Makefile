@@ -132,9 +132,14 @@ $(BUILD)/test/%: test/%.c $(LIB_F32)
 	$(CC) $(CFLAGS) $< $(LIB_F32) $(LDLIBS) -o $@
 
 # ---------------------------------------------------------------- CUDA rules
+# ptxas's report of every kernel's resources (registers, stack frame, spills) is kept beside each
+# object as %.ptxas: test/test_kernel_resources.py (make test) fails on a spill or on a block-sparse
+# kernel whose registers no longer allow the CTAs per SM its tiles were designed for. The compiler's
+# other messages (warnings, errors) still reach the terminal.
 $(BUILD)/cu/%.o: %.cu $(wildcard */*.h */*.cuh)
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) -c $< -o $@
+	$(NVCC) $(NVCCFLAGS) --resource-usage -c $< -o $@ 2> $(@:.o=.ptxas) || { cat $(@:.o=.ptxas) >&2; rm -f $(@:.o=.ptxas); exit 1; }
+	@grep -v -e '^ptxas info' -e '^    [0-9]* bytes stack frame' $(@:.o=.ptxas) >&2 || true
 
 train_gpt2cu: train_gpt2.cu $(CU_OBJ) $(LIB_F32)
 	$(NVCC) $(NVCCFLAGS) $< $(CU_OBJ) $(LIB_F32) $(CUDA_LIBS) -o $@
