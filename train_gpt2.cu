@@ -77,12 +77,41 @@ typedef struct {
     BsrLayout *layouts;        /* [2L] host layouts of the sparse MLP matrices, NULL if dense */
     BsrDeviceLayout *dlayouts; /* [2L] their device copies */
     ParamLayout P;             /* flat layout for the current live-block counts */
-    size_t capacity;           /* elements allocated per flat vector */
+    size_t capacity;           /* elements allocated in params and grads */
     bf16 *params;              /* bf16 weights used by the kernels */
-    float *master;             /* fp32 master weights (what checkpoints hold) */
+    float *master;             /* fp32 master weights (what checkpoints hold): this rank's shard */
     bf16 *grads;
-    float *m, *v;              /* AdamW moments */
+    float *m, *v;              /* AdamW moments: this rank's shard */
+    /* ZeRO-1 (-z 1): master, m and v hold only this rank's shard, elements [shard_begin, shard_begin +
+     * shard_count) of the flat vector (dist_shard_range over `shards` ranks); params and grads stay
+     * whole on every rank (padded to shards * shard_size), each rank updates its shard and the ranks
+     * all-gather their shards of params after every update. Without ZeRO-1 the shard is the whole
+     * vector: shard_begin 0, shard_count = shard_size = P.total. */
+    int zero, shards, shard_rank;
+    size_t shard_size, shard_begin, shard_count;
+    size_t shard_capacity;     /* elements allocated in master, m and v */
 } Parameters;
+
+/* Who shares the optimizer state (ZeRO-1): on = 0 keeps it whole on every rank. */
+typedef struct {
+    int on, shards, rank;
+} ZeroShards;
+
+/* 64 elements: each rank's part of the bf16 all-gather starts 128-byte aligned */
+#define ZERO_SHARD_ALIGN 64
+
+/* This rank's shard for the current P.total (again after every compaction). */
+static void parameters_set_shards(Parameters *p) {
+    if (!p->zero) {
+        p->shard_begin = 0;
+        p->shard_size = p->shard_count = p->P.total;
+        return;
+    }
+    dist_shard_range(p->P.total, p->shards, p->shard_rank, ZERO_SHARD_ALIGN, &p->shard_size, &p->shard_begin,
+                     &p->shard_count);
+}
+/* Elements params and grads need: the flat vector, padded to whole shards under ZeRO-1. */
+static size_t parameters_whole_elems(const Parameters *p) { return p->zero ? (size_t)p->shards * p->shard_size : p->P.total; }
 
 static bf16 *param(const Parameters *p, int tensor, int layer) {
     return p->params + p->P.tensor_offset[tensor] + (size_t)layer * gpt2_tensor_elems_per_layer(&p->config, tensor);
@@ -103,9 +132,10 @@ static void f32_to_bf16(bf16 *dst, const float *src, size_t n, cudaStream_t s) {
     LAYERS_LAUNCH_CHECK();
 }
 
-/* Upload a flat fp32 parameter vector (and, for a sparse model, its masks). */
+/* Upload a flat fp32 parameter vector (and, for a sparse model, its masks); zero (may be NULL):
+ * keep only this rank's shard of the masters and moments. */
 static void parameters_init(Parameters *p, const GPT2Config *cfg, int block_size, uint8_t *const *masks,
-                            const float *flat_host, size_t *mem, cudaStream_t s) {
+                            const float *flat_host, const ZeroShards *zero, size_t *mem, cudaStream_t s) {
     memset(p, 0, sizeof(*p));
     p->config = *cfg;
     p->block_size = block_size;
@@ -123,17 +153,36 @@ static void parameters_init(Parameters *p, const GPT2Config *cfg, int block_size
         }
     }
     param_layout_init(&p->P, cfg, p->layouts, block_size);
-    p->capacity = p->P.total;
+    p->zero = zero && zero->on;
+    p->shards = p->zero ? zero->shards : 1;
+    p->shard_rank = p->zero ? zero->rank : 0;
+    parameters_set_shards(p);
+    p->capacity = parameters_whole_elems(p);
+    p->shard_capacity = p->shard_size;
     p->params = (bf16 *)device_alloc(mem, sizeof(bf16) * p->capacity, "bf16 parameters");
-    p->master = (float *)device_alloc(mem, sizeof(float) * p->capacity, "fp32 master weights");
+    p->master = (float *)device_alloc(mem, sizeof(float) * p->shard_capacity, "fp32 master weights");
     p->grads = (bf16 *)device_alloc(mem, sizeof(bf16) * p->capacity, "gradients");
-    p->m = (float *)device_alloc(mem, sizeof(float) * p->capacity, "AdamW first moment");
-    p->v = (float *)device_alloc(mem, sizeof(float) * p->capacity, "AdamW second moment");
-    CUDA_CHECK(cudaMemcpy(p->master, flat_host, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
-    f32_to_bf16(p->params, p->master, p->P.total, s);
+    p->m = (float *)device_alloc(mem, sizeof(float) * p->shard_capacity, "AdamW first moment");
+    p->v = (float *)device_alloc(mem, sizeof(float) * p->shard_capacity, "AdamW second moment");
+    CUDA_CHECK(cudaMemsetAsync(p->params, 0, sizeof(bf16) * p->capacity, s));
+    CUDA_CHECK(cudaMemsetAsync(p->master, 0, sizeof(float) * p->shard_capacity, s));
+    if (!p->zero) {
+        CUDA_CHECK(cudaMemcpyAsync(p->master, flat_host, sizeof(float) * p->P.total, cudaMemcpyHostToDevice, s));
+        f32_to_bf16(p->params, p->master, p->P.total, s);
+    } else { /* the whole vector once, for the bf16 weights; then this rank's shard of it */
+        float *whole = (float *)device_alloc(mem, sizeof(float) * p->P.total, "fp32 weights at start-up");
+        CUDA_CHECK(cudaMemcpyAsync(whole, flat_host, sizeof(float) * p->P.total, cudaMemcpyHostToDevice, s));
+        f32_to_bf16(p->params, whole, p->P.total, s);
+        CUDA_CHECK(cudaMemcpyAsync(p->master, whole + p->shard_begin, sizeof(float) * p->shard_count,
+                                   cudaMemcpyDeviceToDevice, s));
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        CUDA_CHECK(cudaFree(whole));
+        *mem -= sizeof(float) * p->P.total;
+    }
     CUDA_CHECK(cudaMemsetAsync(p->grads, 0, sizeof(bf16) * p->capacity, s));
-    CUDA_CHECK(cudaMemsetAsync(p->m, 0, sizeof(float) * p->capacity, s));
-    CUDA_CHECK(cudaMemsetAsync(p->v, 0, sizeof(float) * p->capacity, s));
+    CUDA_CHECK(cudaMemsetAsync(p->m, 0, sizeof(float) * p->shard_capacity, s));
+    CUDA_CHECK(cudaMemsetAsync(p->v, 0, sizeof(float) * p->shard_capacity, s));
+    CUDA_CHECK(cudaStreamSynchronize(s)); /* flat_host is pageable and the caller's */
 }
 
 static double parameters_sparsity(const Parameters *p) {
@@ -459,26 +508,46 @@ static float gpt2_grad_norm(GPT2 *g) {
     return sqrtf(sq);
 }
 
+/* ZeRO-1: every rank's shard (count elements of fp32 or bf16 at shard, this rank's part) into the
+ * whole vector at whole on every rank (count per rank), on the model's stream. One process: a copy. */
+static void gather_shards(GPT2 *g, const void *shard, void *whole, size_t count, int fp32) {
+    if (!g->dist && g->p.shards > 1) DIE("run one process per shard (mpirun)", "ZeRO-1 over %d shards without a communicator", g->p.shards);
+    if (g->dist && fp32) dist_allgather_f32(g->dist, (const float *)shard, (float *)whole, count, g->stream);
+    else if (g->dist) dist_allgather_bf16(g->dist, shard, whole, count, g->stream);
+    else if (shard != whole) CUDA_CHECK(cudaMemcpyAsync(whole, shard, count * (fp32 ? 4 : 2), cudaMemcpyDeviceToDevice, g->stream));
+}
+
+/* AdamW on the elements [off, off + n) of the flat vector that lie in this rank's shard (all of them
+ * without ZeRO-1). sr_first gives each element the stochastic-rounding bits it gets when the whole
+ * range is updated in one call, so sharded ranks update exactly as one process does. */
+static void update_range(GPT2 *g, size_t off, size_t n, float lr, float wd, float grad_scale, int t, uint32_t sr_seed) {
+    Parameters *p = &g->p;
+    const size_t end = p->shard_begin + p->shard_count;
+    const size_t lo = off > p->shard_begin ? off : p->shard_begin, hi = off + n < end ? off + n : end;
+    if (lo >= hi) return;
+    const size_t s = lo - p->shard_begin; /* the shard's index of element lo */
+    adamw_update(p->params + lo, p->master + s, p->grads + lo, p->m + s, p->v + s, (long)(hi - lo), lr, 0.9f, 0.95f,
+                 1e-8f, wd, grad_scale, t, sr_seed, (long)(lo - off), g->stream);
+}
+
 /* AdamW over every live parameter, weight decay on llm.c's 2-D tensors; the
- * stochastic-rounding seed changes with the step and the tensor. */
+ * stochastic-rounding seed changes with the step and the tensor. Under ZeRO-1 each
+ * rank updates its shard, then the ranks all-gather the bf16 weights. */
 static void gpt2_update(GPT2 *g, float lr, float weight_decay, float grad_scale, int t, uint64_t seed) {
     Parameters *p = &g->p;
     const ParamLayout *P = &p->P;
     for (int k = 0; k < GPT2_NUM_PARAM_TENSORS; k++) {
         if (P->sparse && (k == P_FCW || k == P_FCPROJW)) continue;
-        size_t off = P->tensor_offset[k];
         float wd = gpt2_tensor_is_decayed(k) ? weight_decay : 0.0f;
         uint32_t sr_seed = (uint32_t)(seed * 2654435761ULL + (uint64_t)t * 97 + (uint64_t)k);
-        adamw_update(p->params + off, p->master + off, p->grads + off, p->m + off, p->v + off, (long)P->tensor_size[k], lr,
-                     0.9f, 0.95f, 1e-8f, wd, grad_scale, t, sr_seed, g->stream);
+        update_range(g, P->tensor_offset[k], P->tensor_size[k], lr, wd, grad_scale, t, sr_seed);
     }
     if (P->sparse) {
-        size_t off = P->dense_part, n = P->total - P->dense_part;
         uint32_t sr_seed = (uint32_t)(seed * 2654435761ULL + (uint64_t)t * 97 + 31);
-        adamw_update(p->params + off, p->master + off, p->grads + off, p->m + off, p->v + off, (long)n, lr, 0.9f, 0.95f,
-                     1e-8f, weight_decay, grad_scale, t, sr_seed, g->stream);
-        bsr_ctx_weights_changed(&g->bsr); /* the dense-path copies of the MLP weights are stale */
+        update_range(g, P->dense_part, P->total - P->dense_part, lr, weight_decay, grad_scale, t, sr_seed);
     }
+    if (p->zero) gather_shards(g, p->params + p->shard_begin, p->params, p->shard_size, 0);
+    if (P->sparse) bsr_ctx_weights_changed(&g->bsr); /* the dense-path copies of the MLP weights are stale */
 }
 
 /* ------------------------------------------------------------------ pruning */
@@ -511,8 +580,11 @@ static void *shrink_allocation(size_t *mem, void *old, size_t n, size_t old_n, i
 
 /* At a mask-update step: score live blocks on the device from the fp32 master
  * weights, select the masks on the host with the CPU trainer's code, compact
- * params, master weights, gradients and both moments on the device. Returns 1
- * if any block was removed. */
+ * params, master weights, gradients and both moments on the device. Under
+ * ZeRO-1 the masters and each moment are gathered whole (one at a time, into one
+ * scratch vector), scored and compacted as without it, and this rank's new shard
+ * is taken back: the same masks and values as one process. Every rank calls it.
+ * Returns 1 if any block was removed. */
 static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score, int global) {
     Parameters *p = &g->p;
     size_t *mem = &g->device_bytes;
@@ -526,12 +598,21 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
     int *n_keep = (int *)malloc_check(sizeof(int) * M);
     double *scores_dev = (double *)device_alloc(mem, sizeof(double) * (p->layouts[0].brows * p->layouts[0].bcols + 1), "block scores");
     long grid_total = 0, live_before = 0, live_after = 0;
+    const float *master_whole = p->master;
+    float *whole = NULL; /* ZeRO-1: one whole fp32 vector at a time */
+    const size_t whole_bytes = sizeof(float) * p->shards * p->shard_size;
+    if (p->zero) {
+        whole = (float *)device_alloc(mem, whole_bytes, "ZeRO-1 gather of the masters / moments");
+        gather_shards(g, p->master, whole, p->shard_size, 1);
+        if (g->dist) dist_wait(g->dist, g->stream, "the ZeRO-1 gather of the master weights");
+        master_whole = whole;
+    }
     for (int m = 0; m < M; m++) {
         BsrLayout *L = &p->layouts[m];
         scores[m] = (double *)malloc_check(sizeof(double) * (L->nnz + 1));
         masks[m] = (uint8_t *)malloc_check(bsr_num_grid_blocks(L));
         keep[m] = (int *)malloc_check(sizeof(int) * (L->nnz + 1));
-        bsr_block_scores_gpu(scores_dev, p->master + p->P.sparse_offset[m], L->nnz, be, score, g->stream);
+        bsr_block_scores_gpu(scores_dev, master_whole + p->P.sparse_offset[m], L->nnz, be, score, g->stream);
         CUDA_CHECK(cudaMemcpyAsync(scores[m], scores_dev, sizeof(double) * L->nnz, cudaMemcpyDeviceToHost, g->stream));
         CUDA_CHECK(cudaStreamSynchronize(g->stream));
         grid_total += bsr_num_grid_blocks(L);
@@ -563,10 +644,26 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
         }
         void *scratch = device_alloc(mem, sizeof(float) * (new_P.total - new_P.dense_part), "compaction scratch");
         compact_flat(p->params, 2, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
-        compact_flat(p->master, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
         compact_flat(p->grads, 2, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
-        compact_flat(p->m, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
-        compact_flat(p->v, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+        if (!p->zero) {
+            compact_flat(p->master, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+            compact_flat(p->m, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+            compact_flat(p->v, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+        } else {
+            Parameters next = *p; /* the shard of the new layout */
+            next.P = new_P;
+            parameters_set_shards(&next);
+            float *sharded[3] = {p->master, p->m, p->v};
+            for (int k = 0; k < 3; k++) {
+                if (k > 0) gather_shards(g, sharded[k], whole, p->shard_size, 1); /* the old shards */
+                compact_flat(whole, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
+                CUDA_CHECK(cudaMemcpyAsync(sharded[k], whole + next.shard_begin, sizeof(float) * next.shard_count,
+                                           cudaMemcpyDeviceToDevice, g->stream));
+                CUDA_CHECK(cudaMemsetAsync(sharded[k] + next.shard_count, 0,
+                                           sizeof(float) * (p->shard_capacity - next.shard_count), g->stream));
+            }
+            if (g->dist) dist_wait(g->dist, g->stream, "the ZeRO-1 gathers of the moments");
+        }
         CUDA_CHECK(cudaStreamSynchronize(g->stream));
         CUDA_CHECK(cudaFree(scratch));
         *mem -= sizeof(float) * (new_P.total - new_P.dense_part);
@@ -578,20 +675,29 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
         free(keep_dev);
         param_layout_free(&old_P);
         p->P = new_P;
-        if (p->P.total < p->capacity - p->capacity / 8) { /* at least 1/8 of the storage freed: hand it back */
-            size_t n = p->P.total, old_n = p->capacity;
-            p->params = (bf16 *)shrink_allocation(mem, p->params, n, old_n, 2, "bf16 parameters", g->stream);
-            p->master = (float *)shrink_allocation(mem, p->master, n, old_n, 4, "fp32 master weights", g->stream);
-            p->grads = (bf16 *)shrink_allocation(mem, p->grads, n, old_n, 2, "gradients", g->stream);
-            p->m = (float *)shrink_allocation(mem, p->m, n, old_n, 4, "AdamW first moment", g->stream);
-            p->v = (float *)shrink_allocation(mem, p->v, n, old_n, 4, "AdamW second moment", g->stream);
+        parameters_set_shards(p);
+        /* at least 1/8 of the storage freed: hand it back */
+        const size_t n = parameters_whole_elems(p), ns = p->shard_size;
+        if (n < p->capacity - p->capacity / 8) {
+            p->params = (bf16 *)shrink_allocation(mem, p->params, n, p->capacity, 2, "bf16 parameters", g->stream);
+            p->grads = (bf16 *)shrink_allocation(mem, p->grads, n, p->capacity, 2, "gradients", g->stream);
             p->capacity = n;
+        }
+        if (ns < p->shard_capacity - p->shard_capacity / 8) {
+            p->master = (float *)shrink_allocation(mem, p->master, ns, p->shard_capacity, 4, "fp32 master weights", g->stream);
+            p->m = (float *)shrink_allocation(mem, p->m, ns, p->shard_capacity, 4, "AdamW first moment", g->stream);
+            p->v = (float *)shrink_allocation(mem, p->v, ns, p->shard_capacity, 4, "AdamW second moment", g->stream);
+            p->shard_capacity = ns;
         }
         /* densities changed: the sparse-vs-dense crossover is measured again */
         bsr_ctx_reset_decisions(&g->bsr);
     }
     CUDA_CHECK(cudaFree(scores_dev));
     *mem -= sizeof(double) * (p->layouts[0].brows * p->layouts[0].bcols + 1);
+    if (whole) {
+        CUDA_CHECK(cudaFree(whole));
+        *mem -= whole_bytes;
+    }
     for (int m = 0; m < M; m++) { free(scores[m]); free(masks[m]); free(keep[m]); }
     free(scores); free(masks); free(keep); free(n_keep);
     return changed;
@@ -600,14 +706,14 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
 /* ------------------------------------------------------------------ model setup */
 
 static void gpt2_init(GPT2 *g, const GPT2Config *cfg, int block_size, uint8_t *const *masks, const float *flat, int B, int T,
-                      int recompute) {
+                      int recompute, const ZeroShards *zero) {
     memset(g, 0, sizeof(*g));
     CUDA_CHECK(cudaStreamCreate(&g->stream));
     g->B = B;
     g->T = T;
     g->recompute = recompute;
     size_t *mem = &g->device_bytes;
-    parameters_init(&g->p, cfg, block_size, masks, flat, mem, g->stream);
+    parameters_init(&g->p, cfg, block_size, masks, flat, zero, mem, g->stream);
     activations_init(&g->a, cfg, B, T, recompute, mem);
     matmul_context_init(&g->mm, 0);
     if (block_size > 0) {
@@ -666,10 +772,23 @@ static double gpt2_take_loss_sum(GPT2 *g) {
     return sum;
 }
 
-/* The live fp32 master weights (or a moment) on the host, for checkpoints. */
-static float *gpt2_download(const GPT2 *g, const float *dev) {
-    float *h = (float *)malloc_check(sizeof(float) * g->p.P.total);
-    CUDA_CHECK(cudaMemcpy(h, dev, sizeof(float) * g->p.P.total, cudaMemcpyDeviceToHost));
+/* The live fp32 master weights (or a moment: dev is p->master, p->m or p->v) whole on the host, for
+ * checkpoints. Under ZeRO-1 the ranks' shards are gathered first: every rank must call it. */
+static float *gpt2_download(GPT2 *g, const float *dev) {
+    const Parameters *p = &g->p;
+    float *h = (float *)malloc_check(sizeof(float) * p->P.total);
+    if (!p->zero) {
+        CUDA_CHECK(cudaMemcpy(h, dev, sizeof(float) * p->P.total, cudaMemcpyDeviceToHost));
+        return h;
+    }
+    const size_t bytes = sizeof(float) * p->shards * p->shard_size;
+    float *whole = (float *)device_alloc(&g->device_bytes, bytes, "ZeRO-1 gather for a checkpoint");
+    gather_shards(g, dev, whole, p->shard_size, 1);
+    if (g->dist) dist_wait(g->dist, g->stream, "the ZeRO-1 gather for a checkpoint");
+    CUDA_CHECK(cudaMemcpyAsync(h, whole, sizeof(float) * p->P.total, cudaMemcpyDeviceToHost, g->stream));
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    CUDA_CHECK(cudaFree(whole));
+    g->device_bytes -= bytes;
     return h;
 }
 
@@ -776,7 +895,8 @@ static void init_model(Run *r, InitialModel *im) {
     if (im->block_size != 0 && im->block_size != 32 && im->block_size != 64 && im->block_size != 128)
         DIE("convert the model with the CPU trainer or retrain with --block 32/64/128", "the model's block size %d: the GPU kernels support 32, 64 and 128",
             im->block_size);
-    gpt2_init(&r->model, cfg, im->block_size, im->masks, im->flat, a->batch_size, a->seq_len, a->recompute);
+    const ZeroShards zero = {a->zero_stage == 1, r->dist.env.world_size, r->dist.env.rank};
+    gpt2_init(&r->model, cfg, im->block_size, im->masks, im->flat, a->batch_size, a->seq_len, a->recompute, &zero);
     r->model.mm.autotune = a->gemm_tune; /* layers/matmul.cuh: timed choice among cuBLASLt's candidates */
     if (!a->gemm_tune) r->model.bsr.blas.autotune = 0; /* the same for the crossover's dense paths */
     if (!strcmp(a->attention, "cudnn") && !attention_cudnn_available())
@@ -793,8 +913,9 @@ static void init_model(Run *r, InitialModel *im) {
                 "state has %zu optimizer entries, model has %zu parameters", rs->num_params, p->P.total);
         if (p->layouts && rs->mask_checksum != gpt2_mask_checksum(p->layouts, p->P.num_sparse))
             DIE("the model and state files come from different checkpoints", "mask checksum mismatch in checkpoint %ld", im->resume_step);
-        CUDA_CHECK(cudaMemcpy(p->m, rs->m, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
-        CUDA_CHECK(cudaMemcpy(p->v, rs->v, sizeof(float) * p->P.total, cudaMemcpyHostToDevice));
+        /* this rank's shard of the moments (all of them without ZeRO-1) */
+        CUDA_CHECK(cudaMemcpy(p->m, rs->m + p->shard_begin, sizeof(float) * p->shard_count, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(p->v, rs->v + p->shard_begin, sizeof(float) * p->shard_count, cudaMemcpyHostToDevice));
         if (rs->params_bf16) /* the exact bf16 weights; without them they are re-rounded from the masters */
             CUDA_CHECK(cudaMemcpy(p->params, rs->params_bf16, sizeof(uint16_t) * p->P.total, cudaMemcpyHostToDevice));
         r->start_step = (int)rs->step;
@@ -812,7 +933,6 @@ static void setup_processes(Run *r) {
         DIE("fix the -pi/-ps/-pf/-pn/-pr/-pg flags or the launcher", "%s", err);
     dist_init(&r->dist, &env);
     r->master = env.rank == 0;
-    if (a->zero_stage != 0) DIE("use -z 0", "ZeRO stage %d is not implemented yet", a->zero_stage);
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, env.local_rank));
     if (r->master)
@@ -853,6 +973,11 @@ static void setup_run(Run *r) {
     if (g->p.layouts) /* every rank must start from the same masks */
         dist_check_equal_u64(&r->dist, gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse), "the initial mask checksum");
     if (world > 1 && r->master) printf("gradient all-reduce: %.1f MB per step\n", 2.0 * g->p.P.total / 1e6);
+    if (g->p.zero && r->master)
+        printf("ZeRO-1: the fp32 master weights and AdamW moments in %d shards of %zu elements (%.1f MiB per rank instead of "
+               "%.1f); bf16 weights all-gathered after each update (%.1f MB per step)\n",
+               world, g->p.shard_size, 12.0 * g->p.shard_size / 1048576.0, 12.0 * g->p.P.total / 1048576.0,
+               2.0 * g->p.shards * g->p.shard_size / 1e6);
     if (r->master) ensure_output_dir(a->output_dir);
     dist_barrier(&r->dist, "start-up");
     if (r->master) logger_open(&r->logger, a->output_dir, r->start_step > 0);
@@ -958,12 +1083,14 @@ static void finish_run(Run *r, double loop_start) {
         printf("done: %d steps in %.1f s; mean step %.2f ms (%.0f tok/s) after the first; GPU memory in use %.1f MiB\n",
                r->data.max_steps - r->start_step, wall_clock_seconds() - loop_start, mean_ms,
                mean_ms > 0 ? total / (mean_ms / 1000.0) : 0.0, (total_b - free_b) / 1048576.0);
-    if (a->export_dense[0] && r->master) {
-        float *flat = gpt2_download(g, g->p.master);
+    if (a->export_dense[0]) {
+        float *flat = gpt2_download(g, g->p.master); /* every rank: under ZeRO-1 a gather */
         char cerr[CKPT_ERR_LEN];
-        if (model_file_export_dense(a->export_dense, &g->p.config, g->p.layouts, flat, cerr, sizeof(cerr)) != 0)
-            DIE("check the --export-dense path", "%s", cerr);
-        printf("exported the model as a dense llm.c file: %s\n", a->export_dense);
+        if (r->master) {
+            if (model_file_export_dense(a->export_dense, &g->p.config, g->p.layouts, flat, cerr, sizeof(cerr)) != 0)
+                DIE("check the --export-dense path", "%s", cerr);
+            printf("exported the model as a dense llm.c file: %s\n", a->export_dense);
+        }
         free(flat);
     }
     CUDA_CHECK(cudaEventDestroy(r->step_start));

@@ -53,7 +53,7 @@ static const Opt OPTS[] = {
     {"nk", "keep-checkpoints", OPT_INT, F(keep_checkpoints), 0, "0", 0, 1 << 30, NULL, BOTH, "keep only the newest this many checkpoints (0 = all)"},
     {"y", "resume", OPT_INT, F(resume), 0, "0", 0, 1, NULL, BOTH, "1 = resume from the newest complete checkpoint in -o (GPU: bit-exact with BSR_FORCE_PATH=rule and --gemm-tune 0, README)"},
     {"r", "recompute", OPT_INT, F(recompute), 0, "1", 0, 1, NULL, TRAINER_GPU, "do not keep the GELU output per layer: dense recomputes it in backward, the sparse MLP applies the GELU inside its kernels (0 keep it, 1 do not)"},
-    {"z", "zero", OPT_INT, F(zero_stage), 0, "0", 0, 0, NULL, TRAINER_GPU, "ZeRO stage (only 0 for now: ZeRO-1 is not implemented yet)"},
+    {"z", "zero", OPT_INT, F(zero_stage), 0, "0", 0, 1, NULL, TRAINER_GPU, "ZeRO stage: 1 shards the fp32 master weights and AdamW moments over the ranks"},
     {NULL, "attention", OPT_STR, S(attention), "auto", 0, -1, "auto|own|cudnn", TRAINER_GPU, "attention kernels: cuDNN's fused SDPA when built in (auto), or our flash attention (own)"},
     {NULL, "gemm-tune", OPT_INT, F(gemm_tune), 0, "1", 0, 1, NULL, TRAINER_GPU, "time cuBLASLt's candidate algorithms for each dense GEMM on first use and keep a faster one (1), or always take cuBLASLt's first pick (0: same kernels on every run)"},
     {"pi", "dist-init", OPT_STR, S(dist_init), "mpi", 0, -1, "mpi|tcp|fs", TRAINER_GPU, "how processes find each other: mpirun (MPI), a TCP server (-ps), or a shared directory (-pf)"},

@@ -53,6 +53,13 @@ int dist_share_blob_tcp(const DistEnv *env, void *blob, size_t bytes, char *err,
  * -1 if total is not a multiple of B*T*world_size. */
 int dist_grad_accum_steps(long total_batch_tokens, int B, int T, int world_size);
 
+/* ZeRO-1 sharding of a flat vector of n elements over world ranks: each rank owns one contiguous
+ * shard; *shard_size is equal on every rank and a multiple of align (> 0), the smallest such that
+ * world * *shard_size >= n, so that an all-gather of the shards rebuilds the vector (padded to
+ * world * *shard_size). Rank r's shard starts at *begin = r * *shard_size and holds *count
+ * elements of the vector: *shard_size, fewer in the shard that reaches the end, none past it. */
+void dist_shard_range(size_t n, int world, int rank, size_t align, size_t *shard_size, size_t *begin, size_t *count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -93,6 +93,13 @@ int dist_grad_accum_steps(long total, int B, int T, int world) {
     return (int)(total / per_step);
 }
 
+void dist_shard_range(size_t n, int world, int rank, size_t align, size_t *shard_size, size_t *begin, size_t *count) {
+    const size_t per = (n + (size_t)world - 1) / (size_t)world;
+    *shard_size = (per + align - 1) / align * align;
+    *begin = (size_t)rank * *shard_size;
+    *count = *begin >= n ? 0 : (n - *begin < *shard_size ? n - *begin : *shard_size);
+}
+
 /* ------------------------------------------------------------------ FS rendezvous */
 
 int dist_share_blob_fs(const DistEnv *e, void *blob, size_t bytes, char *err, size_t n) {

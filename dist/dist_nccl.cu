@@ -142,6 +142,26 @@ void dist_allreduce_avg_bf16(Dist *d, void *buf, size_t n, cudaStream_t s) {
 #endif
 }
 
+static void allgather(Dist *d, const void *send, void *recv, size_t count, size_t elem_bytes, int fp32, cudaStream_t s) {
+#ifndef NO_MULTI_GPU
+    if (d->active) {
+        if (count == 0) return;
+        ncclResult_t r = ncclAllGather(send, recv, count, fp32 ? ncclFloat32 : ncclBfloat16, comm_of(d), s);
+        if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclAllGather: %s", ncclGetErrorString(r));
+        return;
+    }
+#else
+    (void)fp32;
+#endif
+    if (send != recv && count) cuda_ok(cudaMemcpyAsync(recv, send, count * elem_bytes, cudaMemcpyDeviceToDevice, s), "all-gather copy");
+}
+void dist_allgather_bf16(Dist *d, const void *send, void *recv, size_t count, cudaStream_t s) {
+    allgather(d, send, recv, count, 2, 0, s);
+}
+void dist_allgather_f32(Dist *d, const float *send, float *recv, size_t count, cudaStream_t s) {
+    allgather(d, send, recv, count, 4, 1, s);
+}
+
 void dist_group_start(Dist *d) {
 #ifndef NO_MULTI_GPU
     if (d->active) ncclGroupStart();

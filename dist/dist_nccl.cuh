@@ -39,6 +39,11 @@ void dist_finalize(Dist *d);
 
 /* In-place all-reduce averaging n bf16 values (gradients) on stream s. */
 void dist_allreduce_avg_bf16(Dist *d, void *buf, size_t n, cudaStream_t s);
+/* All-gather (ZeRO-1): each rank's count elements at send land at recv + rank * count on every rank
+ * (recv holds world_size * count; send == recv + rank * count works in place), on stream s. With one
+ * process, send is copied to recv (nothing to do in place). bf16 and fp32. */
+void dist_allgather_bf16(Dist *d, const void *send, void *recv, size_t count, cudaStream_t s);
+void dist_allgather_f32(Dist *d, const float *send, float *recv, size_t count, cudaStream_t s);
 /* Batch several all-reduces into one NCCL launch (ncclGroupStart/End). */
 void dist_group_start(Dist *d);
 void dist_group_end(Dist *d);

@@ -7,7 +7,7 @@ static __device__ __forceinline__ float to_f32(float x) { return x; }
 template <typename G>
 __global__ void adamw_kernel(bf16 *params, float *master, const G *grads, float *mom, float *var, long n,
                              float lr, float b1, float b2, float bc1, float bc2, float eps, float wd, float gs,
-                             uint32_t seed)
+                             uint32_t seed, long sr_first)
 {
     long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
@@ -20,36 +20,36 @@ __global__ void adamw_kernel(bf16 *params, float *master, const G *grads, float 
     float mhat = m / bc1, vhat = v / bc2;
     w -= lr * (mhat / (sqrtf(vhat) + eps) + wd * w);
     if (master) master[i] = w;
-    params[i] = stochastic_round_bf16(w, layers_hash(seed, (uint32_t)i));
+    params[i] = stochastic_round_bf16(w, layers_hash(seed, (uint32_t)(sr_first + i)));
 }
 
 template <typename G>
 static void adamw_launch(bf16 *params, float *master, const G *grads, float *m, float *v, long n, float lr,
                          float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,
-                         uint32_t seed, cudaStream_t stream)
+                         uint32_t seed, long sr_first, cudaStream_t stream)
 {
     if (n <= 0) return;
     float bc1 = (float)(1.0 - pow((double)beta1, (double)t));
     float bc2 = (float)(1.0 - pow((double)beta2, (double)t));
     adamw_kernel<G><<<layers_ceil_div(n, 512), 512, 0, stream>>>(params, master, grads, m, v, n, lr, beta1, beta2,
-                                                                 bc1, bc2, eps, weight_decay, grad_scale, seed);
+                                                                 bc1, bc2, eps, weight_decay, grad_scale, seed, sr_first);
     LAYERS_LAUNCH_CHECK();
 }
 
 void adamw_update(bf16 *params, float *master, const bf16 *grads, float *m, float *v, long n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t, uint32_t seed,
-                  cudaStream_t stream)
+                  long sr_first, cudaStream_t stream)
 {
     adamw_launch<bf16>(params, master, grads, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, t, seed,
-                       stream);
+                       sr_first, stream);
 }
 
 void adamw_update_f32grads(bf16 *params, float *master, const float *grads, float *m, float *v, long n, float lr,
                            float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,
-                           uint32_t seed, cudaStream_t stream)
+                           uint32_t seed, long sr_first, cudaStream_t stream)
 {
     adamw_launch<float>(params, master, grads, m, v, n, lr, beta1, beta2, eps, weight_decay, grad_scale, t, seed,
-                        stream);
+                        sr_first, stream);
 }
 
 #define GN_THREADS 512

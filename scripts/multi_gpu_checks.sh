@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The multi-GPU checks of one node, in one go (2 to 8 GPUs): equivalence with gradient accumulation on one
-# GPU, resume, weak scaling with all-reduce bytes, a rank that dies, mismatched masks, and the single-node
-# launch script as written. Each prints PASS/FAIL lines and a table; everything goes to RESULTS/.
+# GPU, resume, ZeRO-1 against the whole optimizer state on every rank, weak scaling with all-reduce bytes
+# (with and without ZeRO-1), a rank that dies, mismatched masks, and the single-node launch script as written. Each prints PASS/FAIL lines and a table; everything goes to RESULTS/.
 #
 #   make train_gpt2cu && make data
 #   scripts/multi_gpu_checks.sh                         # every check, NP = all GPUs
 #   CHECKS="equiv resume" NP=2 scripts/multi_gpu_checks.sh
 #
 # Env: NP (GPUs to use, default all, at least 2), DATA (shards, data/default), RESULTS (log_multi_gpu),
-# CHECKS ("equiv resume scaling death mismatch launch"), EQ_TOL (largest |loss difference| accepted between
+# CHECKS ("equiv resume zero scaling death mismatch launch"), EQ_TOL (largest |loss difference| accepted between
 # 2 GPUs and 1 GPU x 2 micro-steps, 0.05), SCALE_STEPS (20), SCALE_CONFIGS ("24:16 48:8": depth:B per GPU).
 # NVLink multicast stays off (NCCL_NVLS_ENABLE=0). Exit status: the number of FAIL lines.
 #
@@ -22,9 +22,14 @@
 #            --gemm-tune 0: a timed choice can differ between the two runs), checkpoints at 25 and 50,
 #            resumed from 25 in a copy: steps 26-50 give the same losses and a byte-identical
 #            model_00000050.bin.
+#   zero     the resume check's uninterrupted run again with -z 1 (ZeRO-1: each rank keeps and updates its
+#            shard of the fp32 masters and AdamW moments, the bf16 weights are all-gathered): the updates
+#            round as without it, so losses must be identical and model_00000050.bin byte-identical to the
+#            -z 0 run's (which the resume check writes; run it first), and the state files identical too.
 #   scaling  tokens/s for 1, 2, 4, 8 GPUs (up to NP) per config, dense and sparse 0.9 (one-shot at step 0),
-#            B per GPU fixed (weak scaling); efficiency = tok/s(n) / (n tok/s(1)); all-reduce bytes per step
-#            = 2 bytes x live parameters (bf16 gradients; sparse matrices send only live blocks).
+#            B per GPU fixed (weak scaling), with -z 0 and (from 2 GPUs) -z 1; efficiency = tok/s(n) /
+#            (n tok/s(1)); all-reduce bytes per step = 2 bytes x live parameters (bf16 gradients; sparse
+#            matrices send only live blocks); ZeRO-1 adds an all-gather of the same size.
 #   death    2 processes through the shared-file rendezvous (-pi fs, no mpirun), checkpoints every 5 steps;
 #            rank 1 is killed with SIGKILL after step 12: rank 0 must exit non-zero within --dist-timeout
 #            (30 s) + 60 s, and the newest complete checkpoint must still load (a 1-step resume from it).
@@ -36,7 +41,7 @@ cd "$(dirname "$0")/.." || exit 1
 NP=${NP:-$(nvidia-smi -L | wc -l)}
 DATA=${DATA:-data/default}
 RES=${RESULTS:-log_multi_gpu}
-CHECKS=${CHECKS:-"equiv resume scaling death mismatch launch"}
+CHECKS=${CHECKS:-"equiv resume zero scaling death mismatch launch"}
 EQ_TOL=${EQ_TOL:-0.05}
 SCALE_STEPS=${SCALE_STEPS:-20}
 SCALE_CONFIGS=${SCALE_CONFIGS:-"24:16 48:8"}
@@ -99,20 +104,35 @@ resume)
     verdict "resume (2 GPUs, sparse, from step 25)" "$([ "$ok" = 1 ] && [ "$n" = 25 ] && [ "$same" = 1 ] && echo 1 || echo 0)" \
         "steps 26-50: max |loss diff| $m over $n steps; model_00000050.bin identical: $([ "$same" = 1 ] && echo yes || echo no)"
     ;;
+zero)
+    # the resume check's uninterrupted run with -z 1 (same pinned kernel choices)
+    full="$RES/resume_full"; z="$RES/zero_full"; rm -rf "$z"
+    [ -f "$full/model_00000050.bin" ] || { verdict "zero: needs the resume check's run first" 0 "no $full/model_00000050.bin"; continue; }
+    export BSR_FORCE_PATH=rule
+    "${MPI[@]}" -x BSR_FORCE_PATH -np 2 "${TRAIN[@]}" --gemm-tune 0 -z 1 -e d12 -b 8 -d 16384 -x 50 -n 25 -o "$z" $SPARSE_ARGS \
+        > "$z.log" 2>&1
+    unset BSR_FORCE_PATH
+    read -r m n ok < <(compare_losses "$full/main.log" "$z/main.log" 0 1 50)
+    same=$(cmp -s "$full/model_00000050.bin" "$z/model_00000050.bin" && echo 1 || echo 0)
+    states=1; for f in "$full"/state_00000050_*.bin; do cmp -s "$f" "$z/$(basename "$f")" || states=0; done
+    verdict "zero: 2 GPUs, -z 1 against -z 0 (sparse, 50 steps)" "$([ "$ok" = 1 ] && [ "$n" = 50 ] && [ "$same" = 1 ] && [ "$states" = 1 ] && echo 1 || echo 0)" \
+        "max |loss diff| $m over $n steps; model_00000050.bin identical: $([ "$same" = 1 ] && echo yes || echo no); state files identical: $([ "$states" = 1 ] && echo yes || echo no); $(grep -m1 "^ZeRO-1" "$z.log")"
+    ;;
 scaling)
     table="$RES/scaling.md"
-    echo "| model | B/GPU | sparsity | GPUs | step ms | tokens/s | efficiency | all-reduce MB/step |" > "$table"
-    echo "|---|---|---|---|---|---|---|---|" >> "$table"
+    echo "| model | B/GPU | sparsity | ZeRO | GPUs | step ms | tokens/s | efficiency | all-reduce MB/step |" > "$table"
+    echo "|---|---|---|---|---|---|---|---|---|" >> "$table"
     measured=1
     for cfg in $SCALE_CONFIGS; do
         dd=${cfg%%:*}; b=${cfg##*:}
         for sp in 0 0.9; do
             base=""
-            for n in 1 2 4 8; do
+            for run in 1:0 2:0 2:1 4:0 4:1 8:0 8:1; do
+                n=${run%%:*}; zs=${run##*:}
                 [ "$n" -le "$NP" ] || continue
-                log="$RES/scale_d${dd}_s${sp}_n${n}.log"
+                log="$RES/scale_d${dd}_s${sp}_n${n}_z${zs}.log"
                 args=""; [ "$sp" != 0 ] && args="--sparsity $sp --block 64 --schedule oneshot --prune-start 0 --prune-end 0"
-                "${MPI[@]}" -np "$n" "${TRAIN[@]}" -e "d$dd" -b "$b" -d $((n * b * 1024)) -x "$SCALE_STEPS" -o "" $args > "$log" 2>&1
+                "${MPI[@]}" -np "$n" "${TRAIN[@]}" -z "$zs" -e "d$dd" -b "$b" -d $((n * b * 1024)) -x "$SCALE_STEPS" -o "" $args > "$log" 2>&1
                 ms=$(grep -E "^step +[0-9]+/" "$log" | awk -v n="$SCALE_STEPS" '{ for (i=1;i<=NF;i++) if ($i=="ms") ms=$(i-1); k++; if (k > n/2) print ms }' \
                      | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
                 params=$(grep -oE "params [0-9]+" "$log" | tail -1 | grep -oE "[0-9]+")
@@ -122,7 +142,7 @@ scaling)
                 [ -z "$base" ] && base=$tok
                 eff=$(awk -v a="$tok" -v b="$base" -v n="$n" 'BEGIN { if (b > 0) printf "%.3f", a / (n * b); else print "-" }')
                 mb=$(awk -v p="${params:-0}" -v n="$n" 'BEGIN { if (n > 1) printf "%.1f", 2 * p / 1e6; else print "-" }')
-                echo "| d$dd | $b | $sp | $n | ${ms:-?} | $tok | $eff | $mb |" >> "$table"
+                echo "| d$dd | $b | $sp | $zs | $n | ${ms:-?} | $tok | $eff | $mb |" >> "$table"
             done
         done
     done
@@ -167,7 +187,7 @@ launch)
     verdict "launch: scripts/run_multi_gpu.sh (NP=$NP, STEPS=40)" "$([ $rc = 0 ] && [ -f "$out/DONE_00000040" ] && echo 1 || echo 0)" \
         "exit $rc; $(grep -E "^done:" "$out.log" | tail -1)"
     ;;
-*) echo "error: unknown check '$check' (equiv resume scaling death mismatch launch)"; exit 1 ;;
+*) echo "error: unknown check '$check' (equiv resume zero scaling death mismatch launch)"; exit 1 ;;
 esac
 done
 echo "multi_gpu_checks: $FAILS failure(s); verdicts in $RES/verdicts.txt"

@@ -66,6 +66,34 @@ static void test_arithmetic_and_names(void) {
     EXPECT(dist_grad_accum_steps(524288, 16, 1024, 1) == 32, "one process: 32 micro-steps");
     EXPECT(dist_grad_accum_steps(524288, 24, 1024, 8) == -1, "not a multiple: refused");
     EXPECT(dist_grad_accum_steps(16384, 16, 1024, 2) == -1, "less than one micro-step per rank: refused");
+    /* ZeRO-1 shards: every element in exactly one rank's shard, equal aligned shard sizes, none larger
+     * than needed; the last shards short or empty */
+    const size_t ns[] = {1, 63, 64, 1000, 124475904, 124475905, 7};
+    const int worlds[] = {1, 2, 3, 8, 16};
+    for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
+        for (size_t w = 0; w < sizeof(worlds) / sizeof(worlds[0]); w++) {
+            const size_t n = ns[i], align = 64;
+            const int world = worlds[w];
+            size_t covered = 0, size0 = 0;
+            int ok = 1;
+            for (int r = 0; r < world; r++) {
+                size_t s, b, c;
+                dist_shard_range(n, world, r, align, &s, &b, &c);
+                if (r == 0) size0 = s;
+                ok &= s == size0 && s % align == 0 && b == (size_t)r * s && c <= s;
+                ok &= (covered == n) ? c == 0 : (c == s || b + c == n); /* full shards until the end */
+                covered += c;
+            }
+            ok &= covered == n && (size_t)world * size0 >= n && (size_t)world * (size0 - align) < n;
+            EXPECT(ok, "dist_shard_range n %zu over %d ranks: shards cover [0, n) once, size %zu", n, world, size0);
+        }
+    {
+        size_t s, b, c;
+        dist_shard_range(100, 8, 7, 8, &s, &b, &c); /* 13 -> 16 per rank: rank 6 holds 4, rank 7 none */
+        EXPECT(s == 16 && b == 112 && c == 0, "n 100 over 8 ranks, align 8: rank 7 empty (size %zu begin %zu count %zu)", s, b, c);
+        dist_shard_range(100, 8, 6, 8, &s, &b, &c);
+        EXPECT(s == 16 && b == 96 && c == 4, "n 100 over 8 ranks, align 8: rank 6 holds 4 (size %zu begin %zu count %zu)", s, b, c);
+    }
     char p[256];
     checkpoint_state_path(p, sizeof(p), "out", 1200, 7);
     EXPECT(!strcmp(p, "out/state_00001200_00007.bin"), "state name %s", p);

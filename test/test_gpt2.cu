@@ -219,7 +219,7 @@ int main(void) {
         float *flat = initial_flat(&cfg, block, &lay, 0);
         GPT2 g;
         GPT2Cpu c;
-        gpt2_init(&g, &cfg, block, NULL, flat, TB, TT, 1);
+        gpt2_init(&g, &cfg, block, NULL, flat, TB, TT, 1, NULL);
         gpt2_cpu_init(&c, &cfg, block, NULL, flat);
         char what[64];
         if (block) snprintf(what, sizeof(what), "sparse 50%%, block %d", block);
@@ -248,13 +248,22 @@ int main(void) {
         float *flat = initial_flat(&cfg, 64, &lay, 1);
         GPT2 g;
         GPT2Cpu c;
-        gpt2_init(&g, &cfg, 64, NULL, flat, TB, TT, 0);
+        gpt2_init(&g, &cfg, 64, NULL, flat, TB, TT, 0, NULL);
         /* kernel choices by rule, not by timing (BSR_FORCE_PATH=rule, --gemm-tune 0): a resumed run
          * re-measures at the next mask update and may pick another kernel (other rounding) than the
          * uninterrupted one did; pinned choices make the resume below bit-exact */
         bsr_ctx_set_rule(&g.bsr, 1);
         g.mm.autotune = 0;
         gpt2_cpu_init(&c, &cfg, 64, NULL, flat);
+        /* the same model under ZeRO-1 with one shard: its masters and moments live in the shard
+         * arrays (padded to 64 elements), are updated through the shard's ranges and gathered whole
+         * for pruning, compaction and the download, so it must follow g bit for bit */
+        GPT2 z;
+        const ZeroShards one_shard = {1, 1, 0};
+        gpt2_init(&z, &cfg, 64, NULL, flat, TB, TT, 0, &one_shard);
+        bsr_ctx_set_rule(&z.bsr, 1);
+        z.mm.autotune = 0;
+        int zero_same = z.p.shard_size % 64 == 0 && z.p.shard_size >= z.p.P.total && z.p.shard_count == z.p.P.total;
         PruneSchedule S = {PRUNE_CUBIC, 0.0f, 0.5f, 2, 6, 2};
         const int snap_step = 5;
         double gpu_loss[NSTEPS], cpu_loss[NSTEPS], worst = 0;
@@ -281,7 +290,10 @@ int main(void) {
             EXPECT(pg == pc, "step %d: prune event on GPU %d, CPU %d", s, pg, pc);
             EXPECT(masks_equal(&g, &c), "step %d: %d mask blocks differ after the update", s, mask_differences(&g, &c));
             prunes += pg;
+            zero_same &= gpt2_prune(&z, &S, s, BSR_SCORE_L2, 0) == pg;
             gpu_loss[s] = gpu_step(&g, xs[s], ys[s], s + 1);
+            const double zl = gpu_step(&z, xs[s], ys[s], s + 1);
+            zero_same &= memcmp(&zl, &gpu_loss[s], sizeof(double)) == 0;
             cpu_loss[s] = cpu_step(&c, xs[s], ys[s], s + 1);
             double d = fabs(gpu_loss[s] - cpu_loss[s]);
             if (d > worst) worst = d;
@@ -291,9 +303,20 @@ int main(void) {
         printf("10 steps with %d prune events: final loss gpu %.6f cpu %.6f, worst |diff| %.2e (limit 2e-2), sparsity %.3f\n",
                prunes, gpu_loss[NSTEPS - 1], cpu_loss[NSTEPS - 1], worst, parameters_sparsity(&g.p));
 
+        {
+            float *gm = gpt2_download(&g, g.p.master), *zm = gpt2_download(&z, z.p.master);
+            float *gv = gpt2_download(&g, g.p.v), *zv = gpt2_download(&z, z.p.v);
+            zero_same &= z.p.P.total == g.p.P.total && !memcmp(gm, zm, sizeof(float) * g.p.P.total) &&
+                         !memcmp(gv, zv, sizeof(float) * g.p.P.total) && z.p.shard_count == z.p.P.total;
+            EXPECT(zero_same, "ZeRO-1 with one shard differs from the plain model (losses, masks, masters or moments)");
+            printf("ZeRO-1 with one shard, 10 steps and 2 prune events: losses, master weights and moments bit-identical "
+                   "to the plain model: %s\n", zero_same ? "yes" : "NO");
+            free(gm); free(zm); free(gv); free(zv);
+        }
+
         /* resume: a fresh model from the snapshot replays steps 5..9 bit for bit */
         GPT2 h;
-        gpt2_init(&h, &cfg, 64, snap_masks, snap_master, TB, TT, 0);
+        gpt2_init(&h, &cfg, 64, snap_masks, snap_master, TB, TT, 0, NULL);
         bsr_ctx_set_rule(&h.bsr, 1);
         h.mm.autotune = 0;
         CUDA_CHECK(cudaMemcpy(h.p.m, snap_m, sizeof(float) * h.p.P.total, cudaMemcpyHostToDevice));
@@ -319,8 +342,8 @@ int main(void) {
         BsrLayout *lay;
         float *flat = initial_flat(&cfg, 0, &lay, 0);
         GPT2 big, small;
-        gpt2_init(&big, &cfg, 0, NULL, flat, TB, TT, 0);
-        gpt2_init(&small, &cfg, 0, NULL, flat, TB / 4, TT, 0);
+        gpt2_init(&big, &cfg, 0, NULL, flat, TB, TT, 0, NULL);
+        gpt2_init(&small, &cfg, 0, NULL, flat, TB / 4, TT, 0, NULL);
         CUDA_CHECK(cudaMemset(big.p.grads, 0, 2 * big.p.P.total));
         gpt2_set_batch(&big, xs[0], ys[0]);
         gpt2_forward(&big, 1, 1.0f / N, 1);

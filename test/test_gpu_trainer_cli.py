@@ -25,7 +25,7 @@ def test_help_lists_gpu_and_sparsity_flags():
     r = run(["--help"])
     assert r.returncode == 0
     for flag in ["--sparsity", "--block", "--prune-start", "--schedule", "--score", "-pi, --dist-init", "-r, --recompute",
-                 "--attention", "--dist-timeout", "--gemm-tune"]:
+                 "--attention", "--dist-timeout", "--gemm-tune", "-z, --zero"]:
         assert flag in r.stdout, flag
 
 
@@ -33,7 +33,7 @@ def test_help_lists_gpu_and_sparsity_flags():
     (["--sparsity", "1.2"], "[0, 1)"),
     (["-pi", "carrier-pigeon"], "mpi|tcp|fs"),
     (["--attention", "fast"], "auto|own|cudnn"),
-    (["-z", "1"], "-z"),
+    (["-z", "2"], "-z"),
     (["--gemm-tune", "2"], "--gemm-tune"),
     (["--no-such-flag"], "unknown option"),
     (["-b"], "needs a value"),

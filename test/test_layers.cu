@@ -357,7 +357,7 @@ static void test_adamw(void)
     CUDA_CHECK(cudaMemcpy(d_v, v, n * 4, cudaMemcpyHostToDevice));
     float lr = 1e-3f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f, wd = 0.1f, gs = 0.7f;
     int t = 3;
-    adamw_update(d_p, d_master, d_g, d_m, d_v, n, lr, b1, b2, eps, wd, gs, t, 1234u, st);
+    adamw_update(d_p, d_master, d_g, d_m, d_v, n, lr, b1, b2, eps, wd, gs, t, 1234u, 0, st);
     adamw_update_cpu(master, g, m, v, n, lr, b1, b2, eps, wd, gs, t);
     float *gm = downf(d_master, n);
     float *gp = down(d_p, n);
@@ -381,12 +381,42 @@ static void test_adamw(void)
     bias /= n;
     printf("  stochastic rounding: %ld not a neighbour, mean(param - master) = %.2e\n", bad, bias);
     expect("adamw stochastic rounding", bad == 0 && fabs(bias) < 1e-5);
+    /* a tensor updated in three slices with sr_first = each slice's start (ZeRO-1: each rank updates its
+     * shard of a tensor) gives the bits of one call over the whole tensor: params, master and moments */
+    {
+        const long cut[4] = {0, 333331, 700001, n};
+        bf16 *d_pa = dup_dev(p, n), *d_pb = dup_dev(p, n);
+        float *fa[3], *fb[3]; /* master, m, v of the whole call / of the slices */
+        const float *init[3] = {p, m, v};
+        for (int k = 0; k < 3; k++) {
+            CUDA_CHECK(cudaMalloc(&fa[k], n * 4)); CUDA_CHECK(cudaMalloc(&fb[k], n * 4));
+            CUDA_CHECK(cudaMemcpy(fa[k], init[k], n * 4, cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(fb[k], init[k], n * 4, cudaMemcpyHostToDevice));
+        }
+        adamw_update(d_pa, fa[0], d_g, fa[1], fa[2], n, lr, b1, b2, eps, wd, gs, t, 77u, 0, st);
+        for (int k = 0; k < 3; k++)
+            adamw_update(d_pb + cut[k], fb[0] + cut[k], d_g + cut[k], fb[1] + cut[k], fb[2] + cut[k], cut[k + 1] - cut[k],
+                         lr, b1, b2, eps, wd, gs, t, 77u, cut[k], st);
+        expect("adamw in three slices (sr_first) = one call: params, master, m, v bit for bit",
+               bits_equal(d_pa, d_pb, n * 2) && bits_equal(fa[0], fb[0], n * 4) && bits_equal(fa[1], fb[1], n * 4) &&
+                   bits_equal(fa[2], fb[2], n * 4));
+        /* and sr_first does pick the rounding bits: slices that all start their draws at 0 round otherwise */
+        CUDA_CHECK(cudaMemcpy(fb[0], p, n * 4, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(fb[1], m, n * 4, cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(fb[2], v, n * 4, cudaMemcpyHostToDevice));
+        for (int k = 0; k < 3; k++)
+            adamw_update(d_pb + cut[k], fb[0] + cut[k], d_g + cut[k], fb[1] + cut[k], fb[2] + cut[k], cut[k + 1] - cut[k],
+                         lr, b1, b2, eps, wd, gs, t, 77u, 0, st);
+        expect("adamw slices without sr_first round differently", !bits_equal(d_pa, d_pb, n * 2) && bits_equal(fa[0], fb[0], n * 4));
+        for (int k = 0; k < 3; k++) { CUDA_CHECK(cudaFree(fa[k])); CUDA_CHECK(cudaFree(fb[k])); }
+        CUDA_CHECK(cudaFree(d_pa)); CUDA_CHECK(cudaFree(d_pb));
+    }
     /* no-master path reads bf16 params */
     float *pm = hcopy(p, n), *m2 = hzero(n), *v2 = hzero(n);
     float *d_m2, *d_v2;
     CUDA_CHECK(cudaMalloc(&d_m2, n * 4)); CUDA_CHECK(cudaMalloc(&d_v2, n * 4));
     CUDA_CHECK(cudaMemset(d_m2, 0, n * 4)); CUDA_CHECK(cudaMemset(d_v2, 0, n * 4));
-    adamw_update(d_p2, NULL, d_g, d_m2, d_v2, n, lr, b1, b2, eps, wd, gs, 1, 99u, st);
+    adamw_update(d_p2, NULL, d_g, d_m2, d_v2, n, lr, b1, b2, eps, wd, gs, 1, 99u, 0, st);
     adamw_update_cpu(pm, g, m2, v2, n, lr, b1, b2, eps, wd, gs, 1);
     cmp("adamw without master (bf16 params, SR)", down(d_p2, n), pm, n, 5e-3);
     /* fp32-gradient variant: same master update as the bf16 one when the grads are the same values */
@@ -399,7 +429,7 @@ static void test_adamw(void)
         CUDA_CHECK(cudaMemset(d_m3, 0, n * 4)); CUDA_CHECK(cudaMemset(d_v3, 0, n * 4));
         bf16 *d_p3 = dup_dev(p, n);
         float *pm2 = hcopy(p, n), *m4 = hzero(n), *v4 = hzero(n);
-        adamw_update_f32grads(d_p3, d_master2, d_g32, d_m3, d_v3, n, lr, b1, b2, eps, wd, gs, 1, 5u, st);
+        adamw_update_f32grads(d_p3, d_master2, d_g32, d_m3, d_v3, n, lr, b1, b2, eps, wd, gs, 1, 5u, 0, st);
         adamw_update_cpu(pm2, g, m4, v4, n, lr, b1, b2, eps, wd, gs, 1);
         cmp("adamw_update_f32grads master (fp32)", downf(d_master2, n), pm2, n, 1e-6);
         CUDA_CHECK(cudaMemset(d_m3, 0, GLOBAL_NORM_BLOCKS * 4));

@@ -1,11 +1,11 @@
 # session 21, run 194 (written, not run: no machine could be started in sessions 21 and 22). First
-# `bash dev/scratch/prep_run194.sh` here (applies dev/scratch/deep_a_run194.patch, builds), then carry
-# build/dev/bench_bsr, build/test/test_bsr_kernels, build/test/test_layers, build/test/test_gpt2,
-# train_gpt2cu, build/old/train_gpt2cu_pre_b369529 and .cache/smoke (timeout ~560 s). Variants against 32: 33 gives the activation tiles a 3-slot ring beside
+# `bash dev/scratch/prep_run194.sh` here (applies dev/scratch/deep_a_run194.patch, builds, packs the
+# binaries), then carry build/run194_bins.tar.gz and .cache/smoke (timeout ~560 s). Variants against 32: 33 gives the activation tiles a 3-slot ring beside
 # the 2-slot weight ring (2 CTAs per SM in 228 KB); 34 walks each list from a start spread by its
 # line's place, so that the CTAs of a token tile do not all read one activation tile at once;
 # 35 is 33 with 34's walk. Correctness (the variant pass of test_bsr_kernels runs 33-35), then every variant at C 1600
 # 0.5 / 0.8 on 2 draws, then 7 draws at 0.5 and 0.8 with 33-35 among the crossover's candidates.
+tar xzf build/run194_bins.tar.gz || { echo "build/run194_bins.tar.gz missing: run dev/scratch/prep_run194.sh first"; exit 1; }
 bash dev/scratch/test_and_variants.sh "26|32|33|34|35" "0.5 0.8"
 # the 7-draw table with 33-35 among the crossover's candidates (the default kernel stays the rule's)
 if grep -q " 0 failed" $OUT/test.txt; then
@@ -32,6 +32,12 @@ diff <(strip $OUT/trainer_pre_b369529.txt) <(strip $OUT/trainer_new.txt) > /tmp/
 rm -f /tmp/ck_new/DONE_00000008 /tmp/ck_new/model_00000008.bin /tmp/ck_new/state_00000008_*.bin
 BSR_FORCE_PATH=rule timeout 120 ./train_gpt2cu "${targs[@]}" -o /tmp/ck_new -y 1 > $OUT/trainer_resume.txt 2>&1; echo "resume rc $?"
 diff <(strip $OUT/trainer_new.txt | grep -E "^step +[5-8]/8") <(strip $OUT/trainer_resume.txt | grep -E "^step +[5-8]/8") && echo "resume: steps 5-8 identical"
+# session 23: ZeRO-1 on one process (one shard) must print what -z 0 printed, and its checkpoint files
+# must be byte-identical (test_gpt2 below checks the same inside one process)
+BSR_FORCE_PATH=rule timeout 120 ./train_gpt2cu "${targs[@]}" -z 1 -o /tmp/ck_zero > $OUT/trainer_zero.txt 2>&1; echo "zero rc $?"
+diff <(strip $OUT/trainer_new.txt | grep -viE "^ZeRO-1|zero") <(strip $OUT/trainer_zero.txt | grep -viE "^ZeRO-1|zero") > /tmp/zero_diff.txt && echo "zero: same output as -z 0" || head -20 /tmp/zero_diff.txt
+grep "^ZeRO-1" $OUT/trainer_zero.txt
+for f in model_00000004.bin state_00000004_0.bin; do cmp /tmp/ck_new/$f /tmp/ck_zero/$f && echo "zero: $f identical"; done
 # session 23: layers/ and sparse/ share one cuBLASLt GEMM (core/lt_gemm.cu, replacing lt_tune.cu and
 # the crossover's own copy): the dense layers' tests (the timed algorithm choice included) and the
 # whole model against the CPU
