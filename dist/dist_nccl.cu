@@ -52,6 +52,18 @@ static void wait_nccl(Dist *d, cudaStream_t s, const char *what) {
 }
 #endif
 
+#ifndef NO_MULTI_GPU
+/* A non-blocking communicator may answer a collective (or a group's end) with ncclInProgress before
+ * its kernels are on the stream: work queued on that stream afterwards (an event the other stream
+ * waits for, the next kernel reading the result) would then not be ordered after it. So every launch
+ * outside a group, and every group's end, waits here until NCCL has enqueued it (a host wait for the
+ * launch, not for the transfer; watchdog as for any wait). */
+static void launched(Dist *d, ncclResult_t r, const char *what) {
+    if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "%s: %s", what, ncclGetErrorString(r));
+    if (r == ncclInProgress && !d->in_group) wait_nccl(d, 0, what);
+}
+#endif
+
 void dist_init(Dist *d, const DistEnv *env) {
     memset(d, 0, sizeof(*d));
     d->env = *env;
@@ -135,8 +147,7 @@ void dist_wait(Dist *d, cudaStream_t s, const char *what) {
 void dist_allreduce_avg_bf16(Dist *d, void *buf, size_t n, cudaStream_t s) {
 #ifndef NO_MULTI_GPU
     if (!d->active || n == 0) return;
-    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclBfloat16, ncclAvg, comm_of(d), s);
-    if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclAllReduce (gradients): %s", ncclGetErrorString(r));
+    launched(d, ncclAllReduce(buf, buf, n, ncclBfloat16, ncclAvg, comm_of(d), s), "ncclAllReduce (gradients)");
 #else
     (void)d; (void)buf; (void)n; (void)s;
 #endif
@@ -146,8 +157,7 @@ static void allgather(Dist *d, const void *send, void *recv, size_t count, size_
 #ifndef NO_MULTI_GPU
     if (d->active) {
         if (count == 0) return;
-        ncclResult_t r = ncclAllGather(send, recv, count, fp32 ? ncclFloat32 : ncclBfloat16, comm_of(d), s);
-        if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclAllGather: %s", ncclGetErrorString(r));
+        launched(d, ncclAllGather(send, recv, count, fp32 ? ncclFloat32 : ncclBfloat16, comm_of(d), s), "ncclAllGather");
         return;
     }
 #else
@@ -164,7 +174,10 @@ void dist_allgather_f32(Dist *d, const float *send, float *recv, size_t count, c
 
 void dist_group_start(Dist *d) {
 #ifndef NO_MULTI_GPU
-    if (d->active) ncclGroupStart();
+    if (d->active) {
+        ncclGroupStart();
+        d->in_group = 1;
+    }
 #else
     (void)d;
 #endif
@@ -173,8 +186,8 @@ void dist_group_start(Dist *d) {
 void dist_group_end(Dist *d) {
 #ifndef NO_MULTI_GPU
     if (d->active) {
-        ncclResult_t r = ncclGroupEnd();
-        if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclGroupEnd: %s", ncclGetErrorString(r));
+        d->in_group = 0;
+        launched(d, ncclGroupEnd(), "ncclGroupEnd");
     }
 #else
     (void)d;
@@ -184,8 +197,7 @@ void dist_group_end(Dist *d) {
 void dist_allreduce_sum_f32(Dist *d, float *buf, size_t n, cudaStream_t s) {
 #ifndef NO_MULTI_GPU
     if (!d->active || n == 0) return;
-    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, comm_of(d), s);
-    if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclAllReduce: %s", ncclGetErrorString(r));
+    launched(d, ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, comm_of(d), s), "ncclAllReduce");
 #else
     (void)d; (void)buf; (void)n; (void)s;
 #endif
@@ -195,8 +207,7 @@ double dist_sum_host(Dist *d, double value) {
 #ifndef NO_MULTI_GPU
     if (!d->active) return value;
     cuda_ok(cudaMemcpyAsync(d->scratch, &value, sizeof(double), cudaMemcpyHostToDevice, d->stream), "dist_sum_host");
-    ncclResult_t r = ncclAllReduce(d->scratch, d->scratch, 1, ncclFloat64, ncclSum, comm_of(d), d->stream);
-    if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "ncclAllReduce: %s", ncclGetErrorString(r));
+    launched(d, ncclAllReduce(d->scratch, d->scratch, 1, ncclFloat64, ncclSum, comm_of(d), d->stream), "ncclAllReduce (a scalar)");
     double out;
     cuda_ok(cudaMemcpyAsync(&out, d->scratch, sizeof(double), cudaMemcpyDeviceToHost, d->stream), "dist_sum_host");
     wait_nccl(d, d->stream, "a scalar all-reduce");
@@ -213,10 +224,10 @@ void dist_check_equal_u64(Dist *d, uint64_t value, const char *what) {
     uint64_t v[2] = {value, value}, out[2];
     char *sc = (char *)d->scratch;
     cuda_ok(cudaMemcpyAsync(sc, v, sizeof(v), cudaMemcpyHostToDevice, d->stream), "dist_check_equal_u64");
-    ncclGroupStart();
-    ncclAllReduce(sc, sc, 1, ncclUint64, ncclMin, comm_of(d), d->stream);
-    ncclAllReduce(sc + 8, sc + 8, 1, ncclUint64, ncclMax, comm_of(d), d->stream);
-    ncclGroupEnd();
+    dist_group_start(d);
+    launched(d, ncclAllReduce(sc, sc, 1, ncclUint64, ncclMin, comm_of(d), d->stream), "ncclAllReduce (min)");
+    launched(d, ncclAllReduce(sc + 8, sc + 8, 1, ncclUint64, ncclMax, comm_of(d), d->stream), "ncclAllReduce (max)");
+    dist_group_end(d);
     cuda_ok(cudaMemcpyAsync(out, sc, sizeof(out), cudaMemcpyDeviceToHost, d->stream), "dist_check_equal_u64");
     wait_nccl(d, d->stream, what);
     if (out[0] != out[1])

@@ -24,6 +24,7 @@ typedef struct {
     void *comm;          /* ncclComm_t */
     void *scratch;       /* small device buffer for scalar reductions */
     cudaStream_t stream; /* stream for the reductions this module issues itself */
+    int in_group;        /* inside dist_group_start / dist_group_end */
 } Dist;
 
 #ifdef __cplusplus
