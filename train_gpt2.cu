@@ -546,7 +546,11 @@ static void gpt2_update(GPT2 *g, float lr, float weight_decay, float grad_scale,
         uint32_t sr_seed = (uint32_t)(seed * 2654435761ULL + (uint64_t)t * 97 + 31);
         update_range(g, P->dense_part, P->total - P->dense_part, lr, weight_decay, grad_scale, t, sr_seed);
     }
-    if (p->zero) gather_shards(g, p->params + p->shard_begin, p->params, p->shard_size, 0);
+    if (p->zero) {
+        gather_shards(g, p->params + p->shard_begin, p->params, p->shard_size, 0);
+        /* under the watchdog: a rank that died must not leave this one waiting in the step's end */
+        if (g->dist) dist_wait(g->dist, g->stream, "the ZeRO-1 all-gather of the weights");
+    }
     if (P->sparse) bsr_ctx_weights_changed(&g->bsr); /* the dense-path copies of the MLP weights are stale */
 }
 
