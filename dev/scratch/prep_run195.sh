@@ -3,7 +3,8 @@
 # rows on 128-token tiles at 2 CTAs per SM), builds bench_bsr and test_bsr_kernels with it, packs them
 # as build/lg3/{bench_bsr,test_bsr_kernels} into build/run195_bins.tar.gz, and takes the patch out of
 # the tree again. Then call the device with run195.sh, carrying build/run195_bins.tar.gz (with run 194:
-# its tarball and .cache/smoke too).
+# its tarball and .cache/smoke too). The two patches touch the same lines: run prep_run194.sh first,
+# take its patch out (git apply -R dev/scratch/deep_a_run194.patch; its tarball stays), then this.
 set -e
 cd "$(dirname "$0")/../.."
 git apply --check dev/scratch/linegroups_run195.patch   # stops here if the tree moved under the patch
