@@ -41,13 +41,13 @@ for cfg in $CONFIGS; do
         ./train_gpt2cu -e d$d -i "$DATA/train_*.bin" -j "" -b $b -t $T -x $STEPS -v 0 -s 0 -r $RECOMPUTE \
             --sparsity $s --block $BLOCK --schedule oneshot --prune-start 0 --prune-end 0 > "$log" 2>&1 || { tail -5 "$log"; exit 1; }
         ms=$(median_ms "$log")
-        printf "%-6s %-4s %-9s %-12s %-12s %-9s\n" d$d $b $s $ms $dense $(awk -v a=$dense -v b=$ms 'BEGIN { printf "%.3f", a/b }')
+        printf "%-6s %-4s %-9s %-12s %-12s %-9s\n" d$d $b $s $ms $dense "$(awk -v a=$dense -v b=$ms 'BEGIN { printf "%.3f", a/b }')"
     done
     if [ "$DENSE_START" = 1 ]; then # sparse MLPs before the first pruning step: every block live, crossover
         ./train_gpt2cu -e d$d -i "$DATA/train_*.bin" -j "" -b $b -t $T -x $STEPS -v 0 -s 0 -r $RECOMPUTE \
             --sparsity 0.9 --block $BLOCK --schedule oneshot --prune-start 1000000 --prune-end 1000000 > "$log" 2>&1 || { tail -5 "$log"; exit 1; }
         ms=$(median_ms "$log")
-        printf "%-6s %-4s %-9s %-12s %-12s %-9s\n" d$d $b unpruned $ms $dense $(awk -v a=$dense -v b=$ms 'BEGIN { printf "%.3f", a/b }')
+        printf "%-6s %-4s %-9s %-12s %-12s %-9s\n" d$d $b unpruned $ms $dense "$(awk -v a=$dense -v b=$ms 'BEGIN { printf "%.3f", a/b }')"
     fi
     rm -f "$log"
 done

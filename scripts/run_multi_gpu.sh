@@ -13,7 +13,7 @@
 # Env: NP (GPUs, default all), OUT (log_d12_sparse), DATA (data/default), STEPS (10000; pruning
 # runs from 10% to 60% of them, 50 mask updates), MAX_ATTEMPTS (20).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 NP=${NP:-$(nvidia-smi -L | wc -l)}
 OUT=${OUT:-log_d12_sparse}
 DATA=${DATA:-data/default}

@@ -9,7 +9,7 @@
 # Figures: 1M tokens per step = 16 GPUs x 16 x 1024 x 4 micro-steps; 20k steps = 20B
 # tokens. Not yet measured on several nodes.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 HOSTFILE=${HOSTFILE:?set HOSTFILE to an mpirun hostfile}
 NP=${NP:?set NP to the total number of GPUs}
 OUT=${OUT:-log_d24_sparse}

@@ -11,7 +11,7 @@
 #SBATCH --job-name=blocksparse-gpt
 #SBATCH --time=24:00:00
 set -uo pipefail
-cd "${SLURM_SUBMIT_DIR:-$(dirname "$0")/..}"
+cd "${SLURM_SUBMIT_DIR:-$(dirname "$0")/..}" || exit 1
 OUT=${OUT:-log_d24_sparse}
 DATA=${DATA:-data/default}
 METHOD=${METHOD:-tcp}
