@@ -100,16 +100,17 @@ typedef struct {
 /* 64 elements: each rank's part of the bf16 all-gather starts 128-byte aligned */
 #define ZERO_SHARD_ALIGN 64
 
-/* This rank's shard for the current P.total (again after every compaction). */
-static void parameters_set_shards(Parameters *p) {
+/* This rank's shard of a flat vector of total elements: the whole vector without ZeRO-1. */
+static void shard_range(const Parameters *p, size_t total, size_t *size, size_t *begin, size_t *count) {
     if (!p->zero) {
-        p->shard_begin = 0;
-        p->shard_size = p->shard_count = p->P.total;
+        *begin = 0;
+        *size = *count = total;
         return;
     }
-    dist_shard_range(p->P.total, p->shards, p->shard_rank, ZERO_SHARD_ALIGN, &p->shard_size, &p->shard_begin,
-                     &p->shard_count);
+    dist_shard_range(total, p->shards, p->shard_rank, ZERO_SHARD_ALIGN, size, begin, count);
 }
+/* ... for the current P.total (again after every compaction) */
+static void parameters_set_shards(Parameters *p) { shard_range(p, p->P.total, &p->shard_size, &p->shard_begin, &p->shard_count); }
 /* Elements params and grads need: the flat vector, padded to whole shards under ZeRO-1. */
 static size_t parameters_whole_elems(const Parameters *p) { return p->zero ? (size_t)p->shards * p->shard_size : p->P.total; }
 
@@ -509,12 +510,18 @@ static float gpt2_grad_norm(GPT2 *g) {
 }
 
 /* ZeRO-1: every rank's shard (count elements of fp32 or bf16 at shard, this rank's part) into the
- * whole vector at whole on every rank (count per rank), on the model's stream. One process: a copy. */
+ * whole vector at whole on every rank (count per rank), on the model's stream. One process: a copy.
+ * With several, it returns once the gather is done, under the watchdog: a rank that died must not
+ * leave this one waiting in a later synchronization. */
 static void gather_shards(GPT2 *g, const void *shard, void *whole, size_t count, int fp32) {
     if (!g->dist && g->p.shards > 1) DIE("run one process per shard (mpirun)", "ZeRO-1 over %d shards without a communicator", g->p.shards);
-    if (g->dist && fp32) dist_allgather_f32(g->dist, (const float *)shard, (float *)whole, count, g->stream);
-    else if (g->dist) dist_allgather_bf16(g->dist, shard, whole, count, g->stream);
-    else if (shard != whole) CUDA_CHECK(cudaMemcpyAsync(whole, shard, count * (fp32 ? 4 : 2), cudaMemcpyDeviceToDevice, g->stream));
+    if (!g->dist) {
+        if (shard != whole) CUDA_CHECK(cudaMemcpyAsync(whole, shard, count * (fp32 ? 4 : 2), cudaMemcpyDeviceToDevice, g->stream));
+        return;
+    }
+    if (fp32) dist_allgather_f32(g->dist, (const float *)shard, (float *)whole, count, g->stream);
+    else dist_allgather_bf16(g->dist, shard, whole, count, g->stream);
+    dist_wait(g->dist, g->stream, "a ZeRO-1 all-gather");
 }
 
 /* AdamW on the elements [off, off + n) of the flat vector that lie in this rank's shard (all of them
@@ -546,11 +553,7 @@ static void gpt2_update(GPT2 *g, float lr, float weight_decay, float grad_scale,
         uint32_t sr_seed = (uint32_t)(seed * 2654435761ULL + (uint64_t)t * 97 + 31);
         update_range(g, P->dense_part, P->total - P->dense_part, lr, weight_decay, grad_scale, t, sr_seed);
     }
-    if (p->zero) {
-        gather_shards(g, p->params + p->shard_begin, p->params, p->shard_size, 0);
-        /* under the watchdog: a rank that died must not leave this one waiting in the step's end */
-        if (g->dist) dist_wait(g->dist, g->stream, "the ZeRO-1 all-gather of the weights");
-    }
+    if (p->zero) gather_shards(g, p->params + p->shard_begin, p->params, p->shard_size, 0);
     if (P->sparse) bsr_ctx_weights_changed(&g->bsr); /* the dense-path copies of the MLP weights are stale */
 }
 
@@ -608,7 +611,6 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
     if (p->zero) {
         whole = (float *)device_alloc(mem, whole_bytes, "ZeRO-1 gather of the masters / moments");
         gather_shards(g, p->master, whole, p->shard_size, 1);
-        if (g->dist) dist_wait(g->dist, g->stream, "the ZeRO-1 gather of the master weights");
         master_whole = whole;
     }
     for (int m = 0; m < M; m++) {
@@ -654,19 +656,17 @@ static int gpt2_prune(GPT2 *g, const PruneSchedule *S, int t, BsrScoreKind score
             compact_flat(p->m, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
             compact_flat(p->v, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
         } else {
-            Parameters next = *p; /* the shard of the new layout */
-            next.P = new_P;
-            parameters_set_shards(&next);
+            size_t new_size, new_begin, new_count; /* this rank's shard of the new layout */
+            shard_range(p, new_P.total, &new_size, &new_begin, &new_count);
             float *sharded[3] = {p->master, p->m, p->v};
             for (int k = 0; k < 3; k++) {
                 if (k > 0) gather_shards(g, sharded[k], whole, p->shard_size, 1); /* the old shards */
                 compact_flat(whole, 4, &old_P, &new_P, keep_dev, n_keep, be, scratch, g->stream);
-                CUDA_CHECK(cudaMemcpyAsync(sharded[k], whole + next.shard_begin, sizeof(float) * next.shard_count,
+                CUDA_CHECK(cudaMemcpyAsync(sharded[k], whole + new_begin, sizeof(float) * new_count,
                                            cudaMemcpyDeviceToDevice, g->stream));
-                CUDA_CHECK(cudaMemsetAsync(sharded[k] + next.shard_count, 0,
-                                           sizeof(float) * (p->shard_capacity - next.shard_count), g->stream));
+                CUDA_CHECK(cudaMemsetAsync(sharded[k] + new_count, 0, sizeof(float) * (p->shard_capacity - new_count),
+                                           g->stream));
             }
-            if (g->dist) dist_wait(g->dist, g->stream, "the ZeRO-1 gathers of the moments");
         }
         CUDA_CHECK(cudaStreamSynchronize(g->stream));
         CUDA_CHECK(cudaFree(scratch));
@@ -788,7 +788,6 @@ static float *gpt2_download(GPT2 *g, const float *dev) {
     const size_t bytes = sizeof(float) * p->shards * p->shard_size;
     float *whole = (float *)device_alloc(&g->device_bytes, bytes, "ZeRO-1 gather for a checkpoint");
     gather_shards(g, dev, whole, p->shard_size, 1);
-    if (g->dist) dist_wait(g->dist, g->stream, "the ZeRO-1 gather for a checkpoint");
     CUDA_CHECK(cudaMemcpyAsync(h, whole, sizeof(float) * p->P.total, cudaMemcpyDeviceToHost, g->stream));
     CUDA_CHECK(cudaStreamSynchronize(g->stream));
     CUDA_CHECK(cudaFree(whole));
