@@ -710,15 +710,25 @@ static int spmm_default_variant(int bt, int avg_steps, int bs, int n_out_blocks,
  *   0: mma.sync, per-tile CTAs, BM 128, 4 warps, 3 stages (GPUs / builds without sm_90a wgmma)
  *   5, 11: wgmma, one warpgroup, BM 128 x BN 64, 3 / 2 cp.async stages (with accumulate)
  *   26-28, 32: TMA loads (mbarrier) + TMA store (tma_launch_bs; no accumulate: falls back) */
+/* One list, in bsr_kernels.cuh, says which variants exist: the check and its message read it. */
+static bool spmm_variant_is_kept(int variant) {
+    const int kept[] = BSR_SPMM_VARIANTS;
+    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+        if (kept[i] == variant) return true;
+    return false;
+}
+
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
 static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W,
                           const bf16 *bias, const int *offsets, const int4 *lines, const int *acol, const int *blk,
                           int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, int pf_ahead,
                           cudaStream_t st) {
-    if (variant >= 0 && variant != 0 && variant != 5 && variant != 11 && !is_tma_variant(variant)) {
-        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist (kept: 0 5 11 26 27 28 32; "
-                        "dev/NOTES_bsr.md)\n", variant);
+    if (variant >= 0 && !spmm_variant_is_kept(variant)) {
+        const int kept[] = BSR_SPMM_VARIANTS;
+        fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist; kept:", variant);
+        for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) fprintf(stderr, " %d", kept[i]);
+        fprintf(stderr, " (the others' timings: dev/NOTES_bsr.md)\n");
         exit(1);
     }
     if (bs == 32) { /* block size 32: the mma.sync kernel (the wgmma / TMA tiles are 64 wide) */
