@@ -776,24 +776,38 @@ static double gpt2_take_loss_sum(GPT2 *g) {
     return sum;
 }
 
+/* ZeRO-1 gathers a vector for the host in pieces of at most this many elements per shard, so the
+ * device holds shards x 16 MiB at a time rather than the whole fp32 vector that ZeRO-1 avoids. */
+#define ZERO_DOWNLOAD_CHUNK ((size_t)1 << 22)
+
 /* The live fp32 master weights (or a moment: dev is p->master, p->m or p->v) whole on the host, for
- * checkpoints. Under ZeRO-1 the ranks' shards are gathered first: every rank must call it. */
-static float *gpt2_download(GPT2 *g, const float *dev) {
+ * checkpoints. Under ZeRO-1 the ranks' shards are gathered piece by piece: every rank must call it. */
+static float *gpt2_download_in_pieces(GPT2 *g, const float *dev, size_t piece) {
     const Parameters *p = &g->p;
     float *h = (float *)malloc_check(sizeof(float) * p->P.total);
     if (!p->zero) {
         CUDA_CHECK(cudaMemcpy(h, dev, sizeof(float) * p->P.total, cudaMemcpyDeviceToHost));
         return h;
     }
-    const size_t bytes = sizeof(float) * p->shards * p->shard_size;
-    float *whole = (float *)device_alloc(&g->device_bytes, bytes, "ZeRO-1 gather for a checkpoint");
-    gather_shards(g, dev, whole, p->shard_size, 1);
-    CUDA_CHECK(cudaMemcpyAsync(h, whole, sizeof(float) * p->P.total, cudaMemcpyDeviceToHost, g->stream));
-    CUDA_CHECK(cudaStreamSynchronize(g->stream));
-    CUDA_CHECK(cudaFree(whole));
+    const size_t chunk = p->shard_size < piece ? p->shard_size : piece;
+    const size_t bytes = sizeof(float) * p->shards * chunk;
+    float *pieces = (float *)device_alloc(&g->device_bytes, bytes, "ZeRO-1 gather for a checkpoint");
+    for (size_t c = 0; c < p->shard_size; c += chunk) {
+        const size_t n = p->shard_size - c < chunk ? p->shard_size - c : chunk;
+        gather_shards(g, dev + c, pieces, n, 1); /* rank r's elements [c, c + n) at pieces + r * n */
+        for (int r = 0; r < p->shards; r++) {
+            const size_t at = (size_t)r * p->shard_size + c; /* their place in the flat vector */
+            if (at >= p->P.total) break;                     /* the last shards' padding */
+            const size_t live = p->P.total - at < n ? p->P.total - at : n;
+            CUDA_CHECK(cudaMemcpyAsync(h + at, pieces + (size_t)r * n, sizeof(float) * live, cudaMemcpyDeviceToHost, g->stream));
+        }
+        CUDA_CHECK(cudaStreamSynchronize(g->stream)); /* the next piece reuses the buffer */
+    }
+    CUDA_CHECK(cudaFree(pieces));
     g->device_bytes -= bytes;
     return h;
 }
+static float *gpt2_download(GPT2 *g, const float *dev) { return gpt2_download_in_pieces(g, dev, ZERO_DOWNLOAD_CHUNK); }
 
 /* ------------------------------------------------------------------ the run */
 
