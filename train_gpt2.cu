@@ -99,6 +99,9 @@ typedef struct {
 
 /* 64 elements: each rank's part of the bf16 all-gather starts 128-byte aligned */
 #define ZERO_SHARD_ALIGN 64
+/* ZeRO-1 moves whole fp32 vectors between host and device (start-up, checkpoints) in pieces of this many
+ * elements (per shard), so the device never holds the whole fp32 vector that ZeRO-1 exists to avoid. */
+#define ZERO_PIECE ((size_t)1 << 22)
 
 /* This rank's shard of a flat vector of total elements: the whole vector without ZeRO-1. */
 static void shard_range(const Parameters *p, size_t total, size_t *size, size_t *begin, size_t *count) {
@@ -170,15 +173,19 @@ static void parameters_init(Parameters *p, const GPT2Config *cfg, int block_size
     if (!p->zero) {
         CUDA_CHECK(cudaMemcpyAsync(p->master, flat_host, sizeof(float) * p->P.total, cudaMemcpyHostToDevice, s));
         f32_to_bf16(p->params, p->master, p->P.total, s);
-    } else { /* the whole vector once, for the bf16 weights; then this rank's shard of it */
-        float *whole = (float *)device_alloc(mem, sizeof(float) * p->P.total, "fp32 weights at start-up");
-        CUDA_CHECK(cudaMemcpyAsync(whole, flat_host, sizeof(float) * p->P.total, cudaMemcpyHostToDevice, s));
-        f32_to_bf16(p->params, whole, p->P.total, s);
-        CUDA_CHECK(cudaMemcpyAsync(p->master, whole + p->shard_begin, sizeof(float) * p->shard_count,
-                                   cudaMemcpyDeviceToDevice, s));
+    } else { /* the bf16 weights whole, through a 16 MiB fp32 piece at a time; the masters: this rank's shard */
+        const size_t piece = p->P.total < ZERO_PIECE ? p->P.total : ZERO_PIECE;
+        float *staged = (float *)device_alloc(mem, sizeof(float) * piece, "fp32 weights at start-up (one piece)");
+        for (size_t off = 0; off < p->P.total; off += piece) {
+            const size_t n = p->P.total - off < piece ? p->P.total - off : piece;
+            CUDA_CHECK(cudaMemcpyAsync(staged, flat_host + off, sizeof(float) * n, cudaMemcpyHostToDevice, s));
+            f32_to_bf16(p->params + off, staged, n, s);
+        }
+        CUDA_CHECK(cudaMemcpyAsync(p->master, flat_host + p->shard_begin, sizeof(float) * p->shard_count,
+                                   cudaMemcpyHostToDevice, s));
         CUDA_CHECK(cudaStreamSynchronize(s));
-        CUDA_CHECK(cudaFree(whole));
-        *mem -= sizeof(float) * p->P.total;
+        CUDA_CHECK(cudaFree(staged));
+        *mem -= sizeof(float) * piece;
     }
     CUDA_CHECK(cudaMemsetAsync(p->grads, 0, sizeof(bf16) * p->capacity, s));
     CUDA_CHECK(cudaMemsetAsync(p->m, 0, sizeof(float) * p->shard_capacity, s));
@@ -776,10 +783,6 @@ static double gpt2_take_loss_sum(GPT2 *g) {
     return sum;
 }
 
-/* ZeRO-1 gathers a vector for the host in pieces of at most this many elements per shard, so the
- * device holds shards x 16 MiB at a time rather than the whole fp32 vector that ZeRO-1 avoids. */
-#define ZERO_DOWNLOAD_CHUNK ((size_t)1 << 22)
-
 /* The live fp32 master weights (or a moment: dev is p->master, p->m or p->v) whole on the host, for
  * checkpoints. Under ZeRO-1 the ranks' shards are gathered piece by piece: every rank must call it. */
 static float *gpt2_download_in_pieces(GPT2 *g, const float *dev, size_t piece) {
@@ -807,7 +810,7 @@ static float *gpt2_download_in_pieces(GPT2 *g, const float *dev, size_t piece) {
     g->device_bytes -= bytes;
     return h;
 }
-static float *gpt2_download(GPT2 *g, const float *dev) { return gpt2_download_in_pieces(g, dev, ZERO_DOWNLOAD_CHUNK); }
+static float *gpt2_download(GPT2 *g, const float *dev) { return gpt2_download_in_pieces(g, dev, ZERO_PIECE); }
 
 /* ------------------------------------------------------------------ the run */
 
