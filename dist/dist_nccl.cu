@@ -29,7 +29,8 @@ static void wait_nccl(Dist *d, cudaStream_t s, const char *what) {
     double t0 = wall_clock_seconds();
     for (;;) {
         ncclResult_t async = ncclSuccess;
-        ncclCommGetAsyncError(comm_of(d), &async);
+        const ncclResult_t q_err = ncclCommGetAsyncError(comm_of(d), &async);
+        if (q_err != ncclSuccess) async = q_err; /* the query itself failed: treat it as the error */
         if (async != ncclSuccess && async != ncclInProgress) {
             ncclCommAbort(comm_of(d));
             DIE("look at the other ranks' logs: one of them probably failed first",
@@ -59,7 +60,10 @@ static void wait_nccl(Dist *d, cudaStream_t s, const char *what) {
  * outside a group, and every group's end, waits here until NCCL has enqueued it (a host wait for the
  * launch, not for the transfer; watchdog as for any wait). */
 static void launched(Dist *d, ncclResult_t r, const char *what) {
-    if (r != ncclSuccess && r != ncclInProgress) DIE("see NCCL_DEBUG=INFO", "%s: %s", what, ncclGetErrorString(r));
+    if (r != ncclSuccess && r != ncclInProgress) {
+        ncclCommAbort(comm_of(d)); /* the peers' collectives fail now instead of at their timeout */
+        DIE("see NCCL_DEBUG=INFO", "rank %d: %s: %s", d->env.rank, what, ncclGetErrorString(r));
+    }
     if (r == ncclInProgress && !d->in_group) wait_nccl(d, 0, what);
 }
 #endif
@@ -76,8 +80,8 @@ void dist_init(Dist *d, const DistEnv *env) {
         DIE("start at most as many processes per node as it has GPUs (mpirun -np, or -pg)",
             "rank %d is local rank %d on its node, which has only %d GPU(s)", env->rank, env->local_rank, count);
     cuda_ok(cudaSetDevice(env->local_rank), "cudaSetDevice");
-    int launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");
-    d->active = env->world_size > 1 || (launched && env->method == DIST_INIT_MPI);
+    const int by_launcher = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE");
+    d->active = env->world_size > 1 || (by_launcher && env->method == DIST_INIT_MPI);
     if (!d->active) return;
 #ifdef NO_MULTI_GPU
     DIE("rebuild without NO_MULTI_GPU=1 (NCCL is needed), or run one process",
@@ -115,6 +119,7 @@ void dist_init(Dist *d, const DistEnv *env) {
     wait_nccl(d, 0, "NCCL communicator setup");
     cuda_ok(cudaStreamCreate(&d->stream), "cudaStreamCreate");
     cuda_ok(cudaMalloc(&d->scratch, 64), "cudaMalloc");
+    cuda_ok(cudaMallocHost(&d->host_scratch, 64), "cudaMallocHost");
     if (env->rank == 0)
         printf("distributed: %d processes, NCCL %s rendezvous, %d per node\n", env->world_size,
                env->method == DIST_INIT_MPI ? "MPI" : env->method == DIST_INIT_TCP ? "TCP" : "file-system", env->local_size);
@@ -128,6 +133,7 @@ void dist_finalize(Dist *d) {
         wait_nccl(d, 0, "NCCL finalize");
         ncclCommDestroy(comm_of(d));
         cudaFree(d->scratch);
+        cudaFreeHost(d->host_scratch);
         cudaStreamDestroy(d->stream);
     }
 #endif
@@ -206,12 +212,13 @@ void dist_allreduce_sum_f32(Dist *d, float *buf, size_t n, cudaStream_t s) {
 double dist_sum_host(Dist *d, double value) {
 #ifndef NO_MULTI_GPU
     if (!d->active) return value;
-    cuda_ok(cudaMemcpyAsync(d->scratch, &value, sizeof(double), cudaMemcpyHostToDevice, d->stream), "dist_sum_host");
+    double *h = (double *)d->host_scratch; /* pinned: both copies are asynchronous */
+    h[0] = value;
+    cuda_ok(cudaMemcpyAsync(d->scratch, h, sizeof(double), cudaMemcpyHostToDevice, d->stream), "dist_sum_host");
     launched(d, ncclAllReduce(d->scratch, d->scratch, 1, ncclFloat64, ncclSum, comm_of(d), d->stream), "ncclAllReduce (a scalar)");
-    double out;
-    cuda_ok(cudaMemcpyAsync(&out, d->scratch, sizeof(double), cudaMemcpyDeviceToHost, d->stream), "dist_sum_host");
+    cuda_ok(cudaMemcpyAsync(h, d->scratch, sizeof(double), cudaMemcpyDeviceToHost, d->stream), "dist_sum_host");
     wait_nccl(d, d->stream, "a scalar all-reduce");
-    return out;
+    return h[0];
 #else
     (void)d;
     return value;
@@ -221,19 +228,21 @@ double dist_sum_host(Dist *d, double value) {
 void dist_check_equal_u64(Dist *d, uint64_t value, const char *what) {
 #ifndef NO_MULTI_GPU
     if (!d->active) return;
-    uint64_t v[2] = {value, value}, out[2];
+    uint64_t *h = (uint64_t *)d->host_scratch; /* pinned: both copies are asynchronous */
+    h[0] = h[1] = value;
     char *sc = (char *)d->scratch;
-    cuda_ok(cudaMemcpyAsync(sc, v, sizeof(v), cudaMemcpyHostToDevice, d->stream), "dist_check_equal_u64");
+    cuda_ok(cudaMemcpyAsync(sc, h, 2 * sizeof(uint64_t), cudaMemcpyHostToDevice, d->stream), "dist_check_equal_u64");
     dist_group_start(d);
     launched(d, ncclAllReduce(sc, sc, 1, ncclUint64, ncclMin, comm_of(d), d->stream), "ncclAllReduce (min)");
     launched(d, ncclAllReduce(sc + 8, sc + 8, 1, ncclUint64, ncclMax, comm_of(d), d->stream), "ncclAllReduce (max)");
     dist_group_end(d);
-    cuda_ok(cudaMemcpyAsync(out, sc, sizeof(out), cudaMemcpyDeviceToHost, d->stream), "dist_check_equal_u64");
+    cuda_ok(cudaMemcpyAsync(h, sc, 2 * sizeof(uint64_t), cudaMemcpyDeviceToHost, d->stream), "dist_check_equal_u64");
     wait_nccl(d, d->stream, what);
-    if (out[0] != out[1])
+    const uint64_t lo = h[0], hi = h[1];
+    if (lo != hi)
         DIE("the ranks have diverged (different weights or builds); restart from the last checkpoint on identical builds",
             "rank %d: %s differs across ranks (min %016llx, max %016llx, this rank %016llx)", d->env.rank, what,
-            (unsigned long long)out[0], (unsigned long long)out[1], (unsigned long long)value);
+            (unsigned long long)lo, (unsigned long long)hi, (unsigned long long)value);
 #else
     (void)d; (void)value; (void)what;
 #endif

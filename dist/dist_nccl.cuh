@@ -23,6 +23,9 @@ typedef struct {
     int mpi_initialized;
     void *comm;          /* ncclComm_t */
     void *scratch;       /* small device buffer for scalar reductions */
+    void *host_scratch;  /* its pinned host twin: copies to and from it stay asynchronous, so the wait
+                          * for a scalar reduction is the watchdog's (a pageable copy would block in
+                          * CUDA until a hung collective ends, i.e. for ever) */
     cudaStream_t stream; /* stream for the reductions this module issues itself */
     int in_group;        /* inside dist_group_start / dist_group_end */
 } Dist;
