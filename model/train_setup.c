@@ -2,6 +2,7 @@
 #include "train_setup.h"
 
 #include <glob.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,14 @@ void train_resume_setup(PruneSetup *ps, Rng *rng, const TrainArgs *a, int max_st
 
 void checkpoint_save(const CheckpointWrite *w, int verbose) {
     char path[1200], err[CKPT_ERR_LEN];
+    /* A checkpoint of this step already in -o (a new run in an old directory) stops being complete
+     * before any of its files is replaced: a crash part-way must not leave its DONE marker over a mix
+     * of new and old files. The barrier keeps every rank's state file behind the marker's removal. */
+    if (w->rank == 0) {
+        checkpoint_done_path(path, sizeof(path), w->dir, w->step);
+        unlink(path);
+    }
+    if (w->barrier) w->barrier(w->barrier_ctx);
     long prev = checkpoint_find_latest(w->dir);
     char prev_note[128];
     if (prev >= 0) snprintf(prev_note, sizeof(prev_note), "the previous checkpoint (step %ld) is intact", prev);

@@ -239,6 +239,30 @@ def _limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 
 
+def test_new_run_over_old_checkpoint_never_looks_complete(corpus, tmp_path):
+    """A new run (no -y) writing the same step into an old -o, failing after its model file replaced the
+    old one: the old DONE marker must be gone, or -y 1 would resume the new weights with the old state."""
+    out = tmp_path / "ck"
+    common = ["-e", "d2", *data_args(corpus), "-b", 2, "-t", 32, "-v", 0, "-s", 0, "-n", 3, "-o", out, "-x", 3]
+    r = run(common)
+    assert r.returncode == 0, r.stderr
+    model, state = out / "model_00000003.bin", out / "state_00000003_00000.bin"
+    assert os.path.exists(out / "DONE_00000003")
+    msize, ssize = os.path.getsize(model), os.path.getsize(state)
+    assert msize < ssize, "the test needs the state file to be the larger one"
+    old_model = sha(model)
+    limit = (msize + ssize) // 2  # the model file fits, the state file does not
+
+    def limit_between():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    r = run(common + ["-l", "1e-2"], preexec_fn=limit_between)
+    expect_error(r, "checkpoint at step 3 not written")
+    assert sha(model) != old_model, "the new model file replaced the old one (the case this test is about)"
+    assert not os.path.exists(out / "DONE_00000003"), "a DONE marker over a new model file and an old state file"
+
+
 def test_failed_checkpoint_write_keeps_previous(corpus, tmp_path):
     """A checkpoint write that fails (here: the file-size limit, as on a full disk) leaves the previous one intact."""
     out = tmp_path / "ck"
