@@ -47,6 +47,9 @@ int dist_env_resolve(DistEnv *env, DistInitMethod method, int world_flag, int ra
  * file and what to check. Returns 0 or -1. */
 int dist_share_blob_fs(const DistEnv *env, void *blob, size_t bytes, char *err, size_t err_len);
 int dist_share_blob_tcp(const DistEnv *env, void *blob, size_t bytes, char *err, size_t err_len);
+/* FS: rank 0 removes <dir>/nccl_id.bin once every rank has joined (after the communicator is set
+ * up), so the next run in the same directory cannot hand its ranks this run's stale id. */
+void dist_rendezvous_done_fs(const DistEnv *env);
 
 /* Data-parallel arithmetic the trainer relies on: the micro-steps per optimizer
  * step for a total batch (tokens) across world_size processes of B*T tokens;

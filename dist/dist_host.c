@@ -132,6 +132,13 @@ int dist_share_blob_fs(const DistEnv *e, void *blob, size_t bytes, char *err, si
     }
 }
 
+void dist_rendezvous_done_fs(const DistEnv *e) {
+    if (e->rank != 0) return;
+    char path[700];
+    snprintf(path, sizeof(path), "%s/nccl_id.bin", e->fs_dir);
+    unlink(path);
+}
+
 /* ------------------------------------------------------------------ TCP rendezvous */
 
 static int send_all(int fd, const void *buf, size_t bytes) {

@@ -117,6 +117,7 @@ void dist_init(Dist *d, const DistEnv *env) {
         DIE("check NCCL's environment (NCCL_DEBUG=INFO), the network between nodes", "ncclCommInitRankConfig: %s", ncclGetErrorString(r));
     d->comm = comm;
     wait_nccl(d, 0, "NCCL communicator setup");
+    if (env->method == DIST_INIT_FS) dist_rendezvous_done_fs(env); /* every rank has read the id */
     cuda_ok(cudaStreamCreate(&d->stream), "cudaStreamCreate");
     cuda_ok(cudaMalloc(&d->scratch, 64), "cudaMalloc");
     cuda_ok(cudaMallocHost(&d->host_scratch, 64), "cudaMallocHost");

@@ -106,11 +106,11 @@ static void test_arithmetic_and_names(void) {
 
 /* run `world` processes through a rendezvous; rank 0 offers a random blob, every
  * other rank must receive it exactly */
-static void test_rendezvous(DistInitMethod method, const char *dir, int port) {
+static void test_rendezvous(DistInitMethod method, const char *dir, int port, uint64_t seed) {
     const int world = 4;
     unsigned char blob[128];
     Rng rng;
-    rng_seed(&rng, 77 + method);
+    rng_seed(&rng, seed);
     for (int i = 0; i < 128; i++) blob[i] = (unsigned char)rng_next_u32(&rng);
     pid_t pids[4];
     for (int r = 1; r < world; r++) {
@@ -141,6 +141,7 @@ static void test_rendezvous(DistInitMethod method, const char *dir, int port) {
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) all_ok = 0;
     }
     EXPECT(all_ok, "every rank received rank 0's blob (%s)", method == DIST_INIT_TCP ? "tcp" : "fs");
+    if (method == DIST_INIT_FS) dist_rendezvous_done_fs(&e); /* as dist_init does once NCCL is set up */
     printf("%s rendezvous: %d processes received rank 0's 128-byte id\n", method == DIST_INIT_TCP ? "TCP" : "file-system", world);
 }
 
@@ -170,8 +171,10 @@ int main(void) {
     test_arithmetic_and_names();
     char dir[] = "/tmp/test_dist_XXXXXX";
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
-    test_rendezvous(DIST_INIT_FS, dir, 0);
-    test_rendezvous(DIST_INIT_TCP, dir, 29000 + (int)(getpid() % 900));
+    test_rendezvous(DIST_INIT_FS, dir, 0, 77);
+    /* a second run in the same directory: its ranks start first and must not take the first run's id */
+    test_rendezvous(DIST_INIT_FS, dir, 0, 78);
+    test_rendezvous(DIST_INIT_TCP, dir, 29000 + (int)(getpid() % 900), 79);
     test_unreachable(dir);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
