@@ -102,7 +102,10 @@ extern "C" void bsr_ctx_cache_dense_weights(BsrCtx *ctx, size_t max_bytes) {
 extern "C" void bsr_ctx_weights_changed(BsrCtx *ctx) { ctx->weights_version++; }
 
 /* The dense bf16 copy of w for cuBLASLt: the cached one if it is current, else unpacked now (into
- * the cache when it has room, else into the shared buffer). */
+ * the cache when it has room, else into the shared buffer). While the crossover times the dense path
+ * of a weight that has no cache entry but room for one, the copy goes to the shared buffer, unpacked
+ * at the first (warm-up) run only: the timed runs see what a cached weight costs per call, and a
+ * weight that the measurement sends to the sparse path takes no cache memory. */
 static const bf16 *dense_weight(BsrCtx *ctx, const bf16 *w, const BsrDeviceLayout *L, cudaStream_t s) {
     BsrDenseWeight *e = NULL;
     if (ctx->wcache_limit) {
@@ -110,7 +113,13 @@ static const bf16 *dense_weight(BsrCtx *ctx, const bf16 *w, const BsrDeviceLayou
         for (int i = 0; i < ctx->n_wcache && !e; i++)
             if (ctx->wcache[i].w_packed == w && ctx->wcache[i].rows == L->rows && ctx->wcache[i].cols == L->cols)
                 e = &ctx->wcache[i];
-        if (!e && ctx->n_wcache < BSR_MAX_DENSE_WEIGHTS && ctx->wcache_bytes + bytes <= ctx->wcache_limit) {
+        const int room = ctx->n_wcache < BSR_MAX_DENSE_WEIGHTS && ctx->wcache_bytes + bytes <= ctx->wcache_limit;
+        if (!e && room && ctx->timing_dense) {
+            if (!ctx->timing_unpacked) bsr_unpack_bf16(ctx->dense_w, w, L, s);
+            ctx->timing_unpacked = 1;
+            return ctx->dense_w;
+        }
+        if (!e && room) {
             e = &ctx->wcache[ctx->n_wcache++];
             memset(e, 0, sizeof(*e));
             e->w_packed = w;
@@ -330,7 +339,10 @@ static int decide(BsrCtx *ctx, int op, const BsrDeviceLayout *L, int N, int flag
             nd.spmm_variant = c >= 0 ? cand[c][0] : -1; /* c >= 0: every finite time beats INFINITY */
             choice[0] = nd.spmm_variant;
         }
+        ctx->timing_dense = 1;
+        ctx->timing_unpacked = 0;
         nd.dense_ms = fits_dense(ctx, L) ? time_path(ctx, fn, BSR_PATH_DENSE, measure_arg, stream) : INFINITY;
+        ctx->timing_dense = 0;
         nd.path = nd.sparse_ms <= nd.dense_ms ? BSR_PATH_SPARSE : BSR_PATH_DENSE;
     }
     if (ctx->verbose) {
@@ -461,6 +473,11 @@ static void run_dinp_dgelu(BsrCtx *ctx, int path, void *arg, cudaStream_t s) {
 extern "C" void bsr_linear_backward_input_dgelu(BsrCtx *ctx, bf16 *dinp, float *colsum, const bf16 *dout,
                                                 const bf16 *w_packed, const bf16 *pre, const BsrDeviceLayout *L,
                                                 int N, cudaStream_t stream) {
+    if (!pre) {
+        fprintf(stderr, "%s:%d: bsr_linear_backward_input_dgelu: pre (the GELU input) is NULL; without GELU' call "
+                        "bsr_linear_backward_input\n", __FILE__, __LINE__);
+        exit(1);
+    }
     DgeluArgs a = {dinp, colsum, dout, w_packed, pre, L, N, {-1, 0}};
     /* overwrites its outputs, so the measurement can use them */
     const int path = decide(ctx, BSR_OP_DINP, L, N, 1, run_dinp_dgelu, &a, a.choice, CHOOSE_SPMM_FUSED, stream);
@@ -505,7 +522,7 @@ static void linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, int accum
                                    const bf16 *inp, bf16 *gelu_scratch, const BsrDeviceLayout *L, int N,
                                    cudaStream_t stream) {
     DwArgs a = {dw, dw_fp32, accumulate, dout, inp, L, N, gelu_scratch, {-1, 0}};
-    const int flags = dw_fp32 | (gelu_scratch ? 2 : 0);
+    const int flags = (dw_fp32 ? 1 : 0) | (gelu_scratch ? 2 : 0);
     int path = ctx->force_path;
     if (!path) {
         BsrDecision *d = find_dec(ctx, BSR_OP_DW, L, N, flags);

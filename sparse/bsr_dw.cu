@@ -785,6 +785,11 @@ static void launch_dw_mode(float *of, bf16 *ob, const bf16 *dout, const bf16 *in
 static void backward_weight(void *dw, int dw_fp32, int accumulate, const bf16 *dout, const bf16 *inp, int gelu_inp,
                             const BsrDeviceLayout *L, int N, float *scratch, size_t scratch_bytes,
                             const BsrTune *tune, cudaStream_t stream) {
+    if (tune_dw(tune) < -1 || tune_dw(tune) >= BSR_DW_VARIANTS) {
+        fprintf(stderr, "%s:%d: bsr weight gradient: variant %d does not exist (0-%d, or -1 for the default; "
+                        "dev/NOTES_bsr.md)\n", __FILE__, __LINE__, tune_dw(tune), BSR_DW_VARIANTS - 1);
+        exit(1);
+    }
     if (L->nnz <= 0) return;
     float *of = dw_fp32 ? (float *)dw : NULL;
     bf16 *ob = dw_fp32 ? NULL : (bf16 *)dw;

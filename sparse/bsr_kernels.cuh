@@ -235,6 +235,9 @@ typedef struct {
     int n_wcache;
     size_t wcache_bytes, wcache_limit;
     unsigned weights_version;
+    int timing_dense;       /* the crossover is timing a dense path: no new cache entry (the weight may end
+                             * up sparse); its copy goes to dense_w, unpacked once per measurement */
+    int timing_unpacked;    /* dense_w holds that copy already */
 } BsrCtx;
 
 /* max_dense_elems: the largest rows*cols of any sparse weight; scratch_bytes: 0 picks a default

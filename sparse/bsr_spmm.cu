@@ -807,6 +807,7 @@ extern "C" void bsr_backward_input(bf16 *dinp, const bf16 *dout, const bf16 *w_p
 extern "C" int bsr_colsum_chunks(int N) { return N > 0 ? (N + BSR_COLSUM_ROWS - 1) / BSR_COLSUM_ROWS : 0; }
 
 extern "C" void bsr_dgelu_colsum(bf16 *dinp, const bf16 *pre, float *colsum, int N, int OC, cudaStream_t stream) {
+    if (!pre && !colsum) return; /* nothing to apply, nothing to sum: no pass over dinp */
     dim3 grid((OC + 63) / 64, bsr_colsum_chunks(N)), block(32, 8);
     bsr_dgelu_colsum_kernel<<<grid, block, 0, stream>>>(dinp, pre, colsum, N, OC);
     CUDA_CHECK(cudaGetLastError());
@@ -816,6 +817,11 @@ extern "C" void bsr_backward_input_dgelu(bf16 *dinp, float *colsum, const bf16 *
                                          const bf16 *pre, const BsrDeviceLayout *L, int N, const BsrTune *tune,
                                          cudaStream_t stream) {
     bsr_check_layout(L, "bsr_backward_input_dgelu");
+    if (!pre) {
+        fprintf(stderr, "%s:%d: bsr_backward_input_dgelu: pre (the GELU input) is NULL; without GELU' call "
+                        "bsr_backward_input\n", __FILE__, __LINE__);
+        exit(1);
+    }
     if (N <= 0) return;
     /* fused TMA kernel: variant 28 (1 stage: the pre tile and one stage leave room for 5 CTAs per
      * SM; the default: in dev/bench_bsr_fused, run 139, equal to 4% faster than 2 stages at 0.8-0.95

@@ -515,6 +515,17 @@ static void run_case(BsrCtx *ctx, Rng *rng, const Case *cs) {
                            dd[o] ? "kernel" : "missing,", v, desc);
                 }
             }
+            if (p == 2 && dd[0] && dd[1]) { /* timing the dense path caches no copy: only a weight that a
+                                              * decision sends to the dense path has one */
+                const int dense_used = dd[0]->path == BSR_PATH_DENSE || dd[1]->path == BSR_PATH_DENSE;
+                g_checks++;
+                if (ctx->n_wcache != dense_used) {
+                    g_fail++;
+                    printf("  FAIL dense weight cache: %d entries after measured decisions fwd %s, dinp %s %s\n",
+                           ctx->n_wcache, dd[0]->path == BSR_PATH_DENSE ? "dense" : "sparse",
+                           dd[1]->path == BSR_PATH_DENSE ? "dense" : "sparse", desc);
+                }
+            }
         }
         if (p == 2) { /* a dX decision first made by an accumulating call (onto random values): measured
                        * on a scratch output, it carries a timed variant as a plain call's would, since
