@@ -134,10 +134,12 @@ static const bf16 *dense_weight(BsrCtx *ctx, const bf16 *w, const BsrDeviceLayou
         bsr_unpack_bf16(ctx->dense_w, w, L, s);
         return ctx->dense_w;
     }
-    if (e->version != ctx->weights_version || e->row_offsets != L->row_offsets || e->bs != L->bs || e->nnz != L->nnz) {
+    if (e->version != ctx->weights_version || e->row_offsets != L->row_offsets || e->generation != L->generation ||
+        e->bs != L->bs || e->nnz != L->nnz) {
         bsr_unpack_bf16(e->dense, w, L, s);
         e->version = ctx->weights_version;
         e->row_offsets = L->row_offsets;
+        e->generation = L->generation;
         e->bs = L->bs;
         e->nnz = L->nnz;
     }

@@ -46,6 +46,8 @@
 typedef struct {
     int rows, cols, bs, brows, bcols, nnz;
     int max_row_nnz, max_col_nnz; /* longest block row / block column (host-side info) */
+    unsigned generation; /* bumped by every bsr_device_layout_upload: a new mask keeps the same pointers,
+                          * so what is derived from a layout (the dense weight copies) is keyed on this */
     int *row_offsets; /* [brows+1] */
     int *col_indices; /* [cap] block column of BSR block k */
     int *blk_rows;    /* [cap] block row of BSR block k (derived) */
@@ -206,6 +208,7 @@ typedef struct {
     const bf16 *w_packed;   /* key: the packed weight and its layout */
     const int *row_offsets;
     int rows, cols, bs, nnz;
+    unsigned generation;    /* the layout's upload generation when unpacked */
     unsigned version;       /* ctx->weights_version when unpacked */
     bf16 *dense;            /* [rows * cols] */
 } BsrDenseWeight;

@@ -187,6 +187,7 @@ extern "C" void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *L)
     }
     const int nnz = L->row_offsets[L->brows];
     d->nnz = nnz;
+    d->generation++;
     int *br = (int *)malloc_check((nnz > 0 ? nnz : 1) * sizeof(int));
     d->max_row_nnz = 0;
     for (int r = 0; r < L->brows; r++) {
