@@ -147,6 +147,7 @@ static const bf16 *dense_weight(BsrCtx *ctx, const bf16 *w, const BsrDeviceLayou
 }
 
 extern "C" void bsr_ctx_set_rule(BsrCtx *ctx, int on) {
+    if (ctx->by_rule != (on != 0)) ctx->n_dec = 0; /* decisions made the other way do not carry over */
     ctx->by_rule = on != 0;
     ctx->blas.autotune = on == 0;
 }
@@ -177,6 +178,7 @@ static BsrDecision *find_dec(const BsrCtx *ctx, int op, const BsrDeviceLayout *L
             continue;
         const int gap = abs(d->nnz - L->nnz);
         if (gap == 0) return d; /* every call of a measured layout (the hot path) */
+        if (ctx->by_rule) continue; /* the rule is per density: a neighbour's may fall on the other side */
         if (gap < best_gap) { best = d; best_gap = gap; }
     }
     return best;
@@ -443,7 +445,9 @@ extern "C" void bsr_linear_backward_input(BsrCtx *ctx, bf16 *dinp, const bf16 *d
     }
     if (!path && ctx->by_rule) /* runs nothing */
         path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &a, a.choice, CHOOSE_SPMM, stream);
-    if (!path) { /* measure on a scratch output, not accumulating (the real one may be accumulated into) */
+    if (!path && !accumulate) /* measured on dinp itself: the call overwrites it anyway */
+        path = decide(ctx, BSR_OP_DINP, L, N, 0, run_dinp, &a, a.choice, CHOOSE_SPMM, stream);
+    if (!path) { /* accumulating: measure on a scratch output, not accumulating (dinp holds values to keep) */
         bf16 *tmp;
         CUDA_CHECK(cudaMalloc(&tmp, (size_t)N * L->cols * sizeof(bf16)));
         DinpArgs m = {tmp, dout, w_packed, L, N, 0, {-1, 0}};
