@@ -21,7 +21,9 @@
  *   bias gradient   dbias[rows] (=|+=) column sums of dout           (fp32)
  *
  * The crossover (bsr_linear_*) times the sparse kernel against unpack + cuBLASLt
- * once per (op, shape, nnz, N) and caches the faster; call bsr_ctx_reset_decisions()
+ * once per (op, shape, N, live-block count) and caches the faster; a layout whose count
+ * is within 1/BSR_DECISION_NNZ_SLACK of the block grid of a measured one reuses that
+ * decision (not under the rule: exact counts only). Call bsr_ctx_reset_decisions()
  * after a mask update if timings should be retaken.
  *
  * Definitions: bsr_spmm.cu (forward, input gradient), bsr_dw.cu (weight and bias
