@@ -82,7 +82,7 @@ ifneq ($(NO_USE_MPI),)
 endif
 
 # ---------------------------------------------------------------- sources
-# Host library: every .c under core/, sparse/, layers/, data/. Compiled twice:
+# Host library: every .c under core/, model/, sparse/, layers/, data/, dist/. Compiled twice:
 # f32 (the trainer's `real`) and f64 (the finite-difference gradient check).
 HOST_SRC   := $(sort $(wildcard core/*.c model/*.c sparse/*.c layers/*.c data/*.c dist/*.c))
 HOST_F32   := $(HOST_SRC:%.c=$(BUILD)/f32/%.o)

@@ -31,7 +31,7 @@ static const Opt OPTS[] = {
     {"i", "train-data", OPT_STR, S(train_data), "data/default/train_*.bin", 0, -1, NULL, BOTH, "training shards (glob pattern or file)"},
     {"j", "val-data", OPT_STR, S(val_data), "data/default/val_*.bin", 0, -1, NULL, BOTH, "validation shards (glob or file; \"\" = none)"},
     {"o", "output", OPT_STR, S(output_dir), "", 0, -1, NULL, BOTH, "output directory for main.log and checkpoints (\"\" = none)"},
-    {"e", "model", OPT_STR, S(model_init), "d12", 0, -1, NULL, BOTH, "model file (llm.c v3/v5 or ours) or descriptor d2..d12, d24, d36, d48, custom:L=,C=,NH="},
+    {"e", "model", OPT_STR, S(model_init), "d12", 0, -1, NULL, BOTH, "model file (llm.c v3/v5 or ours) or descriptor d1..d12, d24, d36, d48, custom:L=,C=,NH=,T=,V="},
     {NULL, "export-dense", OPT_STR, S(export_dense), "", 0, -1, NULL, BOTH, "at the end, also write the model as a dense llm.c v3 file here"},
     {"b", "batch", OPT_INT, F(batch_size), 0, "4", 1, 1 << 20, NULL, BOTH, "micro-batch size B (sequences per forward pass)"},
     {"t", "seq-len", OPT_INT, F(seq_len), 0, "64", 1, 1 << 20, NULL, BOTH, "sequence length T"},

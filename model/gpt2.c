@@ -55,7 +55,7 @@ int gpt2_config_from_descriptor(const char *desc, GPT2Config *c, char *err, size
         else if (d == 48) { c->channels = 1600; c->num_heads = 25; }
         else { snprintf(err, n, "unknown depth in model descriptor '%s': use d1..d12, d24, d36, d48 or custom:L=..,C=..,NH=..", desc); return -1; }
     } else {
-        snprintf(err, n, "'%s' is neither a model file nor a descriptor (d2..d12, d24, d36, d48, custom:L=..,C=..,NH=..)", desc);
+        snprintf(err, n, "'%s' is neither a model file nor a descriptor (d1..d12, d24, d36, d48, custom:L=..,C=..,NH=..[,T=..,V=..])", desc);
         return -1;
     }
     c->padded_vocab_size = gpt2_padded_vocab(c->vocab_size);
