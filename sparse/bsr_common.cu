@@ -69,14 +69,19 @@ void bsr_make_map(CUtensorMap *m, const void *ptr, long rows, long cols, long ld
                           CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
                           CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     if (r != CUDA_SUCCESS) {
-        fprintf(stderr, "cuTensorMapEncodeTiled failed (%d): rows %ld cols %ld ld %ld\n", (int)r, rows, cols, ld);
+        fprintf(stderr, "%s:%d: cuTensorMapEncodeTiled failed (%d) for a bf16 [%ld x %ld] tensor at %p, row stride %ld "
+                        "elements, box %d x 64: TMA needs the address 16-byte aligned, the row stride a multiple of "
+                        "8 elements (16 bytes) and below 2^40 bytes\n",
+                __FILE__, __LINE__, (int)r, rows, cols, ptr, ld, box_rows);
         exit(1);
     }
 }
 
 void bsr_check_layout(const BsrDeviceLayout *L, const char *who) {
     if (L->bs != 32 && L->bs != 64 && L->bs != 128) {
-        fprintf(stderr, "%s:%d: %s: block size %d not supported (32, 64, 128)\n", __FILE__, __LINE__, who, L->bs);
+        fprintf(stderr, "%s:%d: %s: block size %d not supported (32, 64, 128)%s\n", __FILE__, __LINE__, who, L->bs,
+                L->bs == 0 ? "; block size 0: the device layout was never allocated (bsr_device_layout_alloc) or was "
+                             "freed" : "");
         exit(1);
     }
 }

@@ -565,7 +565,9 @@ extern "C" void bsr_linear_backward_weight(BsrCtx *ctx, void *dw, int dw_fp32, f
     if (dbias) {
         const size_t need = bsr_backward_bias_scratch_bytes(N, L->rows);
         if (need > ctx->scratch_bytes) {
-            fprintf(stderr, "bsr_linear_backward_weight: bias scratch %zu > %zu bytes\n", need, ctx->scratch_bytes);
+            fprintf(stderr, "%s:%d: bsr_linear_backward_weight: the bias gradient needs %zu bytes of scratch, the context "
+                            "has %zu: pass at least that as scratch_bytes to bsr_ctx_init\n", __FILE__, __LINE__, need,
+                    ctx->scratch_bytes);
             exit(1);
         }
         bsr_backward_bias(dbias, accumulate, dout, N, L->rows, ctx->scratch, stream);

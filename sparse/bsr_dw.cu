@@ -831,7 +831,9 @@ extern "C" void bsr_backward_weight_gelu(void *dw, int dw_fp32, int accumulate, 
         return;
     }
     if (!gelu_scratch) {
-        fprintf(stderr, "bsr_backward_weight_gelu: this kernel choice does not fuse GELU and no gelu_scratch was given\n");
+        fprintf(stderr, "%s:%d: bsr_backward_weight_gelu: weight-gradient variant %d at block %d does not fuse the GELU "
+                        "on its input (the wgmma kernels on sm_90a do): pass gelu_scratch (bf16 [N, cols]) for the "
+                        "unfused path\n", __FILE__, __LINE__, tune_dw(tune), L->bs);
         exit(1);
     }
     bsr_gelu(gelu_scratch, pre, (size_t)N * L->cols, stream);

@@ -786,7 +786,10 @@ extern "C" void bsr_forward_gelu_input(bf16 *out, const bf16 *pre, const bf16 *w
         return;
     }
     if (!gelu_scratch) {
-        fprintf(stderr, "bsr_forward_gelu_input: this kernel choice does not fuse GELU and no gelu_scratch was given\n");
+        fprintf(stderr, "%s:%d: bsr_forward_gelu_input: the GELU on the operand is fused only by the TMA kernels "
+                        "(variants 26-28, 32; block 64/128; sm_90a), not by variant %d at block %d%s: pass gelu_scratch "
+                        "(bf16 [N, cols]) for the unfused path\n", __FILE__, __LINE__, v, L->bs,
+                bsr_have_wgmma() && bsr_tma_available() ? "" : " on this GPU / build (no wgmma or TMA)");
         exit(1);
     }
     bsr_gelu(gelu_scratch, pre, (size_t)N * L->cols, stream);
