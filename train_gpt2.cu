@@ -181,8 +181,9 @@ static void parameters_init(Parameters *p, const GPT2Config *cfg, int block_size
             CUDA_CHECK(cudaMemcpyAsync(staged, flat_host + off, sizeof(float) * n, cudaMemcpyHostToDevice, s));
             f32_to_bf16(p->params + off, staged, n, s);
         }
-        CUDA_CHECK(cudaMemcpyAsync(p->master, flat_host + p->shard_begin, sizeof(float) * p->shard_count,
-                                   cudaMemcpyHostToDevice, s));
+        if (p->shard_count) /* an empty last shard (more ranks than 64-element pieces) starts past the end */
+            CUDA_CHECK(cudaMemcpyAsync(p->master, flat_host + p->shard_begin, sizeof(float) * p->shard_count,
+                                       cudaMemcpyHostToDevice, s));
         CUDA_CHECK(cudaStreamSynchronize(s));
         CUDA_CHECK(cudaFree(staged));
         *mem -= sizeof(float) * piece;
@@ -933,9 +934,11 @@ static void init_model(Run *r, InitialModel *im) {
                 "state has %zu optimizer entries, model has %zu parameters", rs->num_params, p->P.total);
         if (p->layouts && rs->mask_checksum != gpt2_mask_checksum(p->layouts, p->P.num_sparse))
             DIE("the model and state files come from different checkpoints", "mask checksum mismatch in checkpoint %ld", im->resume_step);
-        /* this rank's shard of the moments (all of them without ZeRO-1) */
-        CUDA_CHECK(cudaMemcpy(p->m, rs->m + p->shard_begin, sizeof(float) * p->shard_count, cudaMemcpyHostToDevice));
-        CUDA_CHECK(cudaMemcpy(p->v, rs->v + p->shard_begin, sizeof(float) * p->shard_count, cudaMemcpyHostToDevice));
+        /* this rank's shard of the moments (all of them without ZeRO-1; none in an empty last shard) */
+        if (p->shard_count) {
+            CUDA_CHECK(cudaMemcpy(p->m, rs->m + p->shard_begin, sizeof(float) * p->shard_count, cudaMemcpyHostToDevice));
+            CUDA_CHECK(cudaMemcpy(p->v, rs->v + p->shard_begin, sizeof(float) * p->shard_count, cudaMemcpyHostToDevice));
+        }
         if (rs->params_bf16) /* the exact bf16 weights; without them they are re-rounded from the masters */
             CUDA_CHECK(cudaMemcpy(p->params, rs->params_bf16, sizeof(uint16_t) * p->P.total, cudaMemcpyHostToDevice));
         r->start_step = (int)rs->step;
