@@ -37,7 +37,7 @@ diff <(strip $OUT/trainer_new.txt | grep -E "^step +[5-8]/8") <(strip $OUT/train
 BSR_FORCE_PATH=rule timeout 120 ./train_gpt2cu "${targs[@]}" -z 1 -o /tmp/ck_zero > $OUT/trainer_zero.txt 2>&1; echo "zero rc $?"
 diff <(strip $OUT/trainer_new.txt | grep -viE "^ZeRO-1|zero") <(strip $OUT/trainer_zero.txt | grep -viE "^ZeRO-1|zero") > /tmp/zero_diff.txt && echo "zero: same output as -z 0" || head -20 /tmp/zero_diff.txt
 grep "^ZeRO-1" $OUT/trainer_zero.txt
-for f in model_00000004.bin state_00000004_0.bin; do cmp /tmp/ck_new/$f /tmp/ck_zero/$f && echo "zero: $f identical"; done
+for f in model_00000004.bin state_00000004_00000.bin; do cmp /tmp/ck_new/$f /tmp/ck_zero/$f && echo "zero: $f identical"; done
 # session 23: layers/ and sparse/ share one cuBLASLt GEMM (core/lt_gemm.cu, replacing lt_tune.cu and
 # the crossover's own copy): the dense layers' tests (the timed algorithm choice included) and the
 # whole model against the CPU
