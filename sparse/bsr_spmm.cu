@@ -636,7 +636,25 @@ static void launch_spmm_tma(bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 
  * of them beat the best of 26 / 27 / 28 / 32 by more than 1%, and neither the rule nor the crossover
  * ever picked them; 33-35, a warp-specialized persistent kernel, in session 5 (runs 33-34 of
  * dev/NOTES_runs.md; its code is in commit e690a79). */
-static int is_tma_variant(int v) { return (v >= 26 && v <= 28) || v == 32; }
+static constexpr int TMA_VARIANTS[] = {26, 27, 28, 32}; /* tma_launch_bs has a case for each */
+static constexpr int CP_ASYNC_VARIANTS[] = {0, 5, 11};   /* spmm_dispatch's cp.async / mma.sync launches */
+template <size_t N> static constexpr bool in_list(const int (&list)[N], int v) {
+    for (size_t i = 0; i < N; i++)
+        if (list[i] == v) return true;
+    return false;
+}
+/* BSR_SPMM_VARIANTS (bsr_kernels.cuh) is what callers, the tests and the benchmarks see: it must name
+ * every kernel dispatched here (a kept number with no kernel fails loudly in the dispatch instead) */
+static constexpr bool spmm_variant_lists_agree() {
+    constexpr int kept[] = BSR_SPMM_VARIANTS;
+    for (int v : TMA_VARIANTS)
+        if (!in_list(kept, v)) return false;
+    for (int v : CP_ASYNC_VARIANTS)
+        if (!in_list(kept, v)) return false;
+    return true;
+}
+static_assert(spmm_variant_lists_agree(), "a forward / input-gradient kernel variant is missing from BSR_SPMM_VARIANTS");
+static int is_tma_variant(int v) { return in_list(TMA_VARIANTS, v); }
 #define TMA_PARAMS                                                                                                   \
     bf16 *out, bf16 *pre_out, const bf16 *A, const bf16 *W, const bf16 *bias, const int4 *lines, const int *acol, \
         const int *blk, int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, cudaStream_t st, float *colsum, \
@@ -648,7 +666,10 @@ static void tma_launch_bs(int v, TMA_PARAMS) {
     case 26: launch_spmm_tma<BS, 128, 1, 2, BT, DG, GELU_A>(TMA_ARGS); break;
     case 27: launch_spmm_tma<BS, 128, 1, 3, BT, DG, GELU_A>(TMA_ARGS); break;
     case 28: launch_spmm_tma<BS, 128, 1, 1, BT, DG, GELU_A>(TMA_ARGS); break;
-    default: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
+    case 32: launch_spmm_tma<BS, 256, 2, 2, BT, DG, GELU_A>(TMA_ARGS); break;
+    default:
+        fprintf(stderr, "%s:%d: TMA variant %d has no launch here (add its case to tma_launch_bs)\n", __FILE__, __LINE__, v);
+        exit(1);
     }
 }
 template <bool BT, bool DG, bool GELU_A>
@@ -747,14 +768,19 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
     /* wgmma; short index lists (few k-steps per output tile: memory/latency bound) run 2 stages at
      * 4 CTAs per SM, long ones 3 stages (dev/NOTES_bsr.md) */
     if (variant < 0) variant = avg_steps <= 6 ? 11 : 5;
+    if (!in_list(CP_ASYNC_VARIANTS, variant)) {
+        fprintf(stderr, "%s:%d: forward / input-gradient variant %d is kept but has no launch here (add it to "
+                        "spmm_dispatch)\n", __FILE__, __LINE__, variant);
+        exit(1);
+    }
     if (bs == 64) {
         if (variant == 5) launch_spmm_wgmma<64, 128, 3, BT>(SPMM_ARGS);
         else if (variant == 11) launch_spmm_wgmma<64, 128, 2, BT>(SPMM_ARGS);
-        else launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS);
+        else launch_spmm<64, 128, 64, 64, 2, 2, 3, BT>(SPMM_ARGS); /* 0 */
     } else {
         if (variant == 5) launch_spmm_wgmma<128, 128, 3, BT>(SPMM_ARGS);
         else if (variant == 11) launch_spmm_wgmma<128, 128, 2, BT>(SPMM_ARGS);
-        else launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS);
+        else launch_spmm<128, 128, 128, 64, 2, 4, 3, BT>(SPMM_ARGS); /* 0 */
     }
 }
 #undef SPMM_ARGS
