@@ -6,6 +6,7 @@
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "../core/utils.h"
@@ -49,6 +50,9 @@ static void read_header(const DataLoader *dl, int s) {
     const char *path = dl->paths[s];
     long long size = file_size_bytes(path);
     CHECK(size >= 0, "check that the file exists and is readable", "cannot stat shard '%s': %s", path, strerror(errno));
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode), "pass the shards as a glob, e.g. -i 'DIR/train_*.bin'",
+          "shard '%s' is not a regular file (a directory?)", path);
     CHECK(size >= HEADER_BYTES, FIX_SHARD,
           "shard '%s' has %lld bytes, less than the %lld-byte header: not an llm.c token shard (empty or truncated)",
           path, size, HEADER_BYTES);
@@ -194,7 +198,8 @@ DataLoader *dataloader_create(const char *pattern, int B, int T, int rank, int w
         read_header(dl, s);
         long long ns = dl->ntok[s] > 0 ? (dl->ntok[s] - 1) / dl->sample_tokens : 0;
         if (ns < world) {
-            DIE("use a smaller -b or -t, fewer processes, or more data per shard (data/prepare.py --shard-tokens)",
+            DIE("use a smaller -b or -t, fewer processes, or more tokens per shard (data/prepare.py --shard-tokens; "
+                "a validation shard: --val-tokens or --val-fraction, or -j \"\" to train without validation)",
                 "shard '%s' has %lld tokens: %lld sample(s) of B*T+1 = %lld tokens (B=%d, T=%d), fewer than the %d "
                 "process(es) that must each get one", dl->paths[s], dl->ntok[s], ns, dl->sample_tokens + 1, B, T, world);
         }

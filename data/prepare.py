@@ -253,16 +253,24 @@ def documents(files, max_bytes):
             log("  skipping binary file %s" % path)
             continue
         if path.endswith(".jsonl"):
-            for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), 1):
+            # split on "\n" only: JSON strings may hold U+2028 / U+2029 / U+0085 raw, which str.splitlines
+            # would take for line ends
+            lines = data.split(b"\n")
+            cut = max_bytes is not None and used >= max_bytes and not data.endswith(b"\n")
+            for lineno, raw in enumerate(lines, 1):
+                line = raw.decode("utf-8", errors="replace")
                 if not line.strip():
                     continue
                 try:
                     text = json.loads(line)["text"]
                 except (ValueError, KeyError, TypeError):
-                    if max_bytes is not None and used >= max_bytes:
-                        break  # the last line was cut by --max-bytes
+                    if cut and lineno == len(lines):
+                        break  # the last line, cut by --max-bytes
                     fail("%s:%d: expected a JSON object with a \"text\" field" % (path, lineno),
                          "use one JSON object per line, or rename the file if it is plain text")
+                if not isinstance(text, str):
+                    fail("%s:%d: \"text\" is %s, not a string" % (path, lineno, type(text).__name__),
+                         "give each line a string \"text\" field (or drop the line)")
                 yield path, text
         else:
             yield path, data.decode("utf-8", errors="replace")

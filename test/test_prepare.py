@@ -133,7 +133,10 @@ def test_globs_jsonl_and_stale_shards(tmp_path, enc):
     indir = tmp_path / "in"
     indir.mkdir()
     (indir / "x.txt").write_text("plain text file\n")
-    (indir / "y.jsonl").write_text(json.dumps({"text": "doc one"}) + "\n\n" + json.dumps({"text": "doc two"}) + "\n")
+    # a raw U+2028 inside a JSON string is valid JSON and must not end the line
+    (indir / "y.jsonl").write_text(json.dumps({"text": "doc one"}) + "\n\n" + json.dumps({"text": "doc\u2028two"},
+                                                                                       ensure_ascii=False) + "\n",
+                                   encoding="utf-8")
     (indir / "skip.dat").write_text("not matched by the glob")
     out = tmp_path / "out"
     out.mkdir()
@@ -142,7 +145,7 @@ def test_globs_jsonl_and_stale_shards(tmp_path, enc):
     assert not (out / "train_000009.bin").exists()
     assert not glob.glob(str(out / "val_*.bin"))
     toks = read_shard(out / "train_000000.bin").tolist()
-    assert enc.decode(toks) == "<|endoftext|>plain text file\n<|endoftext|>doc one<|endoftext|>doc two"
+    assert enc.decode(toks) == "<|endoftext|>plain text file\n<|endoftext|>doc one<|endoftext|>doc\u2028two"
     assert not [f for f in os.listdir(out) if ".tmp" in f], "temporary files removed"
 
 
@@ -152,6 +155,9 @@ def test_bad_input(tmp_path):
     (tmp_path / "bad.jsonl").write_text("{not json}\n")
     p = run("--input", tmp_path / "bad.jsonl", "--out", tmp_path / "o", ok=False)
     assert p.returncode == 1 and "bad.jsonl:1" in p.stderr
+    (tmp_path / "num.jsonl").write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": 5}) + "\n")
+    p = run("--input", tmp_path / "num.jsonl", "--out", tmp_path / "o", ok=False)
+    assert p.returncode == 1 and "num.jsonl:2" in p.stderr and "not a string" in p.stderr, p.stderr
     p = run("--out", tmp_path / "o", ok=False)
     assert p.returncode != 0 and "--default-corpus" in p.stderr
     (tmp_path / "t.txt").write_text("hi")

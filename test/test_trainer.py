@@ -210,6 +210,11 @@ def test_bad_shards(tmp_path):
     expect_error(run(base + ["-i", tmp_path / "trunc.bin"]), "trunc.bin")
     expect_error(run(base + ["-i", tmp_path / "vocab.bin"]), "vocab.bin", "60000")
     expect_error(run(base + ["-i", tmp_path / "missing_*.bin"]), "missing_*.bin")
+    expect_error(run(base + ["-i", tmp_path]), "not a regular file", "-i 'DIR/train_*.bin'")
+    write_shard(tmp_path / "good.bin", tokens=good)
+    write_shard(tmp_path / "val_small.bin", tokens=good[:50])  # one sample of B*T+1 = 65 tokens does not fit
+    expect_error(run(base[:-2] + ["-i", tmp_path / "good.bin", "-j", tmp_path / "val_small.bin"]), "val_small.bin",
+                 "--val-tokens")
 
 
 def test_bad_flags_and_model_files(corpus, tmp_path):
