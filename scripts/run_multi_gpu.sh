@@ -20,6 +20,8 @@ DATA=${DATA:-data/default}
 STEPS=${STEPS:-10000}
 EVERY=$(( STEPS / 100 > 0 ? STEPS / 100 : 1 ))
 CKPT=$(( STEPS / 20 > 0 ? STEPS / 20 : 1 ))
+source scripts/launch_common.sh
+launch_preflight run_multi_gpu "$DATA" "$NP"
 export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0}
 for attempt in $(seq 1 ${MAX_ATTEMPTS:-20}); do
     mpirun --allow-run-as-root -np "$NP" --bind-to none -x NCCL_NVLS_ENABLE ./train_gpt2cu \

@@ -14,6 +14,10 @@ HOSTFILE=${HOSTFILE:?set HOSTFILE to an mpirun hostfile}
 NP=${NP:?set NP to the total number of GPUs}
 OUT=${OUT:-log_d24_sparse}
 DATA=${DATA:-data/default}
+source scripts/launch_common.sh
+launch_preflight run_multi_node "$DATA" "$NP"
+(( 1048576 % (NP * 16 * 1024) == 0 )) ||
+    { echo "run_multi_node: NP=$NP must divide 64 (1M tokens per step = NP x 16 x 1024 x micro-steps)" >&2; exit 1; }
 # NCCL over InfiniBand where present; NVLink multicast off (it needs fabric manager setup)
 NCCL_ENV="-x NCCL_NVLS_ENABLE=0 -x NCCL_IB_DISABLE=${NCCL_IB_DISABLE:-0} -x NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-^lo,docker} -x NCCL_DEBUG=${NCCL_DEBUG:-WARN}"
 for attempt in $(seq 1 ${MAX_ATTEMPTS:-20}); do

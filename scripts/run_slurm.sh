@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# For clusters without MPI: one process per GPU started by srun (or by hand),
-# finding each other through a TCP rendezvous at rank 0's node (-pi tcp) or a
-# shared directory (-pi fs). Rank, world size and local rank come from Slurm's
-# variables (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID) or from -pr/-pn/-pg.
+# For clusters without MPI: one process per GPU started by srun, finding each
+# other through a TCP rendezvous at rank 0's node (-pi tcp) or a shared
+# directory (-pi fs). Rank, world size and local rank come from Slurm's
+# variables (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID). Without Slurm, start
+# ./train_gpt2cu with the same flags on each node yourself and add -pr/-pn/-pg.
 #
 #   sbatch -N 2 --ntasks-per-node 8 --gpus-per-node 8 scripts/run_slurm.sh
 #   METHOD=fs scripts/run_slurm.sh            # rendezvous through $OUT/rendezvous
@@ -15,6 +16,8 @@ cd "${SLURM_SUBMIT_DIR:-$(dirname "$0")/..}" || exit 1
 OUT=${OUT:-log_d24_sparse}
 DATA=${DATA:-data/default}
 METHOD=${METHOD:-tcp}
+source scripts/launch_common.sh
+launch_preflight run_slurm "$DATA" "${SLURM_NTASKS:-1}"
 MASTER=${MASTER:-$(scontrol show hostnames "${SLURM_JOB_NODELIST:-localhost}" 2>/dev/null | head -n1 || echo localhost)}
 mkdir -p "$OUT/rendezvous"
 export NCCL_NVLS_ENABLE=0

@@ -123,7 +123,7 @@ if [ ! -f "$CORPUS/CORPUS.md" ]; then CORPUS="$CORPUS" scripts/build_corpus.sh; 
 head -3 "$CORPUS/CORPUS.md" | tail -1
 GPU_ARGS=""
 DEVICE="CPU"
-if [ "$TRAINER" = ./train_gpt2cu ]; then
+if [ "$(basename "$TRAINER")" = train_gpt2cu ]; then
     GPU_ARGS="-r $RECOMPUTE"
     DEVICE=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 fi
