@@ -5,6 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* the alignment cuBLASLt may rely on for pointer p: its lowest set address bit, at most 256 (NULL: 256) */
+static int pointer_alignment(const void *p) {
+    const uintptr_t x = (uintptr_t)p;
+    if (!x) return 256;
+    const uintptr_t low = x & (~x + 1);
+    return low >= 256 ? 256 : (int)low;
+}
+
 static int ranges_overlap(const void *a, size_t abytes, const void *b, size_t bbytes) {
     const uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
     return a && b && x < y + bbytes && y < x + abytes;
@@ -57,19 +65,28 @@ static float time_candidate(cublasLtHandle_t lt, void *workspace, size_t workspa
 static void choose_algo(cublasLtHandle_t lt, void *workspace, size_t workspace_bytes, cublasLtMatmulDesc_t op,
                         cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t ld,
                         cudaDataType dtype, int m, int n, int k, int transb, int ldb, int ldd, int epilogue,
-                        const void *A, const void *B, void *D, int timed, cublasLtMatmulAlgo_t *algo, float *first_us,
-                        float *chosen_us, cudaStream_t stream, const char *who) {
+                        const void *A, const void *B, void *D, const int align[5], int timed, cublasLtMatmulAlgo_t *algo,
+                        float *first_us, float *chosen_us, cudaStream_t stream, const char *who) {
     enum { PER_QUERY = 8 };
     cublasLtMatmulPreference_t pref;
     CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes,
                                                       sizeof workspace_bytes));
+    /* the operands' real alignment: by default the heuristic assumes 256 bytes and may pick an algorithm
+     * that needs it (layer slices at C 1600 are only 128-byte aligned); the bias and aux pointers it
+     * reads from the descriptor */
+    const uint32_t aa = (uint32_t)align[0], ab = (uint32_t)align[1], ad = (uint32_t)align[2];
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &aa, sizeof aa));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &ab, sizeof ab));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &ad, sizeof ad));
+    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &ad, sizeof ad));
     cublasLtMatmulHeuristicResult_t cand[2 * PER_QUERY];
     int found = 0;
     CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, timed ? PER_QUERY : 1, cand, &found));
     if (found == 0) {
-        fprintf(stderr, "%s: no cuBLASLt algorithm for m=%d n=%d k=%d epilogue=%d\n"
-                "  hint: dimensions must be multiples of 8 and pointers 16-byte aligned\n", who, m, n, k, epilogue);
+        fprintf(stderr, "%s: no cuBLASLt algorithm for m=%d n=%d k=%d epilogue=%d (alignment of A %d, B %d, D %d, "
+                "bias %d, aux %d bytes)\n  hint: dimensions must be multiples of 8 and pointers 16-byte aligned\n",
+                who, m, n, k, epilogue, align[0], align[1], align[2], align[3], align[4]);
         exit(1);
     }
     *algo = cand[0].algo;
@@ -135,6 +152,10 @@ void lt_gemm_free(LtGemm *g) {
 void lt_gemm(LtGemm *g, void *D, cudaDataType dtype, const bf16 *A, const bf16 *B, int m, int n, int k, int transa,
              int transb, int lda, int ldb, int ldd, float alpha, float beta, cublasLtEpilogue_t epi, const bf16 *bias,
              const bf16 *aux, int ldaux, cudaStream_t stream, const char *who) {
+    if (dtype != CUDA_R_16BF && (bias || aux)) {
+        fprintf(stderr, "%s: lt_gemm takes a bias or an epilogue operand (bf16) only with a bf16 output\n", who);
+        exit(1);
+    }
     cublasLtMatmulDesc_t op;
     CUBLAS_CHECK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t ta = transa ? CUBLAS_OP_T : CUBLAS_OP_N, tb = transb ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -150,6 +171,8 @@ void lt_gemm(LtGemm *g, void *D, cudaDataType dtype, const bf16 *A, const bf16 *
         const int64_t ld = ldaux;
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux));
         CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &ld, sizeof ld));
+        const cudaDataType at = CUDA_R_16BF; /* the default is D's type: bf16 here, said once */
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE, &at, sizeof at));
     }
     cublasLtMatrixLayout_t la, lb, ld;
     CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, transa ? k : m, transa ? m : k, lda));
@@ -161,12 +184,14 @@ void lt_gemm(LtGemm *g, void *D, cudaDataType dtype, const bf16 *A, const bf16 *
     key.dtype = (int)dtype; key.transa = transa; key.transb = transb; key.m = m; key.n = n; key.k = k;
     key.lda = lda; key.ldb = ldb; key.ldd = ldd; key.epilogue = (int)epi; key.has_bias = bias != NULL;
     key.accumulate = beta != 0.0f;
+    key.align[0] = pointer_alignment(A); key.align[1] = pointer_alignment(B); key.align[2] = pointer_alignment(D);
+    key.align[3] = pointer_alignment(bias); key.align[4] = pointer_alignment(aux);
     const LtGemmChoice *choice = NULL;
     for (int i = 0; i < g->nchoices && !choice; i++) {
         const LtGemmChoice *c = &g->choices[i];
         if (c->dtype == key.dtype && c->transa == transa && c->transb == transb && c->m == m && c->n == n &&
             c->k == k && c->lda == lda && c->ldb == ldb && c->ldd == ldd && c->epilogue == key.epilogue &&
-            c->has_bias == key.has_bias && c->accumulate == key.accumulate)
+            c->has_bias == key.has_bias && c->accumulate == key.accumulate && !memcmp(c->align, key.align, sizeof key.align))
             choice = c;
     }
     if (!choice) {
@@ -176,7 +201,7 @@ void lt_gemm(LtGemm *g, void *D, cudaDataType dtype, const bf16 *A, const bf16 *
         const int full = g->nchoices >= LT_GEMM_MAX_CHOICES;
         const int timed = g->autotune && !full && may_time(beta, D, dbytes, A, abytes, B, bbytes, aux, auxbytes);
         choose_algo(g->lt, g->workspace, g->workspace_bytes, op, la, lb, ld, dtype, m, n, k, transb, ldb, ldd,
-                    (int)epi, A, B, D, timed, &key.algo, &key.heuristic_us, &key.chosen_us, stream, who);
+                    (int)epi, A, B, D, key.align, timed, &key.algo, &key.heuristic_us, &key.chosen_us, stream, who);
         if (!full) g->choices[g->nchoices++] = key;
         choice = &key;
     }

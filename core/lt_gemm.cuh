@@ -23,13 +23,15 @@
 /* The algorithm chosen for one GEMM problem, on its first call. */
 typedef struct {
     int dtype, transa, transb, m, n, k, lda, ldb, ldd, epilogue, has_bias, accumulate; /* the problem */
+    int align[5];                  /* the byte alignment (<= 256) of A, B, D, bias and aux: the algorithm
+                                    * was chosen for these, and may need them */
     cublasLtMatmulAlgo_t algo;
     float heuristic_us, chosen_us; /* the heuristic's first pick and the chosen one (0: not timed) */
 } LtGemmChoice;
 
 /* past this many problems, each new one takes the heuristic's pick, asked again on every call
  * (timing it on every call would cost more than it saves) */
-#define LT_GEMM_MAX_CHOICES 64
+#define LT_GEMM_MAX_CHOICES 128 /* d48 has ~12 GEMM problems per alignment class of its slices */
 
 typedef struct {
     cublasLtHandle_t lt;
