@@ -38,7 +38,11 @@ static __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.asyn
 template <int N> static __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 /* 64 rows x 64 bf16 from global rows of stride `stride` elements into a swizzled tile;
- * rows >= rows_valid are zero-filled (their address is clamped to row 0). */
+ * rows >= rows_valid are zero-filled (their address is clamped to row 0). A tile wholly past the
+ * sequence (rows_valid <= 0, T % 128 in 1..64) passes its own base, past the sequence: cp.async reads
+ * no byte with a source size of 0 (compute-sanitizer may still name the address). Not special-cased:
+ * a branch here moved the forward kernel's registers by +-9 (session 24) on a path T % 128 == 0 never
+ * takes. */
 static __device__ __forceinline__ void load_tile_async(bf16 *tile, const bf16 *g, long stride, int rows_valid)
 {
     for (int idx = threadIdx.x; idx < FA_TILE * 8; idx += FA_THREADS) {
@@ -519,16 +523,28 @@ __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_kernel(bf16 *dqkv, co
 static void check_shape(const char *fn, int C, int NH)
 {
     if (NH <= 0 || C % NH || C / NH != ATT_HS) {
-        fprintf(stderr, "%s: head size C/NH = %d/%d must be %d\n  hint: every GPT-2 size has hs = 64\n", fn, C, NH,
-                ATT_HS);
+        fprintf(stderr, "%s: head size C/NH = %d/%d must be %d for our kernels\n  hint: give the model NH = C/64 heads "
+                        "(every GPT-2 size has head size 64), or run with --attention cudnn (cuDNN's kernels)\n", fn, C,
+                NH, ATT_HS);
         exit(1);
     }
     if (C % 8) { fprintf(stderr, "%s: C=%d must be a multiple of 8\n", fn, C); exit(1); }
+}
+/* the kernels put one (sequence, head) pair per grid row: CUDA allows 65535 */
+static void check_grid_rows(const char *fn, int B, int NH)
+{
+    if ((long)B * NH > 65535) {
+        fprintf(stderr, "%s: B x NH = %d x %d = %ld (sequence, head) pairs, over CUDA's 65535 grid rows\n"
+                        "  hint: use a smaller -b (sequences per micro-batch) and -d for the same tokens per step\n",
+                fn, B, NH, (long)B * NH);
+        exit(1);
+    }
 }
 
 void attention_forward(bf16 *out, float *lse, const bf16 *qkv, int B, int T, int C, int NH, cudaStream_t stream)
 {
     check_shape("attention_forward", C, NH);
+    check_grid_rows("attention_forward", B, NH);
     float scale_log2 = LOG2E / sqrtf((float)ATT_HS);
     /* MT = 2 (128-row query tiles, each K/V fragment feeds two mma): 0.148 ms vs 0.159 ms for MT = 1
      * on H100 at B=16 T=1024 NH=12, bit-identical outputs */
@@ -543,6 +559,7 @@ void attention_backward(bf16 *dqkv, float *scratch, const bf16 *dout, const bf16
                         const float *lse, int B, int T, int C, int NH, cudaStream_t stream)
 {
     check_shape("attention_backward", C, NH);
+    check_grid_rows("attention_backward", B, NH);
     float scale = 1.0f / sqrtf((float)ATT_HS), scale_log2 = LOG2E * scale;
     dim3 gd(layers_ceil_div(T, 128), B * NH);
     attn_bwd_d_kernel<<<gd, 128, 0, stream>>>(scratch, dout, out, T, C, NH);

@@ -45,11 +45,12 @@ struct AttentionCudnn {
 };
 
 #define CUDNN_CHECK(call) do { cudnnStatus_t s_ = (call); if (s_ != CUDNN_STATUS_SUCCESS) { \
-    fprintf(stderr, "cuDNN error %s at %s:%d\n  hint: cuDNN 9 (libcudnn.so.9) must be installed and match the headers\n", \
+    fprintf(stderr, "cuDNN error %s at %s:%d\n  hint: cuDNN 9 (libcudnn.so.9) must be installed and match the headers; " \
+            "or run the trainer with --attention own\n", \
             cudnnGetErrorString(s_), __FILE__, __LINE__); exit(1); } } while (0)
 #define FE_CHECK(call) do { auto e_ = (call); if (!e_.is_good()) { \
     fprintf(stderr, "cuDNN frontend error at %s:%d: %s\n  hint: the cuDNN SDPA engine needs cuDNN >= 9 on sm_80+; " \
-            "use attention_forward/attention_backward (own kernels) instead\n", __FILE__, __LINE__, \
+            "run the trainer with --attention own (our flash-attention kernels)\n", __FILE__, __LINE__, \
             e_.get_message().c_str()); exit(1); } } while (0)
 
 int attention_cudnn_available(void) { return 1; }
