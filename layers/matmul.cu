@@ -11,11 +11,14 @@ static void gemm(MatmulContext *ctx, bf16 *D, const bf16 *A, const bf16 *B, int 
                  int transb, int lda, int ldb, int ldd, float alpha, float beta, cublasLtEpilogue_t epi,
                  const bf16 *bias, const bf16 *aux, int ldaux, cudaStream_t stream)
 {
-    if (((uintptr_t)A | (uintptr_t)B | (uintptr_t)D) % 16 || (bias && (uintptr_t)bias % 16) ||
-        (aux && (uintptr_t)aux % 16)) {
-        fprintf(stderr, "matmul: pointers must be 16-byte aligned\n");
-        exit(1);
-    }
+    const void *ptr[5] = {A, B, D, bias, aux};
+    static const char *name[5] = {"A (first operand)", "B (second operand)", "D (output)", "bias", "aux (GELU operand)"};
+    for (int i = 0; i < 5; i++)
+        if ((uintptr_t)ptr[i] % 16) {
+            fprintf(stderr, "matmul (m=%d n=%d k=%d): %s at %p is not 16-byte aligned, as cuBLASLt's bf16 kernels need\n"
+                            "  hint: offsets into a bf16 buffer must be multiples of 8 elements\n", m, n, k, name[i], ptr[i]);
+            exit(1);
+        }
     lt_gemm(ctx, D, CUDA_R_16BF, A, B, m, n, k, transa, transb, lda, ldb, ldd, alpha, beta, epi, bias, aux, ldaux,
             stream, "matmul");
 }
