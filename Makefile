@@ -8,6 +8,7 @@
 #   make bench           kernel benchmarks in dev/ (needs a GPU)
 #   make data            default corpus shards + tokenizer into data/default/
 #   make clean
+#   make help            this list
 #
 # GPU_ARCH: detected from nvidia-smi (compute capability 9.0 -> 90a, H100/H200);
 # on a machine without a GPU it defaults to 90a. Override: make GPU_ARCH=80.
@@ -106,7 +107,7 @@ DEV_BINS     := $(DEV_SRC:dev/%.cu=$(BUILD)/dev/%)
 
 CUDA_TARGETS := $(if $(wildcard train_gpt2.cu),train_gpt2cu) $(GPU_TESTS) $(DEV_BINS)
 
-.PHONY: all cuda test test-cpu test-gpu bench data clean
+.PHONY: all cuda test test-cpu test-gpu bench data clean help
 all: train_gpt2 cuda
 
 # ---------------------------------------------------------------- host rules
@@ -177,3 +178,7 @@ data:
 
 clean:
 	rm -rf $(BUILD) train_gpt2 train_gpt2cu
+
+# the header comment of this file, which lists the entry points
+help:
+	@sed -n '2,/^$$/{/^#/s/^# \{0,1\}//p}' $(firstword $(MAKEFILE_LIST))
