@@ -72,7 +72,7 @@ static const Opt OPTS[] = {
     {NULL, "prune-every", OPT_INT, F(prune_every), 0, "-1", -1, 1 << 30, NULL, BOTH, "steps between mask updates (-1 = about 20 updates)"},
     {NULL, "schedule", OPT_STR, S(schedule), "cubic", 0, -1, "cubic|linear|oneshot", BOTH, "sparsity schedule between prune-start and prune-end"},
     {NULL, "score", OPT_STR, S(score), "l2", 0, -1, "l2|l1", BOTH, "block score for pruning (norm of the fp32 master weights)"},
-    {NULL, "prune-scope", OPT_STR, S(prune_scope), "layer", 0, -1, "layer|global", BOTH, "rank blocks per matrix or across all MLP matrices"},
+    {NULL, "prune-scope", OPT_STR, S(prune_scope), "layer", 0, -1, "layer|global", BOTH, "rank blocks per matrix, or across all MLP matrices by score over the matrix's mean"},
 };
 #define NUM_OPTS ((int)(sizeof(OPTS) / sizeof(OPTS[0])))
 

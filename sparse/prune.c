@@ -89,12 +89,12 @@ static int cand_cmp(const void *pa, const void *pb) {
     return 0;
 }
 
-/* append the live blocks of L (BSR order) with their scores */
-static int collect(const BsrLayout *L, const double *scores, int mat, Cand *out) {
+/* append the live blocks of L (BSR order) with their scores divided by `unit` */
+static int collect(const BsrLayout *L, const double *scores, double unit, int mat, Cand *out) {
     int n = 0;
     for (int r = 0; r < L->brows; r++)
         for (int k = L->row_offsets[r]; k < L->row_offsets[r + 1]; k++) {
-            out[n].score = scores[k];
+            out[n].score = scores[k] / unit;
             out[n].mat = mat;
             out[n].grid = r * L->bcols + L->col_indices[k];
             n++;
@@ -109,10 +109,19 @@ void prune_select_mask(const BsrLayout *L, const double *scores, int n_live, uin
     int keep = n_live < 1 ? 1 : n_live;
     if (keep > L->nnz) keep = L->nnz;
     Cand *c = (Cand *)malloc_check((size_t)L->nnz * sizeof(Cand));
-    const int n = collect(L, scores, 0, c);
+    const int n = collect(L, scores, 1.0, 0, c);
     qsort(c, (size_t)n, sizeof(Cand), cand_cmp);
     for (int i = 0; i < keep; i++) new_mask[c[i].grid] = 1;
     free(c);
+}
+
+double prune_score_unit(const BsrLayout *L, const double *scores) {
+    double sum = 0.0;
+    int n = 0;
+    for (int k = 0; k < L->nnz; k++)
+        if (!isnan(scores[k])) { sum += scores[k]; n++; }
+    const double mean = n ? sum / n : 0.0;
+    return mean > 0.0 && isfinite(mean) ? mean : 1.0;
 }
 
 void prune_select_global(const BsrLayout *const *layouts, const double *const *scores, int m,
@@ -125,7 +134,7 @@ void prune_select_global(const BsrLayout *const *layouts, const double *const *s
     if (total == 0) return;
     Cand *c = (Cand *)malloc_check((size_t)total * sizeof(Cand));
     int n = 0;
-    for (int i = 0; i < m; i++) n += collect(layouts[i], scores[i], i, c + n);
+    for (int i = 0; i < m; i++) n += collect(layouts[i], scores[i], prune_score_unit(layouts[i], scores[i]), i, c + n);
     qsort(c, (size_t)n, sizeof(Cand), cand_cmp);
 
     /* each matrix with a live block keeps its best one (its first entry in the

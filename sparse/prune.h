@@ -52,13 +52,18 @@ int prune_target_live_blocks(int n_grid_blocks, double sparsity);
  * score descending, ties to the lower grid index; NaN scores rank last. */
 void prune_select_mask(const BsrLayout *L, const double *scores, int n_live, uint8_t *new_mask);
 
-/* Global selection across m matrices: keep the n_live_total best blocks over all
- * of them (ties: lower matrix index, then lower grid index); at least one block
- * per matrix survives. new_masks[i] has each matrix's grid size.
+/* Global selection across m matrices: keep the n_live_total best blocks over all of them, a block's
+ * rank being its score divided by its matrix's unit (prune_score_unit: the mean score of the matrix's
+ * live blocks), so each block is ranked by how it stands within its matrix. Raw scores would rank by
+ * the matrices' scales: GPT-2 initializes fcproj at 0.02 / sqrt(2L) against fc's 0.02, and raw global
+ * ranking emptied every fcproj matrix down to its last block. Ties: lower matrix index, then lower
+ * grid index; at least one block per matrix survives. new_masks[i] has each matrix's grid size.
  * Precisely: every matrix with a live block keeps its best block, and the
  * max(n_live_total - that many matrices, 0) best of the remaining live blocks
  * are kept too; so the total is n_live_total (capped at the live count) unless
  * n_live_total is below the number of non-empty matrices. */
+/* the mean of the non-NaN scores of L's live blocks (1 when there is none, or it is 0 or not finite) */
+double prune_score_unit(const BsrLayout *L, const double *scores);
 void prune_select_global(const BsrLayout *const *layouts, const double *const *scores, int m,
                          int n_live_total, uint8_t **new_masks);
 

@@ -638,15 +638,16 @@ static void test_selection(void) {
     }
     const BsrLayout *Gp[3] = { &G[0], &G[1], &G[2] };
     const double *gsp[3] = { gs[0], gs[1], gs[2] };
-    int ok_total = 1, ok_one = 1, ok_top = 1, ok_rep = 1;
+    int ok_total = 1, ok_one = 1, ok_top = 1, ok_rep = 1, ok_scale = 1;
     for (int trial = 0; trial < 30; trial++) {
         int total_live = 0;
         for (int a = 0; a < 3; a++) {
             uint8_t mm[64];
             make_mask(mm, G[a].brows, G[a].bcols, trial % 3 == 0 ? PAT_RANDOM : PAT_EMPTY_COL);
             bsr_layout_set_mask(&G[a], mm);
-            /* matrix 2 gets tiny scores on every other trial: only the at-least-one rule keeps it */
-            const double scale = (a == 2 && trial % 2) ? 1e-3 : 1.0;
+            /* matrix 2 gets scores scaled by 1/1024 on every other trial (exact in binary: the
+             * ranking, by score over the matrix's mean, must not see it; checked below) */
+            const double scale = (a == 2 && trial % 2) ? 1.0 / 1024.0 : 1.0;
             for (int k = 0; k < G[a].nnz; k++) gs[a][k] = scale * (double)(1 + rng_below(&rng, 4));
             total_live += G[a].nnz;
         }
@@ -655,6 +656,19 @@ static void test_selection(void) {
         const int want_total_n = (int)rng_below(&rng, (uint64_t)total_live + 2);
         prune_select_global(Gp, gsp, 3, want_total_n, gm);
         prune_select_global(Gp, gsp, 3, want_total_n, gm2);
+        { /* a matrix's scale does not move the selection: matrix 0's scores x 4096 give the same masks */
+            uint8_t *gm3[3];
+            double *big = (double *)malloc_check((size_t)(G[0].nnz + 1) * sizeof(double));
+            for (int k = 0; k < G[0].nnz; k++) big[k] = gs[0][k] * 4096.0;
+            const double *bsp[3] = { big, gs[1], gs[2] };
+            for (int a = 0; a < 3; a++) gm3[a] = (uint8_t *)malloc_check((size_t)bsr_num_grid_blocks(&G[a]));
+            prune_select_global(Gp, bsp, 3, want_total_n, gm3);
+            for (int a = 0; a < 3; a++) {
+                ok_scale = ok_scale && memcmp(gm[a], gm3[a], (size_t)bsr_num_grid_blocks(&G[a])) == 0;
+                free(gm3[a]);
+            }
+            free(big);
+        }
         int kept = 0, kept_a[3] = { 0, 0, 0 };
         for (int a = 0; a < 3; a++) {
             const int ga = bsr_num_grid_blocks(&G[a]);
@@ -666,7 +680,16 @@ static void test_selection(void) {
         if (expect > total_live) expect = total_live;
         if (kept != expect) ok_total = 0;
         /* brute force: each matrix's best block, plus the best (expect - nonempty)
-         * of the rest, in order (score desc, matrix asc, grid asc) */
+         * of the rest, in order (score / the matrix's mean live score desc, matrix asc, grid asc) */
+        double unit[3];
+        for (int a = 0; a < 3; a++) {
+            double sum = 0.0;
+            for (int k = 0; k < G[a].nnz; k++) sum += gs[a][k];
+            unit[a] = G[a].nnz ? sum / G[a].nnz : 1.0;
+        }
+        int ok_unit = 1;
+        for (int a = 0; a < 3; a++) ok_unit &= prune_score_unit(&G[a], gs[a]) == unit[a];
+        if (!ok_unit) ok_top = 0;
         for (int a = 0; a < 3; a++)
             for (int k = 0; k < G[a].nnz; k++) {
                 const int gk = bsr_block_row(&G[a], k) * G[a].bcols + G[a].col_indices[k];
@@ -674,15 +697,16 @@ static void test_selection(void) {
                 for (int b = 0; b < 3; b++)
                     for (int q = 0; q < G[b].nnz; q++) {
                         const int gq = bsr_block_row(&G[b], q) * G[b].bcols + G[b].col_indices[q];
-                        const int ahead = gs[b][q] > gs[a][k] ||
-                                          (gs[b][q] == gs[a][k] && (b < a || (b == a && gq < gk)));
+                        const double sq = gs[b][q] / unit[b], sk = gs[a][k] / unit[a];
+                        const int ahead = sq > sk || (sq == sk && (b < a || (b == a && gq < gk)));
                         if (!ahead) continue;
                         if (b == a) { before_own++; best = 0; }
                         /* count non-best blocks of any matrix ahead of this one */
                         int q_best = 1;
                         for (int z = 0; z < G[b].nnz && q_best; z++) {
                             const int gz = bsr_block_row(&G[b], z) * G[b].bcols + G[b].col_indices[z];
-                            if (gs[b][z] > gs[b][q] || (gs[b][z] == gs[b][q] && gz < gq)) q_best = 0;
+                            const double sz = gs[b][z] / unit[b];
+                            if (sz > sq || (sz == sq && gz < gq)) q_best = 0;
                         }
                         if (!q_best) before_other_nonbest++;
                     }
@@ -695,6 +719,7 @@ static void test_selection(void) {
     check(ok_one, "global selection keeps at least one block per non-empty matrix");
     check(ok_top, "global selection == brute force (best of each matrix + best of the rest; ties: matrix, then grid index)");
     check(ok_rep, "global selection run twice gives identical masks");
+    check(ok_scale, "global selection ranks by score over the matrix's mean: scaling one matrix's scores changes nothing");
 
     /* tie order across matrices: all-equal scores, budget 2 + 3 */
     {
