@@ -165,12 +165,11 @@ void train_resume_setup(PruneSetup *ps, Rng *rng, const TrainArgs *a, int max_st
     rng_seed(rng, (uint64_t)a->seed);
     if (im->resume_step < 0) return;
     const TrainState *st = &im->state;
-    /* resume continues the checkpoint's schedule unless the command line changes it */
-    if (!prune_schedule_flags_given(a)) {
-        ps->schedule = st->schedule;
-        ps->score = (BsrScoreKind)st->score_kind;
-        ps->global = st->prune_global;
-    }
+    /* resume continues the checkpoint's schedule, score and ranking scope, each unless the command line
+     * names it (a schedule flag, --score, --prune-scope) */
+    if (!prune_schedule_flags_given(a)) ps->schedule = st->schedule;
+    if (!train_args_given(a, "score")) ps->score = (BsrScoreKind)st->score_kind;
+    if (!train_args_given(a, "prune-scope")) ps->global = st->prune_global;
     ps->last_prune_step = (long)st->last_prune_step;
     memcpy(rng->s, st->rng, sizeof(st->rng));
     if (st->loader_bytes != sizeof(DataLoaderState))

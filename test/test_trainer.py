@@ -244,6 +244,23 @@ def _limit_file_size():
     resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 
 
+def test_resume_keeps_or_overrides_score_and_scope(corpus, tmp_path):
+    """A resume continues the checkpoint's score and ranking scope, and --score / --prune-scope given on
+    the resume command line override them one by one (they were ignored unless a schedule flag was given)."""
+    out = tmp_path / "ck"
+    common = ["-e", "d2", *data_args(corpus), "-b", 2, "-t", 32, "-v", 0, "-s", 0, "--sparsity", 0.5, "--block", 32,
+              "--prune-start", 0, "--prune-end", 6, "--prune-every", 2, "-n", 2, "-o", out]
+    r = run(common + ["-x", 2, "--score", "l1"])
+    assert r.returncode == 0, r.stderr
+    r = run(["-e", "d2", *data_args(corpus), "-b", 2, "-t", 32, "-v", 0, "-s", 0, "-n", 2, "-o", out, "-x", 4, "-y", 1])
+    assert r.returncode == 0, r.stderr
+    assert "score l1, per-matrix ranking" in r.stdout, r.stdout
+    r = run(["-e", "d2", *data_args(corpus), "-b", 2, "-t", 32, "-v", 0, "-s", 0, "-n", 2, "-o", out, "-x", 6, "-y", 1,
+             "--prune-scope", "global"])
+    assert r.returncode == 0, r.stderr
+    assert "score l1, global ranking" in r.stdout, r.stdout
+
+
 def test_new_run_over_old_checkpoint_never_looks_complete(corpus, tmp_path):
     """A new run (no -y) writing the same step into an old -o, failing after its model file replaced the
     old one: the old DONE marker must be gone, or -y 1 would resume the new weights with the old state."""
