@@ -135,10 +135,7 @@ int main(int argc, char **argv) {
     initial_model_free(&im);
     const PruneSchedule *S = &r->prune.schedule;
     r->pruning = model->layouts && S->s_final > 0;
-    if (r->pruning)
-        printf("pruning: %s schedule %.3f -> %.3f over steps %d..%d, masks every %d steps, block %d, score %s, %s ranking\n",
-               prune_schedule_kind_name(S->kind), S->s_init, S->s_final, S->t_start, S->t_end, S->every, model->block_size,
-               r->prune.score == BSR_SCORE_L1 ? "l1" : "l2", r->prune.global ? "global" : "per-matrix");
+    if (r->pruning) prune_setup_print(&r->prune, model->block_size, max_steps);
     else if (model->layouts)
         printf("sparsity: block-sparse model at %.3f, masks fixed (no --sparsity schedule)\n", gpt2_cpu_sparsity(model));
     ensure_output_dir(a->output_dir);

@@ -989,10 +989,7 @@ static void setup_run(Run *r) {
     initial_model_free(&im);
     const PruneSchedule *S = &r->prune.schedule;
     r->pruning = g->p.layouts && S->s_final > 0;
-    if (r->pruning && r->master)
-        printf("pruning: %s schedule %.3f -> %.3f over steps %d..%d, masks every %d steps, block %d, score %s, %s ranking\n",
-               prune_schedule_kind_name(S->kind), S->s_init, S->s_final, S->t_start, S->t_end, S->every, g->p.block_size,
-               r->prune.score == BSR_SCORE_L1 ? "l1" : "l2", r->prune.global ? "global" : "per-matrix");
+    if (r->pruning && r->master) prune_setup_print(&r->prune, g->p.block_size, r->data.max_steps);
     if (g->p.layouts) /* every rank must start from the same masks */
         dist_check_equal_u64(&r->dist, gpt2_mask_checksum(g->p.layouts, g->p.P.num_sparse), "the initial mask checksum");
     if (world > 1 && r->master) printf("gradient all-reduce: %.1f MB per step\n", 2.0 * g->p.P.total / 1e6);

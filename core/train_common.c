@@ -39,6 +39,7 @@ int prune_schedule_from_args(const TrainArgs *a, int max_steps, PruneSchedule *S
     }
     S->t_start = a->prune_start >= 0 ? a->prune_start : (int)(0.1 * max_steps);
     S->t_end = a->prune_end >= 0 ? a->prune_end : (int)(0.6 * max_steps);
+    if (a->prune_end < 0 && S->t_end < S->t_start) S->t_end = S->t_start; /* only --prune-start given, late */
     if (S->t_end < S->t_start) {
         snprintf(err, n, "--prune-end %d is before --prune-start %d", S->t_end, S->t_start);
         return -1;

@@ -129,6 +129,7 @@ void train_data_open(TrainData *d, const TrainArgs *a, int vocab, int rank, int 
         DIE("make -d a multiple of B*T*processes", "-d %d is not a multiple of B*T*processes = %d*%d*%d", d->tokens_per_step, B, T, world);
     d->grad_accum_steps = (int)(d->tokens_per_step / per_micro);
     long long per_epoch = dataloader_samples_per_epoch(d->train) / d->grad_accum_steps;
+    if (a->max_steps == 0) DIE("give -x a positive number of steps, or -1 for one epoch", "-x 0: no step to run");
     d->max_steps = a->max_steps > 0 ? a->max_steps : (int)per_epoch;
     if (d->max_steps < 1)
         DIE("use more data or a smaller -b/-t/-d", "the training data holds less than one step of %d tokens", d->tokens_per_step);
@@ -168,6 +169,16 @@ void train_resume_setup(PruneSetup *ps, Rng *rng, const TrainArgs *a, int max_st
     /* resume continues the checkpoint's schedule, score and ranking scope, each unless the command line
      * names it (a schedule flag, --score, --prune-scope) */
     if (!prune_schedule_flags_given(a)) ps->schedule = st->schedule;
+    else if (im->resume_step > ps->schedule.t_end && ps->schedule.s_final > 0) {
+        /* a schedule changed at resume whose last update step is already behind: without this no update
+         * step would come and the run would stay at the checkpoint's sparsity. One mask update at the
+         * first resumed step takes it to --sparsity (nothing changes if it is there already). */
+        PruneSchedule *S = &ps->schedule;
+        S->kind = PRUNE_ONESHOT;
+        S->s_init = S->s_final;
+        S->t_start = S->t_end = (int)im->resume_step;
+        S->every = 1;
+    }
     if (!train_args_given(a, "score")) ps->score = (BsrScoreKind)st->score_kind;
     if (!train_args_given(a, "prune-scope")) ps->global = st->prune_global;
     ps->last_prune_step = (long)st->last_prune_step;
@@ -176,6 +187,17 @@ void train_resume_setup(PruneSetup *ps, Rng *rng, const TrainArgs *a, int max_st
         DIE("resume with the build that wrote the checkpoint", "dataloader state of %zu bytes, expected %zu", st->loader_bytes,
             sizeof(DataLoaderState));
     dataloader_set_state(train, (const DataLoaderState *)st->loader);
+}
+
+void prune_setup_print(const PruneSetup *ps, int block_size, int max_steps) {
+    const PruneSchedule *S = &ps->schedule;
+    printf("pruning: %s schedule %.3f -> %.3f over steps %d..%d, masks every %d steps, block %d, score %s, %s ranking\n",
+           prune_schedule_kind_name(S->kind), S->s_init, S->s_final, S->t_start, S->t_end, S->every, block_size,
+           ps->score == BSR_SCORE_L1 ? "l1" : "l2", ps->global ? "global" : "per-matrix");
+    if (S->t_end > max_steps - 1)
+        printf("warning: the schedule's last mask update (step %d, --prune-end) comes after this run's last step %d (-x "
+               "%d): the run ends below --sparsity %.3f; lower --prune-end, or resume later with a larger -x\n",
+               S->t_end, max_steps - 1, max_steps, S->s_final);
 }
 
 /* ------------------------------------------------------------------ checkpoints */

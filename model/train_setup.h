@@ -66,6 +66,10 @@ typedef struct {
  * (unless schedule flags were given), its RNG and the train loader's position. */
 void train_resume_setup(PruneSetup *ps, Rng *rng, const TrainArgs *a, int max_steps, const InitialModel *im, DataLoader *train);
 
+/* The "pruning:" line both trainers print, and a warning when the schedule's last mask update comes
+ * after the run's last step (max_steps - 1): the run would end short of --sparsity. */
+void prune_setup_print(const PruneSetup *ps, int block_size, int max_steps);
+
 /* Everything a checkpoint holds, from the trainer's host copies. */
 typedef struct {
     const char *dir;

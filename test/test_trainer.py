@@ -261,6 +261,27 @@ def test_resume_keeps_or_overrides_score_and_scope(corpus, tmp_path):
     assert "score l1, global ranking" in r.stdout, r.stdout
 
 
+def test_schedule_edges(corpus, tmp_path):
+    """A schedule changed at resume whose last update is already behind still reaches --sparsity (one
+    update at the first resumed step); a schedule ending after the run warns; -x 0 is an error; a late
+    --prune-start alone is accepted (its default end follows it)."""
+    out = tmp_path / "ck"
+    base = ["-e", "d2", *data_args(corpus), "-b", 2, "-t", 32, "-v", 0, "-s", 0, "--block", 32]
+    r = run(base + ["--sparsity", 0.5, "--prune-start", 0, "--prune-end", 6, "--prune-every", 2, "-n", 4, "-o", out, "-x", 4])
+    assert r.returncode == 0, r.stderr
+    r = run(base + ["--sparsity", 0.9, "--prune-start", 0, "--prune-end", 3, "-n", 4, "-o", out, "-x", 6, "-y", 1])
+    assert r.returncode == 0, r.stderr
+    events = [l for l in open(out / "main.log") if "event:prune" in l]
+    assert events and events[-1].startswith("s:4 ") and "sparsity 0.9" in events[-1], events
+    r = run(base + ["--sparsity", 0.9, "--prune-start", 0, "--prune-end", 6, "--prune-every", 3, "-x", 6])
+    assert r.returncode == 0, r.stderr
+    assert "warning: the schedule's last mask update (step 6" in r.stdout, r.stdout
+    expect_error(run(base + ["-x", 0]), "-x 0")
+    r = run(base + ["--sparsity", 0.5, "--prune-start", 7, "-x", 10])
+    assert r.returncode == 0, r.stderr
+    assert "over steps 7..7" in r.stdout, r.stdout
+
+
 def test_new_run_over_old_checkpoint_never_looks_complete(corpus, tmp_path):
     """A new run (no -y) writing the same step into an old -o, failing after its model file replaced the
     old one: the old DONE marker must be gone, or -y 1 would resume the new weights with the old state."""
