@@ -93,6 +93,26 @@ void initial_model_load(InitialModel *im, const TrainArgs *a, int rank, int worl
         param_layout_init(&P, c, lay, a->block_size);
         float *sp = (float *)malloc_check(sizeof(float) * P.total);
         gpt2_flat_dense_to_sparse(c, lay, im->flat, sp);
+        if (im->resume_step >= 0) {
+            /* resuming a dense checkpoint with --sparsity: its moments move into the block layout too,
+             * its mask checksum becomes the all-live masks', and its exact bf16 weights (dense order)
+             * are dropped: the GPU trainer rounds the masters again */
+            TrainState *st = &im->state;
+            if (st->num_params == P.total) {
+                float *mv[2] = {st->m, st->v};
+                for (int k = 0; k < 2; k++) {
+                    float *moved = (float *)malloc_check(sizeof(float) * P.total);
+                    gpt2_flat_dense_to_sparse(c, lay, mv[k], moved);
+                    memcpy(mv[k], moved, sizeof(float) * P.total);
+                    free(moved);
+                }
+            }
+            st->mask_checksum = gpt2_mask_checksum(lay, M);
+            free(st->params_bf16);
+            st->params_bf16 = NULL;
+            st->num_params_bf16 = 0;
+            if (verbose) printf("resume: the dense checkpoint's weights and moments moved into blocks of %d\n", a->block_size);
+        }
         param_layout_free(&P);
         gpt2_sparse_layouts_free(c, lay);
         free(lay);

@@ -282,6 +282,32 @@ def test_schedule_edges(corpus, tmp_path):
     assert "over steps 7..7" in r.stdout, r.stdout
 
 
+def test_resume_dense_checkpoint_into_sparse(corpus, tmp_path):
+    """A dense checkpoint resumed with --sparsity: weights and moments move into blocks (the mask checksum
+    had made this a "different checkpoints" error). Before the first prune the blocked model computes
+    what the dense one does: its losses follow an uninterrupted dense run's (the moments moved right)."""
+    out = tmp_path / "ck"
+    base = ["-e", "d2", *data_args(corpus), "-b", 2, "-t", 32, "-v", 0, "-s", 0]
+    r = run(base + ["-x", 2, "-n", 2, "-o", out])
+    assert r.returncode == 0, r.stderr
+    r = run(base + ["-x", 4, "-n", 2, "-o", out, "-y", 1, "--sparsity", 0.5, "--block", 32, "--prune-start", 5])
+    assert r.returncode == 0, r.stderr
+    assert "moved into blocks of 32" in r.stdout, r.stdout
+    dense = run(base + ["-x", 4])
+    assert dense.returncode == 0, dense.stderr
+
+    def losses(text):
+        return {int(k): float(v) for k, v in re.findall(r"step +(\d+)/4 \| loss ([0-9.]+)", text)}
+
+    got, want = losses(r.stdout), losses(dense.stdout)
+    assert set(got) == {3, 4} and {3, 4} <= set(want), (got, want)
+    for k in (3, 4):
+        assert abs(got[k] - want[k]) < 1e-4 * want[k], (k, got[k], want[k])
+    r = run(base + ["-x", 6, "-n", 2, "-o", out, "-y", 1, "--sparsity", 0.5, "--block", 32, "--prune-start", 4,
+                    "--prune-end", 4])
+    assert r.returncode == 0 and "step     4 | prune sparsity 0.5000" in r.stdout, r.stdout + r.stderr
+
+
 def test_new_run_over_old_checkpoint_never_looks_complete(corpus, tmp_path):
     """A new run (no -y) writing the same step into an old -o, failing after its model file replaced the
     old one: the old DONE marker must be gone, or -y 1 would resume the new weights with the old state."""
