@@ -385,6 +385,36 @@ long checkpoint_find_latest(const char *dir) {
     return best;
 }
 
+static int cmp_long_desc(const void *a, const void *b) {
+    const long x = *(const long *)a, y = *(const long *)b;
+    return x > y ? -1 : x < y;
+}
+
+int checkpoint_prune_old(const char *dir, int keep, int world_size) {
+    if (keep <= 0) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    long *steps = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        long long step;
+        if (strncmp(name, "DONE_", 5) != 0 || strlen(name) != 13 || parse_long(name + 5, &step) != 0) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            steps = (long *)realloc_check(steps, cap * sizeof(long));
+        }
+        steps[n++] = (long)step;
+    }
+    closedir(d);
+    if (n > 1) qsort(steps, n, sizeof(long), cmp_long_desc);
+    int removed = 0;
+    for (size_t i = (size_t)keep; i < n; i++, removed++) checkpoint_remove(dir, steps[i], world_size);
+    free(steps);
+    return removed;
+}
+
 int checkpoint_write_done(const char *dir, long step, char *err, size_t n) {
     char path[1024];
     checkpoint_done_path(path, sizeof(path), dir, step);

@@ -102,6 +102,9 @@ long checkpoint_find_latest(const char *dir);
 int checkpoint_write_done(const char *dir, long step, char *err, size_t err_len);
 /* Remove the files of checkpoint `step` (DONE first, so a partial removal never looks complete). */
 void checkpoint_remove(const char *dir, long step, int world_size);
+/* Remove every complete checkpoint in dir but the newest `keep` (-nk; keep <= 0: none removed); returns
+ * how many were removed. Off-grid ones (the final step, a resume point) count like the others. */
+int checkpoint_prune_old(const char *dir, int keep, int world_size);
 
 /* FNV-1a checksum over every matrix's mask, for cross-rank and resume checks. */
 uint64_t gpt2_mask_checksum(const BsrLayout *layouts, int num_sparse);

@@ -272,8 +272,5 @@ void checkpoint_save(const CheckpointWrite *w, int verbose) {
         DIE(hint, "checkpoint at step %ld not completed: %s; %s", w->step, err, prev_note);
     if (verbose)
         printf("checkpoint: step %ld written to %s (model file %.1f MB, %d state file(s))\n", w->step, w->dir, model_bytes / 1e6, w->world);
-    if (w->keep_checkpoints > 0 && w->checkpoint_every > 0) {
-        long old = w->step - (long)w->keep_checkpoints * w->checkpoint_every;
-        if (old > 0) checkpoint_remove(w->dir, old, w->world);
-    }
+    checkpoint_prune_old(w->dir, w->keep_checkpoints, w->world);
 }

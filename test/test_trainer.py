@@ -308,6 +308,16 @@ def test_resume_dense_checkpoint_into_sparse(corpus, tmp_path):
     assert r.returncode == 0 and "step     4 | prune sparsity 0.5000" in r.stdout, r.stdout + r.stderr
 
 
+def test_keep_checkpoints_counts_the_final_one(corpus, tmp_path):
+    """-nk 1 keeps exactly one complete checkpoint, the final off-grid one included (step 10 with -n 4:
+    removing only step - nk*n had left 8 and 10)."""
+    out = tmp_path / "ck"
+    r = run(["-e", "d2", *data_args(corpus), "-b", 2, "-t", 32, "-v", 0, "-s", 0, "-x", 10, "-n", 4, "-nk", 1, "-o", out])
+    assert r.returncode == 0, r.stderr
+    left = sorted(p for p in os.listdir(out) if p != "main.log")
+    assert left == ["DONE_00000010", "model_00000010.bin", "state_00000010_00000.bin"], left
+
+
 def test_new_run_over_old_checkpoint_never_looks_complete(corpus, tmp_path):
     """A new run (no -y) writing the same step into an old -o, failing after its model file replaced the
     old one: the old DONE marker must be gone, or -y 1 would resume the new weights with the old state."""
