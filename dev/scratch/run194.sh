@@ -6,15 +6,11 @@
 # 35 is 33 with 34's walk. Correctness (the variant pass of test_bsr_kernels runs 33-35), then every variant at C 1600
 # 0.5 / 0.8 on 2 draws, then 7 draws at 0.5 and 0.8 with 33-35 among the crossover's candidates.
 tar xzf build/run194_bins.tar.gz || { echo "build/run194_bins.tar.gz missing: run dev/scratch/prep_run194.sh first"; exit 1; }
-bash dev/scratch/test_and_variants.sh "26|32|33|34|35" "0.5 0.8"
-# the 7-draw table with 33-35 among the crossover's candidates (the default kernel stays the rule's)
-if grep -q " 0 failed" $OUT/test.txt; then
-  for sp in 0.5 0.8; do
-    timeout 100 ./build/dev/bench_bsr --C 1600 --bs 64 --sp $sp --masks 7 --reps 20 --out $OUT/masks7_$sp.txt > /dev/null 2>&1
-    echo "masks7 $sp rc $? at $SECONDS s"
-    grep -E "over 7 masks:" $OUT/masks7_$sp.txt | cut -c1-260
-  done
-fi
+nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader
+SECONDS=0
+# correctness first (session 24: the checks of sessions 22-24's code come before the timings)
+timeout 150 ./build/test/test_bsr_kernels --quick > $OUT/test.txt 2>&1; echo "test rc $? at $SECONDS s"; tail -1 $OUT/test.txt
+grep FAIL $OUT/test.txt | head -8
 # session 22's trainer refactor (b369529: main split into setup_run / train_step / report_step ...,
 # code moved, not changed): the trainer before and after it, kernel choices pinned, must print the same
 # losses, validation losses, prune events and samples; then a resume from the step-4 checkpoint must
@@ -44,3 +40,19 @@ for f in model_00000004.bin state_00000004_00000.bin; do cmp /tmp/ck_new/$f /tmp
 for t in test_layers test_gpt2; do
   timeout 200 ./build/test/$t > $OUT/$t.txt 2>&1; echo "$t rc $? at $SECONDS s"; tail -n 1 $OUT/$t.txt; grep -i "fail" $OUT/$t.txt | head -5
 done
+# then the timings: every variant at C 1600 0.5 / 0.8 on 2 draws, and the 7-draw tables while time is left
+if grep -q " 0 failed" $OUT/test.txt; then
+  for sp in 0.5 0.8; do
+    timeout 90 ./build/dev/bench_bsr --C 1600 --bs 64 --sp $sp --variants --reps 20 --masks 2 --out $OUT/var_$sp.txt > /dev/null 2>&1
+    echo "sp $sp rc $? at $SECONDS s"
+    grep -E "^(fc|fcproj) |variant (26|32|33|34|35) " $OUT/var_$sp.txt | cut -c1-60
+    grep -E "over 2 masks:" $OUT/var_$sp.txt | cut -c1-200
+  done
+  # the 7-draw tables with 33-35 among the crossover's candidates (the default kernel stays the rule's)
+  for sp in 0.5 0.8; do
+    [ $SECONDS -lt 430 ] || { echo "masks7 $sp skipped: $SECONDS s used"; continue; }
+    timeout 100 ./build/dev/bench_bsr --C 1600 --bs 64 --sp $sp --masks 7 --reps 20 --out $OUT/masks7_$sp.txt > /dev/null 2>&1
+    echo "masks7 $sp rc $? at $SECONDS s"
+    grep -E "over 7 masks:" $OUT/masks7_$sp.txt | cut -c1-260
+  done
+fi
