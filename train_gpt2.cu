@@ -60,7 +60,8 @@ static void *device_alloc(size_t *allocated, size_t bytes, const char *what) {
         size_t free_b = 0, total_b = 0;
         cudaGetLastError();
         cudaMemGetInfo(&free_b, &total_b);
-        DIE("use a smaller micro-batch (-b; keep the total with -d) or recompute activations (-r 1)",
+        DIE("activations shrink with a smaller -b (keep the total with -d) and with -r 1 (the default); the weights and "
+            "optimizer state (16 bytes per parameter) with -z 1 over several GPUs, or a smaller model",
             "out of GPU memory allocating %.1f MiB for %s (%.1f MiB free of %.1f MiB, %.1f MiB already taken by this run)",
             bytes / 1048576.0, what, free_b / 1048576.0, total_b / 1048576.0, *allocated / 1048576.0);
     }

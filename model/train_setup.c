@@ -1,6 +1,7 @@
 /* train_setup.c - host-side set-up shared by both trainers (see train_setup.h). */
 #include "train_setup.h"
 
+#include <errno.h>
 #include <glob.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -19,7 +20,24 @@ static int pattern_matches(const char *pattern) {
 
 /* ------------------------------------------------------------------ the initial model */
 
+/* --export-dense is written at the end of the run: a directory that cannot take it must stop the run at
+ * its start, not after it (without -o the trained weights would be lost) */
+static void check_export_path(const char *path) {
+    if (!path || !path[0]) return;
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    if (access(dir, W_OK) != 0)
+        DIE("create the directory, or give --export-dense a path in a writable one",
+            "--export-dense %s: cannot write into '%s' (%s); checked now so that the run does not end without it", path, dir,
+            strerror(errno));
+}
+
 void initial_model_load(InitialModel *im, const TrainArgs *a, int rank, int world, int verbose, const int *allowed_blocks) {
+    check_export_path(a->export_dense);
     char err[CKPT_ERR_LEN];
     ModelFile mf;
     int have_file = 0;

@@ -237,6 +237,9 @@ def test_bad_flags_and_model_files(corpus, tmp_path):
     trunc.write_bytes(data[: len(data) // 2])
     expect_error(run(["-e", trunc, *data_args(corpus), "-x", 1]), "trunc_model.bin", "truncated")
     expect_error(run(base + ["-y", 1]), "-o")
+    r = run(base + ["--export-dense", tmp_path / "no_such_dir" / "m.bin"])
+    expect_error(r, "--export-dense", "no_such_dir")
+    assert "step" not in r.stdout, "refused before the first step"
 
 
 def _limit_file_size():
