@@ -11,7 +11,8 @@
  * 50 MB L2, the GPU held --hold-us before each timed call so that the interval holds GPU time
  * only, not the host's enqueue: bench_util.cuh's bench_event_ms) of
  *   fwd  Y = X W^T + b   sparse kernel | cuBLASLt on the unpacked W (bias epilogue) | cuSPARSE Blocked-ELL | cuSPARSE BSR
- *   dX   dX = dY W       sparse kernel | cuBLASLt
+ *   dX   dX = dY W       sparse kernel | cuBLASLt | cuSPARSE Blocked-ELL of W^T (dX^T = W^T dY^T: the transposed
+ *                         weight stored as its own ELL, blocks transposed, as a cuSPARSE user would keep it)
  *   dW   dW (+)= dY^T X  sparse kernel (fp32, accumulate) | cuBLASLt dense fp32 dW
  * (cuBLASLt: its heuristic's first pick, as llm.c calls it; the crossover's dense paths time the
  * candidates instead)
@@ -116,16 +117,23 @@ typedef struct {
     bf16 *ell_val;
     int *ell_idx;
     void *ell_buf, *bsr_buf;
+    /* cuSPARSE Blocked-ELL of W^T for dX^T = W^T dY^T (B = dY^T, C = dX^T) */
+    cusparseSpMatDescr_t ell_t;
+    cusparseDnMatDescr_t Bt[R_SETS], Ct;
+    int ell_t_ok, ell_t_blocks;
+    bf16 *ell_t_val;
+    int *ell_t_idx;
+    void *ell_t_buf;
     BsrCtx *ctx;
     BsrBlas *blas;
     BenchRun *run;
 } Cfg;
 
 /* K_CB_DW16 / K_XO_DW16: the trainer's weight gradient, bf16 accumulated (llm.c: cuBLAS beta = 1) */
-enum { K_SP_FWD, K_CB_FWD, K_ELL_FWD, K_BSR_FWD, K_XO_FWD, K_SP_DX, K_CB_DX, K_XO_DX, K_SP_DW, K_CB_DW, K_XO_DW,
-       K_CB_DW16, K_XO_DW16, K_N };
+enum { K_SP_FWD, K_CB_FWD, K_ELL_FWD, K_BSR_FWD, K_XO_FWD, K_SP_DX, K_CB_DX, K_XO_DX, K_ELL_DX, K_SP_DW, K_CB_DW,
+       K_XO_DW, K_CB_DW16, K_XO_DW16, K_N };
 static const char *kname[K_N] = {"sparse fwd", "cublas fwd", "ell fwd", "bsr fwd", "xover fwd", "sparse dX",
-                                 "cublas dX", "xover dX", "sparse dW", "cublas dW", "xover dW",
+                                 "cublas dX", "xover dX", "ell dX", "sparse dW", "cublas dW", "xover dW",
                                  "cublas dW bf16", "xover dW bf16"};
 
 static void run_k(Cfg *c, int k, int r) {
@@ -145,6 +153,10 @@ static void run_k(Cfg *c, int k, int r) {
     case K_SP_DX: bsr_backward_input(c->dx, c->dy[r], c->w, &c->D, c->N, 0, &c->tune, 0); break;
     case K_CB_DX: dense_backward_input(c->blas, c->dx, c->dy[r], c->dense_w, c->N, c->cols, c->rows, 0, 0); break;
     case K_XO_DX: bsr_linear_backward_input(c->ctx, c->dx, c->dy[r], c->w, &c->D, c->N, 0, 0); break;
+    case K_ELL_DX:
+        cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell_t, c->Bt[r],
+                     &zero, c->Ct, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, c->ell_t_buf);
+        break;
     case K_SP_DW:
         bsr_backward_weight(c->dwf, 1, 1, c->dy[r], c->x[r], &c->D, c->N, c->scratch, c->scratch_bytes, &c->tune, 0);
         break;
@@ -353,6 +365,50 @@ static void setup_cusparse(Cfg *c) {
                                                    c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, c->ell_buf));
         }
     }
+    /* Blocked-ELL of W^T: block row j of W^T is block column j of W (its BSC entries), each block
+     * transposed; every block row padded to the longest, values [cols][ellbt * bs] row-major */
+    for (int r = 0; r < R_SETS; r++)
+        cusparseCreateDnMat(&c->Bt[r], c->rows, c->N, c->rows, c->dy[r], CUDA_R_16BF, CUSPARSE_ORDER_COL);
+    cusparseCreateDnMat(&c->Ct, c->cols, c->N, c->cols, c->dx, CUDA_R_16BF, CUSPARSE_ORDER_COL);
+    int ellbt = 0;
+    for (int j = 0; j < L->bcols; j++) {
+        const int n = L->bsc_offsets[j + 1] - L->bsc_offsets[j];
+        if (n > ellbt) ellbt = n;
+    }
+    c->ell_t_ok = 0;
+    c->ell_t_blocks = ellbt;
+    if (ellbt > 0) {
+        int *idx = (int *)malloc_check((size_t)L->bcols * ellbt * sizeof(int));
+        const size_t nv = (size_t)c->cols * ellbt * bs;
+        uint16_t *w = (uint16_t *)malloc_check((size_t)nnz * bs * bs * 2), *v = (uint16_t *)calloc_check(nv, 2);
+        CUDA_CHECK(cudaMemcpy(w, c->w, (size_t)nnz * bs * bs * 2, cudaMemcpyDeviceToHost));
+        for (int j = 0; j < L->bcols; j++)
+            for (int q = 0; q < ellbt; q++) {
+                const int e = L->bsc_offsets[j] + q;
+                if (e >= L->bsc_offsets[j + 1]) { idx[j * ellbt + q] = -1; continue; }
+                idx[j * ellbt + q] = L->bsc_rows[e];
+                const uint16_t *blk = w + (size_t)L->bsc_blocks[e] * bs * bs; /* W_k[i][jj]: out i, in jj */
+                for (int jj = 0; jj < bs; jj++)
+                    for (int i = 0; i < bs; i++) v[((size_t)j * bs + jj) * ellbt * bs + (size_t)q * bs + i] = blk[i * bs + jj];
+            }
+        CUDA_CHECK(cudaMalloc(&c->ell_t_idx, (size_t)L->bcols * ellbt * sizeof(int)));
+        CUDA_CHECK(cudaMemcpy(c->ell_t_idx, idx, (size_t)L->bcols * ellbt * sizeof(int), cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMalloc(&c->ell_t_val, nv * 2));
+        CUDA_CHECK(cudaMemcpy(c->ell_t_val, v, nv * 2, cudaMemcpyHostToDevice));
+        free(idx); free(w); free(v);
+        sz = 0;
+        if (CUSPARSE_SOFT(cusparseCreateBlockedEll(&c->ell_t, c->cols, c->rows, bs, (int64_t)ellbt * bs, c->ell_t_idx,
+                                                   c->ell_t_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
+                                                   CUDA_R_16BF)) &&
+            CUSPARSE_SOFT(cusparseSpMM_bufferSize(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                  CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell_t, c->Bt[0], &zero,
+                                                  c->Ct, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, &sz))) {
+            CUDA_CHECK(cudaMalloc(&c->ell_t_buf, sz ? sz : 16));
+            c->ell_t_ok = CUSPARSE_SOFT(cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                     CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell_t, c->Bt[0], &zero,
+                                                     c->Ct, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, c->ell_t_buf));
+        }
+    }
     c->bsr_ok = 0;
     if (nnz > 0 &&
         CUSPARSE_SOFT(cusparseCreateBsr(&c->bsr, L->brows, L->bcols, nnz, bs, bs, c->D.row_offsets, c->D.col_indices,
@@ -373,7 +429,14 @@ static void setup_cusparse(Cfg *c) {
 }
 
 static void free_cfg(Cfg *c) {
-    for (int r = 0; r < R_SETS; r++) { cudaFree(c->x[r]); cudaFree(c->dy[r]); if (c->B[r]) cusparseDestroyDnMat(c->B[r]); }
+    for (int r = 0; r < R_SETS; r++) {
+        cudaFree(c->x[r]); cudaFree(c->dy[r]);
+        if (c->B[r]) cusparseDestroyDnMat(c->B[r]);
+        if (c->Bt[r]) cusparseDestroyDnMat(c->Bt[r]);
+    }
+    if (c->Ct) cusparseDestroyDnMat(c->Ct);
+    if (c->ell_t) cusparseDestroySpMat(c->ell_t);
+    cudaFree(c->ell_t_val); cudaFree(c->ell_t_idx); cudaFree(c->ell_t_buf);
     cudaFree(c->y); cudaFree(c->dx); cudaFree(c->w); cudaFree(c->bias); cudaFree(c->dense_w);
     cudaFree(c->dwf); cudaFree(c->dwb); cudaFree(c->dense_dw);
     if (c->Cmat) cusparseDestroyDnMat(c->Cmat);
@@ -448,8 +511,9 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
         const int with_bias = !(k == K_ELL_FWD || k == K_BSR_FWD);
         if (!validate_rows(&c->run->invalid, kname[k], c->y, rows, rf, with_bias ? hb : NULL, samp)) valid[k] = 0;
     }
-    const int dx_k[] = {K_SP_DX, K_CB_DX, K_XO_DX};
-    for (int q = 0; q < 3; q++) {
+    const int dx_k[] = {K_SP_DX, K_CB_DX, K_XO_DX, K_ELL_DX};
+    for (int q = 0; q < 4; q++) {
+        if (dx_k[q] == K_ELL_DX && !c->ell_t_ok) { valid[K_ELL_DX] = 0; continue; }
         CUDA_CHECK(cudaMemset(c->dx, 0xff, nx * 2));
         run_k(c, dx_k[q], 0);
         CUDA_CHECK(cudaDeviceSynchronize());
@@ -570,14 +634,16 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
          * variant, or the dense path): the issue's 70% target is about the kernel the library runs */
         ell_out[5] = f_fwd / t[K_SP_FWD]; ell_out[6] = f_dx / t[K_SP_DX]; ell_out[7] = f_dw / t[K_SP_DW];
         ell_out[8] = f_fwd / t[K_XO_FWD]; ell_out[9] = f_dx / t[K_XO_DX]; ell_out[10] = f_dw / t[K_XO_DW];
+        ell_out[11] = t[K_ELL_DX] / t[K_SP_DX]; ell_out[12] = t[K_ELL_DX] / t[K_XO_DX];
     }
     char line[512];
     snprintf(line, sizeof line,
              "%-6s %4d %5dx%-5d %3d %4.2f %5d | fwd %7.1f %7.1f %5.2fx %7.1f %5.2fx %4.2f %8.1f %4.0f%% %7.1f%c%-2s | "
-             "dX %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c%-2s | dW %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c",
+             "dX %7.1f %7.1f %5.2fx %7.1f %5.2fx %4.0f%% %7.1f%c%-2s | dW %7.1f %7.1f %5.2fx %4.0f%% %7.1f%c",
              layer, C, rows, cols, bs, sp, nnz, t[K_SP_FWD], t[K_CB_FWD], t[K_CB_FWD] / t[K_SP_FWD], t[K_ELL_FWD],
              t[K_ELL_FWD] / t[K_SP_FWD], ell_pad, t[K_BSR_FWD], 100.0 * f_fwd / t[K_SP_FWD], t[K_XO_FWD], pf, vf,
-             t[K_SP_DX], t[K_CB_DX], t[K_CB_DX] / t[K_SP_DX], 100.0 * f_dx / t[K_SP_DX], t[K_XO_DX], px, vx, t[K_SP_DW],
+             t[K_SP_DX], t[K_CB_DX], t[K_CB_DX] / t[K_SP_DX], t[K_ELL_DX], t[K_ELL_DX] / t[K_SP_DX],
+             100.0 * f_dx / t[K_SP_DX], t[K_XO_DX], px, vx, t[K_SP_DW],
              t[K_CB_DW], t[K_CB_DW] / t[K_SP_DW], 100.0 * f_dw / t[K_SP_DW], t[K_XO_DW], pw);
     printf("%s\n", line);
     if (run->out) { fprintf(run->out, "%s\n", line); fflush(run->out); }
@@ -640,17 +706,20 @@ static Roof measure_roof(BsrBlas *blas, int hold_us) {
 }
 
 #define BENCH_MAX_MASKS 16
-#define BENCH_SPREAD_N 11 /* per-draw figures bench_one hands to print_ell_spread (see ell_out) */
+#define BENCH_SPREAD_N 13 /* per-draw figures bench_one hands to print_ell_spread (see ell_out) */
 /* --masks k: the forward against Blocked-ELL and each kernel's fraction of its floor over the k draws
  * of one configuration (ell[d] = {ratio, ELL padding, our time, ELL time, ELL time / the crossover's
- * forward, floor fractions of the default fwd / dX / dW, then of the crossover's fwd / dX / dW}) */
+ * forward, floor fractions of the default fwd / dX / dW, then of the crossover's fwd / dX / dW, then
+ * Blocked-ELL dX time over ours and over the crossover's}) */
 static void print_ell_spread(FILE *out, const char *layer, int C, int bs, float sp, double (*ell)[BENCH_SPREAD_N], int k) {
-    float ratio[BENCH_MAX_MASKS], xratio[BENCH_MAX_MASKS];
+    float ratio[BENCH_MAX_MASKS], xratio[BENCH_MAX_MASKS], dxratio[BENCH_MAX_MASKS], dxxratio[BENCH_MAX_MASKS];
     double lo[BENCH_SPREAD_N], hi[BENCH_SPREAD_N];
     for (int q = 0; q < BENCH_SPREAD_N; q++) lo[q] = hi[q] = ell[0][q];
     for (int d = 0; d < k; d++) {
         ratio[d] = (float)ell[d][0];
         xratio[d] = (float)ell[d][4];
+        dxratio[d] = (float)ell[d][11];
+        dxxratio[d] = (float)ell[d][12];
         for (int q = 0; q < BENCH_SPREAD_N; q++) { lo[q] = fmin(lo[q], ell[d][q]); hi[q] = fmax(hi[q], ell[d][q]); }
     }
     char line[640];
@@ -659,6 +728,12 @@ static void print_ell_spread(FILE *out, const char *layer, int C, int bs, float 
              "fwd vs ELL median %.2fx (min %.2fx, max %.2fx); crossover vs ELL median %.2fx (min %.2fx, max %.2fx)",
              layer, C, bs, sp, k, lo[2], hi[2], lo[3], hi[3], lo[1], hi[1], bench_median(ratio, k), lo[0], hi[0],
              bench_median(xratio, k), lo[4], hi[4]);
+    printf("%s\n", line);
+    if (out) { fprintf(out, "%s\n", line); fflush(out); }
+    snprintf(line, sizeof line,
+             "  %s C %d bs %d sp %.2f over %d masks: dX vs Blocked-ELL of W^T median %.2fx (min %.2fx, max %.2fx); "
+             "crossover dX vs ELL median %.2fx (min %.2fx, max %.2fx)",
+             layer, C, bs, sp, k, bench_median(dxratio, k), lo[11], hi[11], bench_median(dxxratio, k), lo[12], hi[12]);
     printf("%s\n", line);
     if (out) { fprintf(out, "%s\n", line); fflush(out); }
     snprintf(line, sizeof line,
@@ -745,7 +820,7 @@ int main(int argc, char **argv) {
     }
     const char *hdr =
         "layer     C   out x in   bs   sp   nnz | fwd  sparse  cublas   x     ell    x_ell  pad  cusp-bsr roof  xover    | "
-        "dX  sparse  cublas   x    roof  xover    | dW  sparse  cublas   x    roof  xover   (times in us; xover path "
+        "dX  sparse  cublas   x     ell    x_ell roof  xover    | dW  sparse  cublas   x    roof  xover   (times in us; xover path "
         "S=sparse D=dense)";
     printf("%s\n", hdr);
     if (run.out) fprintf(run.out, "%s\n", hdr);
