@@ -82,9 +82,12 @@ typedef struct {
 extern "C" {
 #endif
 
-/* Allocate device index arrays for W[rows, cols] with block size bs (capacity: all blocks). */
+/* Allocate device index arrays for W[rows, cols] with block size bs (capacity: all blocks). It starts
+ * from a zeroed struct: free an allocated one first (bsr_device_layout_free), or its arrays leak. */
 void bsr_device_layout_alloc(BsrDeviceLayout *d, int rows, int cols, int bs);
-/* Copy a host layout's indices to the device (synchronous; at start-up and mask updates). */
+/* Copy a host layout's indices to the device (synchronous; at start-up and mask updates). Its
+ * cudaMemcpy calls run on the legacy default stream, which waits for the trainer's (blocking) streams;
+ * a caller on a non-blocking stream must synchronize it first. */
 void bsr_device_layout_upload(BsrDeviceLayout *d, const BsrLayout *host_L);
 void bsr_device_layout_free(BsrDeviceLayout *d);
 
