@@ -980,7 +980,9 @@ static void setup_run(Run *r) {
     g->dist = r->dist.active ? &r->dist : NULL;
     const GPT2Config *c = &g->p.config;
     if (r->master)
-        printf("model: L=%d C=%d NH=%d V=%d maxT=%d, %zu parameters (%zu dense), %.1f MiB on the GPU\n", c->num_layers, c->channels,
+        printf("model: L=%d C=%d NH=%d V=%d maxT=%d, %zu parameters (%zu dense), %.1f MiB of weights, optimizer state and "
+               "activations on the GPU (workspaces and the crossover's dense copies come on top; the run's last line "
+               "gives the device total)\n", c->num_layers, c->channels,
                c->num_heads, c->vocab_size, c->max_seq_len, g->p.P.total, gpt2_num_dense_params(c), g->device_bytes / 1048576.0);
 
     train_data_open(&r->data, a, c->vocab_size, rank, world, r->master, r->master);
