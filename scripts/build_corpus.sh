@@ -143,6 +143,11 @@ T1=$(date +%s)
 echo "collected in $((T1 - T0)) s"
 
 # (5): tokenize; the val documents are tokenized on their own and their shard renamed val_000000.bin
+if [ -z "$(ls -A "$STAGE/val" 2>/dev/null)" ]; then
+    echo "build_corpus: no document fell into the validation split (VAL_PERMILLE=$VAL_PERMILLE per mille of" \
+         "the documents): raise VAL_PERMILLE or add sources to ROOTS" >&2
+    exit 1
+fi
 python3 data/prepare.py --input "$STAGE/val" --out "$STAGE/valout" --val-fraction 0 --shard-tokens 2147483647 \
     --workers "$WORKERS" | grep -v "^  read "
 python3 data/prepare.py --input "$STAGE/train" --out "$CORPUS" --val-fraction 0 --shard-tokens "$SHARD_TOKENS" \

@@ -81,3 +81,14 @@ def test_build_corpus_too_small_is_an_error(tmp_path):
     assert p.returncode != 0
     assert "MIN_TOKENS" in p.stdout + p.stderr and "ROOTS" in p.stdout + p.stderr
     assert not (tmp_path / "corpus" / "CORPUS.md").exists(), "no completion marker on failure"
+
+
+def test_build_corpus_empty_validation_split_is_an_error(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(8):
+        (src / ("d%d.txt" % i)).write_text("some text %d\n" % i)
+    p = build(tmp_path, [src], VAL_PERMILLE="0")
+    assert p.returncode != 0
+    assert "VAL_PERMILLE" in p.stderr and "validation split" in p.stderr, p.stdout + p.stderr
+    assert not (tmp_path / "corpus" / "CORPUS.md").exists(), "no completion marker on failure"
