@@ -34,7 +34,8 @@
  * to Blocked-ELL: ELL pads every block row to the longest one (the `pad` column, longest row /
  * mean row), and that padding, not our kernel, moves with the draw (fcproj at 0.9: 1.4-1.9).
  * Every kernel's output is validated against a CPU reference (sampled token rows
- * for fwd/dX, sampled blocks over all N for dW) before it is timed; a failure
+ * for fwd/dX, sampled blocks over all N for dW, overwriting and, as timed, accumulating) before it is
+ * timed; a failure
  * marks the row and the exit status.
  */
 #include <math.h>
@@ -135,6 +136,10 @@ enum { K_SP_FWD, K_CB_FWD, K_ELL_FWD, K_BSR_FWD, K_XO_FWD, K_SP_DX, K_CB_DX, K_X
 static const char *kname[K_N] = {"sparse fwd", "cublas fwd", "ell fwd", "bsr fwd", "xover fwd", "sparse dX",
                                  "cublas dX", "xover dX", "ell dX", "sparse dW", "cublas dW", "xover dW",
                                  "cublas dW bf16", "xover dW bf16"};
+
+static __global__ void scale_f32_kernel(float *p, size_t n, float s) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) p[i] *= s;
+}
 
 static void run_k(Cfg *c, int k, int r) {
     const float one = 1.f, zero = 0.f;
@@ -524,6 +529,12 @@ static void bench_one(BsrCtx *ctx, BsrBlas *peer, const Roof *roof, const char *
     bsr_backward_weight(c->dwf, 1, 0, c->dy[0], c->x[0], &c->D, N, c->scratch, c->scratch_bytes, &c->tune, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
     if (!validate_dw(c, "sparse dW", c->dwf, 0, 0, nvb, vb)) valid[K_SP_DW] = 0;
+    /* the timed form accumulates: onto the overwrite's result it must give twice the reference, so
+     * half of it is validated (a kernel that dropped the += would give half the reference) */
+    run_k(c, K_SP_DW, 0);
+    scale_f32_kernel<<<256, 256>>>(c->dwf, nw, 0.5f);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    if (!validate_dw(c, "sparse dW accumulate", c->dwf, 0, 0, nvb, vb)) valid[K_SP_DW] = 0;
     CUDA_CHECK(cudaMemset(c->dense_dw, 0xff, (size_t)rows * cols * 4));
     run_k(c, K_CB_DW, 0);
     CUDA_CHECK(cudaDeviceSynchronize());
