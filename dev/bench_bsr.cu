@@ -35,8 +35,7 @@
  * mean row), and that padding, not our kernel, moves with the draw (fcproj at 0.9: 1.4-1.9).
  * Every kernel's output is validated against a CPU reference (sampled token rows
  * for fwd/dX, sampled blocks over all N for dW, overwriting and, as timed, accumulating) before it is
- * timed; a failure
- * marks the row and the exit status.
+ * timed; a failure marks the row and the exit status.
  */
 #include <math.h>
 #include <stdio.h>
