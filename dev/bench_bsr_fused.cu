@@ -216,6 +216,14 @@ int main(int argc, char **argv) {
     const int splits[] = {-1, 1, 2, 3, 4, 6, 8, 12};
     for (int q = 0; q < 8; q++) {
         b.tune.dw_split = splits[q];
+        int ok = 1; /* each forced split validated before it is timed, fused and kept alike */
+        for (int kept = 0; kept < 2; kept++) {
+            CUDA_CHECK(cudaMemset(b.dw, 0, nw * 4));
+            run(&b, kept ? DW_KEPT : DW_FUSED);
+            const double e = rel_l2_dev(b.dw, dw_ref, nw, 0);
+            if (e > 2e-2) { printf("INVALID dW %s split %d: rel L2 %.2e\n", kept ? "kept" : "fused", splits[q], e); bad++; ok = 0; }
+        }
+        if (!ok) continue;
         const float t = time_us(&b, DW_FUSED), tk = splits[q] < 0 ? t_kept : time_us(&b, DW_KEPT);
         char lab[16];
         if (splits[q] < 0) snprintf(lab, sizeof lab, "default");
@@ -237,7 +245,7 @@ int main(int argc, char **argv) {
                 CUDA_CHECK(cudaMemset(b.dw, 0, nw * 4));
                 run(&b, DW_FUSED);
                 const double e = rel_l2_dev(b.dw, dw_ref, nw, 0);
-                if (e > 1e-2) { printf(" INVALID(%.1e)", e); bad++; continue; }
+                if (e > 2e-2) { printf(" INVALID(%.1e)", e); bad++; continue; }
                 printf(" %7.1f", time_us(&b, DW_FUSED));
             }
             printf(" us\n");
