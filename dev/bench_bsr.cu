@@ -7,8 +7,8 @@
  *
  * For each GPT-2 width C (768, 1024, 1280, 1600), layer fc (out 4C, in C) and
  * fcproj (out C, in 4C), block size and sparsity: times (median of --reps runs,
- * cudaEvent, after warm-up, inputs rotated over two sets so that they exceed the
- * 50 MB L2, the GPU held --hold-us before each timed call so that the interval holds GPU time
+ * cudaEvent, after warm-up, inputs rotated over two sets (at C 768-1280 two sets of the fc forward's
+ * input are under the 50 MB L2; what evicts them between calls is the output each call writes), the GPU held --hold-us before each timed call so that the interval holds GPU time
  * only, not the host's enqueue: bench_util.cuh's bench_event_ms) of
  *   fwd  Y = X W^T + b   sparse kernel | cuBLASLt on the unpacked W (bias epilogue) | cuSPARSE Blocked-ELL | cuSPARSE BSR
  *   dX   dX = dY W       sparse kernel | cuBLASLt | cuSPARSE Blocked-ELL of W^T (dX^T = W^T dY^T: the transposed
