@@ -130,7 +130,9 @@ fi
 mkdir -p "$RESULTS"
 [ -n "${COPY_TO:-}" ] && cp "$CORPUS/CORPUS.md" "$COPY_TO/" 2>/dev/null || true
 val_tokens=$(python3 -c "import numpy as np,glob; print(sum(int(np.fromfile(p,dtype='<i4',count=3)[2]) for p in glob.glob('$CORPUS/val_*.bin')))")
-val_used=$(( VAL_STEPS * B * T < val_tokens ? VAL_STEPS * B * T : val_tokens ))
+# the tokens a validation pass scores: whole batches of B*T (+1 target) per shard, at most VAL_STEPS of them
+val_batches=$(python3 -c "import numpy as np,glob; print(sum((int(np.fromfile(p,dtype='<i4',count=3)[2]) - 1) // ($B * $T) for p in glob.glob('$CORPUS/val_*.bin')))")
+val_used=$(( (VAL_STEPS >= 0 && VAL_STEPS < val_batches ? VAL_STEPS : val_batches) * B * T ))  # -1: the whole split
 
 for s in $SPARSITIES; do
     name=$(printf "d%s_s%s" "$DEPTH" "$s")
