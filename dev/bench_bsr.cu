@@ -321,6 +321,22 @@ static int validate_dw(Cfg *c, const char *what, const void *d_out, int out_dens
     return ok;
 }
 
+/* A cuSPARSE Blocked-ELL matrix [rows x cols] (ell_blocks blocks per block row) for C = A B, its SpMM
+ * buffer, and one trial SpMM: 1 if cuSPARSE takes it all (a soft failure leaves the row's ELL time NaN) */
+static int make_blocked_ell(cusparseHandle_t sp, cusparseSpMatDescr_t *A, int rows, int cols, int bs, int ell_blocks,
+                            int *idx, bf16 *val, cusparseDnMatDescr_t B, cusparseDnMatDescr_t C, void **buf) {
+    const float one = 1.f, zero = 0.f;
+    size_t sz = 0;
+    if (!CUSPARSE_SOFT(cusparseCreateBlockedEll(A, rows, cols, bs, (int64_t)ell_blocks * bs, idx, val, CUSPARSE_INDEX_32I,
+                                                CUSPARSE_INDEX_BASE_ZERO, CUDA_R_16BF)) ||
+        !CUSPARSE_SOFT(cusparseSpMM_bufferSize(sp, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one,
+                                               *A, B, &zero, C, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, &sz)))
+        return 0;
+    CUDA_CHECK(cudaMalloc(buf, sz ? sz : 16));
+    return CUSPARSE_SOFT(cusparseSpMM(sp, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &one, *A, B,
+                                      &zero, C, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, *buf));
+}
+
 static void setup_cusparse(Cfg *c) {
     const BsrLayout *L = &c->L;
     const int bs = c->bs, nnz = L->row_offsets[L->brows];
@@ -359,17 +375,8 @@ static void setup_cusparse(Cfg *c) {
                                         c->w + (size_t)k * bs * bs, bs * 2, bs * 2, bs, cudaMemcpyDeviceToDevice));
             }
         free(idx);
-        if (CUSPARSE_SOFT(cusparseCreateBlockedEll(&c->ell, c->rows, c->cols, bs, (int64_t)ellb * bs, c->ell_idx,
-                                                   c->ell_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
-                                                   CUDA_R_16BF)) &&
-            CUSPARSE_SOFT(cusparseSpMM_bufferSize(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                  CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell, c->B[0], &zero,
-                                                  c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, &sz))) {
-            CUDA_CHECK(cudaMalloc(&c->ell_buf, sz ? sz : 16));
-            c->ell_ok = CUSPARSE_SOFT(cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                   CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell, c->B[0], &zero,
-                                                   c->Cmat, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, c->ell_buf));
-        }
+        c->ell_ok = make_blocked_ell(c->sp, &c->ell, c->rows, c->cols, bs, ellb, c->ell_idx, c->ell_val, c->B[0], c->Cmat,
+                                     &c->ell_buf);
     }
     /* Blocked-ELL of W^T: block row j of W^T is block column j of W (its BSC entries), each block
      * transposed; every block row padded to the longest, values [cols][ellbt * bs] row-major */
@@ -402,18 +409,8 @@ static void setup_cusparse(Cfg *c) {
         CUDA_CHECK(cudaMalloc(&c->ell_t_val, nv * 2));
         CUDA_CHECK(cudaMemcpy(c->ell_t_val, v, nv * 2, cudaMemcpyHostToDevice));
         free(idx); free(w); free(v);
-        sz = 0;
-        if (CUSPARSE_SOFT(cusparseCreateBlockedEll(&c->ell_t, c->cols, c->rows, bs, (int64_t)ellbt * bs, c->ell_t_idx,
-                                                   c->ell_t_val, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
-                                                   CUDA_R_16BF)) &&
-            CUSPARSE_SOFT(cusparseSpMM_bufferSize(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                  CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell_t, c->Bt[0], &zero,
-                                                  c->Ct, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, &sz))) {
-            CUDA_CHECK(cudaMalloc(&c->ell_t_buf, sz ? sz : 16));
-            c->ell_t_ok = CUSPARSE_SOFT(cusparseSpMM(c->sp, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                     CUSPARSE_OPERATION_NON_TRANSPOSE, &one, c->ell_t, c->Bt[0], &zero,
-                                                     c->Ct, CUDA_R_32F, CUSPARSE_SPMM_BLOCKED_ELL_ALG1, c->ell_t_buf));
-        }
+        c->ell_t_ok = make_blocked_ell(c->sp, &c->ell_t, c->cols, c->rows, bs, ellbt, c->ell_t_idx, c->ell_t_val, c->Bt[0],
+                                       c->Ct, &c->ell_t_buf);
     }
     c->bsr_ok = 0;
     if (nnz > 0 &&
