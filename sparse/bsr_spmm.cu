@@ -732,12 +732,8 @@ static int spmm_default_variant(int bt, int avg_steps, int bs, int n_out_blocks,
  *   5, 11: wgmma, one warpgroup, BM 128 x BN 64, 3 / 2 cp.async stages (with accumulate)
  *   26-28, 32: TMA loads (mbarrier) + TMA store (tma_launch_bs; no accumulate: falls back) */
 /* One list, in bsr_kernels.cuh, says which variants exist: the check and its message read it. */
-static bool spmm_variant_is_kept(int variant) {
-    const int kept[] = BSR_SPMM_VARIANTS;
-    for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
-        if (kept[i] == variant) return true;
-    return false;
-}
+static constexpr int KEPT_SPMM_VARIANTS[] = BSR_SPMM_VARIANTS;
+static bool spmm_variant_is_kept(int variant) { return in_list(KEPT_SPMM_VARIANTS, variant); }
 
 #define SPMM_ARGS out, pre_out, A, W, bias, offsets, acol, blk, n_out_blocks, N, lda, ldo, flags, st
 template <bool BT>
@@ -746,9 +742,8 @@ static void spmm_dispatch(int variant, int avg_steps, int bs, bf16 *out, bf16 *p
                           int n_out_blocks, int N, int lda, int ldo, int flags, int nnz, int pf_ahead,
                           cudaStream_t st) {
     if (variant >= 0 && !spmm_variant_is_kept(variant)) {
-        const int kept[] = BSR_SPMM_VARIANTS;
         fprintf(stderr, "bsr kernels: forward / input-gradient variant %d does not exist; kept:", variant);
-        for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) fprintf(stderr, " %d", kept[i]);
+        for (int v : KEPT_SPMM_VARIANTS) fprintf(stderr, " %d", v);
         fprintf(stderr, " (the others' timings: dev/NOTES_bsr.md)\n");
         exit(1);
     }
